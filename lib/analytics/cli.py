@@ -1,0 +1,110 @@
+"""The ``analytics`` command: thin over the library."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .config import describe_settings, load_settings
+from .db import connect
+from .errors import AnalyticsError
+from .warehouse import demo
+
+log = logging.getLogger("analytics")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        return int(args.handler(args) or 0)
+    except AnalyticsError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Stopped.", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    settings_help = "\n".join(f"  {name}: {text}" for name, text in describe_settings())
+    parser = argparse.ArgumentParser(prog="analytics", description="Self-service analytics notebooks.",
+                                     epilog="Environment:\n" + settings_help,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    url_help = "database URL (default: $ANALYTICS_DB_URL, else the embedded store under $ANALYTICS_HOME/data)"
+    sub = command("demo-data", _demo_data, "Fill the database with the demo warehouse.")
+    sub.add_argument("--scale", choices=list(demo.SCALES), default="small", help="how much data (default: small)")
+    sub.add_argument("--seed", type=int, default=42, help="random seed; the same seed gives the same data")
+    sub.add_argument("--url", help=url_help)
+    sub.add_argument("--if-missing", action="store_true", help="do nothing when the demo data is already there")
+
+    sub = command("sql", _sql, "Run a query and print the result as CSV with a header line.")
+    sub.add_argument("query", help="the SQL text")
+    sub.add_argument("--url", help=url_help)
+
+    sub = command("serve", _serve, "Start the report app (Voilà) on this machine.")
+    sub.add_argument("--port", type=int, default=8866)
+    sub.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    sub.add_argument("--url", help=url_help)
+    return parser
+
+
+def _demo_data(args: argparse.Namespace) -> int:
+    with connect(args.url) as db:
+        if args.if_missing and "events" in db.tables() and db.scalar("SELECT count() FROM events"):
+            log.info("Demo data is already in %s; nothing to do.", db.url)
+            return 0
+        counts = demo.load(db, args.scale, args.seed, progress=log.info)
+    log.info("Done: %s", ", ".join(f"{table} {rows:,}" for table, rows in counts.items()))
+    return 0
+
+
+def _sql(args: argparse.Namespace) -> int:
+    with connect(args.url) as db:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        header_written = False
+        for chunk in db.iter_chunks(args.query):
+            if not header_written:
+                writer.writerow(chunk.column_names)
+                header_written = True
+            writer.writerows(zip(*(map(_csv_value, column.to_pylist()) for column in chunk.columns), strict=True))
+    return 0
+
+
+def _csv_value(value: object) -> object:
+    if value is None:
+        return r"\N"
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return value
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = load_settings(db_url=args.url)
+    notebooks = settings.home / "notebooks"
+    voila = shutil.which("voila") or str(Path(sys.executable).with_name("voila"))
+    environment = {**os.environ, "ANALYTICS_DB_URL": settings.database_url, "ANALYTICS_HOME": str(settings.home)}
+    command = [voila, str(notebooks), f"--port={args.port}", f"--Voila.ip={args.ip}", "--no-browser"]
+    log.info("Serving the reports in %s on http://%s:%s/ (database: %s)", notebooks, args.ip, args.port,
+             settings.database_url)
+    return subprocess.call(command, env=environment)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,83 @@
+"""Settings, each declared once with its help text.
+
+Precedence: an explicit argument > the environment (``ANALYTICS_*``) > the default.
+Nothing is read at import time; call :func:`load_settings` where a setting is needed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from .errors import ConfigError
+
+
+def _default_home() -> Path:
+    """The project checkout when running from one, else a per-user data folder."""
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "notebooks").is_dir():
+        return checkout
+    return Path.home() / ".local" / "share" / "analytics"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = field(default_factory=_default_home, metadata={
+        "env": "ANALYTICS_HOME",
+        "help": "Folder holding the embedded warehouse (data/) and everything the product writes (reports/).",
+    })
+    db_url: str = field(default="", metadata={
+        "env": "ANALYTICS_DB_URL",
+        "help": "Database URL: chdb:///path/to/dir (embedded, the default) or "
+                "clickhouse://user:password@host:9000/database?alt_hosts=host2:9000",
+    })
+    query_timeout_seconds: float = field(default=60.0, metadata={
+        "env": "ANALYTICS_QUERY_TIMEOUT",
+        "help": "Longest time a report query may run before it is stopped, in seconds.",
+    })
+    max_result_rows: int = field(default=2_000_000, metadata={
+        "env": "ANALYTICS_MAX_RESULT_ROWS",
+        "help": "Most rows a query may return into memory; streaming exports are not limited by it.",
+    })
+
+    @property
+    def database_url(self) -> str:
+        """The configured URL, or the embedded store under ``home`` when none is set."""
+        return self.db_url or f"chdb://{self.home / 'data' / 'warehouse'}"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build settings from the environment, then apply explicit, non-empty overrides."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for spec in fields(Settings):
+        name = spec.metadata["env"]
+        if environ.get(name):
+            values[spec.name] = _convert(spec.name, environ[name], spec.type, name)
+    values.update({key: value for key, value in overrides.items() if value not in (None, "")})
+    if "home" in values:
+        values["home"] = Path(str(values["home"])).expanduser()
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def _convert(attribute: str, raw: str, kind: object, env_name: str) -> object:
+    converters = {"float": float, "int": int, "str": str, "Path": Path}
+    converter = converters.get(str(kind), str)
+    try:
+        value = converter(raw)
+    except ValueError as error:
+        raise ConfigError(f"The environment variable {env_name}={raw!r} is not a valid {kind}.") from error
+    if isinstance(value, (int, float)) and value <= 0:
+        raise ConfigError(f"The environment variable {env_name} must be a positive number, not {raw!r}.")
+    return value
+
+
+def describe_settings() -> list[tuple[str, str]]:
+    """(environment variable, help) pairs, for ``--help`` texts and the README."""
+    return [(spec.metadata["env"], spec.metadata["help"]) for spec in fields(Settings)]

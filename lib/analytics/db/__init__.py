@@ -1,0 +1,37 @@
+"""The database layer: one interface (:class:`Database`) for the embedded store and a server.
+
+``connect()`` picks the backend from the URL:
+
+* ``chdb:///path/to/dir``: the embedded store (the default when nothing is configured);
+* ``clickhouse://user:password@host:9000/database?alt_hosts=host2:9000``: a server.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from ..config import Settings, load_settings
+from ..errors import ConfigError
+from .base import Database
+from .embedded import EmbeddedStore
+from .server import ServerDatabase
+from .sql import Identifier, bind, compose, identifier
+
+__all__ = ["Database", "EmbeddedStore", "Identifier", "ServerDatabase", "bind", "compose", "connect", "identifier"]
+
+
+def connect(url: str | None = None, settings: Settings | None = None) -> Database:
+    """Open the database at ``url``, or the configured one (``ANALYTICS_DB_URL``), or the embedded default."""
+    settings = settings or load_settings()
+    url = url or settings.database_url
+    scheme = urlsplit(url).scheme
+    if scheme == "chdb":
+        path = unquote(url[len("chdb://"):])
+        if not path.startswith("/"):
+            raise ConfigError(f"The embedded store URL '{url}' needs an absolute folder: chdb:///path/to/dir")
+        return EmbeddedStore(url, Path(path), settings)
+    if scheme in ("clickhouse", "clickhouses"):
+        return ServerDatabase(url, settings)
+    raise ConfigError(f"The database URL '{url}' is not understood. Use chdb:///path/to/dir for the embedded "
+                      "store or clickhouse://user:password@host:9000/database for a ClickHouse server.")

@@ -1,0 +1,100 @@
+"""Putting values and names into SQL safely.
+
+Values are never formatted into SQL by hand: :func:`bind` escapes them with
+clickhouse-driver's own escaping (the ``%(name)s`` style), for both backends, so the
+embedded store and the server see byte-identical SQL. Identifiers (tables, columns)
+cannot be escaped meaningfully, so they are checked against known names and then
+quoted: :func:`compose` refuses anything that is not an :class:`Identifier`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+from clickhouse_driver.util.escape import escape_params
+
+from ..errors import ParameterError, UnknownColumnError, UnknownTableError
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+_SCALARS = (str, int, float, Decimal, dt.date, dt.datetime, type(None))
+
+# clickhouse-driver only needs the server's time zone from its context, to render
+# datetimes; we keep every DateTime in UTC, on both backends.
+_UTC_CONTEXT = SimpleNamespace(server_info=SimpleNamespace(get_timezone=lambda: "UTC"))
+
+
+def bind(sql: str, params: Mapping[str, Any] | None) -> str:
+    """Return ``sql`` with every ``%(name)s`` replaced by the escaped value of ``params[name]``.
+
+    Without params the SQL is returned unchanged (a literal ``%`` needs no doubling then);
+    with params, write a literal ``%`` as ``%%``. Types outside str/int/float/Decimal/date/
+    datetime/None (and lists or tuples of them) are refused rather than turned into text.
+    """
+    if not params:
+        return sql
+    missing = sorted(set(_PLACEHOLDER.findall(sql)) - set(params))
+    if missing:
+        raise ParameterError(missing[0], None, "the query uses this parameter but no value was given")
+    prepared = {name: _prepare(name, value) for name, value in params.items()}
+    return sql % escape_params(prepared, _UTC_CONTEXT)
+
+
+def _prepare(name: str, value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)  # ClickHouse 18 has no true/false literals
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ParameterError(name, value, "a finite number")
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_prepare(name, item) for item in value)
+    if not isinstance(value, _SCALARS):
+        raise ParameterError(name, value, "text, a number, a date or time, or a list of those")
+    return value
+
+
+class Identifier(str):
+    """A table or column name that was checked against the names we know."""
+
+    __slots__ = ()
+
+    @property
+    def quoted(self) -> str:
+        return f"`{self}`"
+
+
+def identifier(name: str, known: Iterable[str], *, kind: str = "column", table: str = "") -> Identifier:
+    """Check ``name`` against ``known`` names before anything reaches the database."""
+    known = list(known)
+    if not isinstance(name, str) or name not in known or not _IDENTIFIER.match(name):
+        if kind == "table":
+            raise UnknownTableError(str(name), known)
+        raise UnknownColumnError(str(name), table, known)
+    return Identifier(name)
+
+
+def compose(template: str, **parts: Identifier | Sequence[Identifier]) -> str:
+    """Fill ``{name}`` slots of a SQL template with checked identifiers (lists become ``a, b``).
+
+    Only :class:`Identifier` values are accepted, so user text cannot reach the SQL
+    through this door; values go through :func:`bind` instead.
+    """
+    rendered: dict[str, str] = {}
+    for slot, part in parts.items():
+        items = [part] if isinstance(part, str) else list(part)
+        if not items or not all(isinstance(item, Identifier) for item in items):
+            raise TypeError(f"compose() slot '{slot}' takes checked Identifier values, got {part!r}")
+        rendered[slot] = ", ".join(item.quoted for item in items)
+    return template.format(**rendered)
+
+
+def sql_string(text: str) -> str:
+    """A string literal, escaped like a bound value (for paths in table functions)."""
+    return bind("%(text)s", {"text": text})

@@ -1,0 +1,81 @@
+"""Table and column names of the warehouse, in one place.
+
+Reports and the demo generator both read this catalog; a real deployment points the
+same reports at its own ClickHouse, so these names are the only coupling to it. The
+catalog also lets a report refuse an unknown column before anything reaches the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ..db.sql import Identifier, identifier
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    columns: dict[str, str]
+    order_by: tuple[str, ...] = ()
+    partition_by: str | None = None
+    description: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+WAREHOUSE: dict[str, TableSpec] = {spec.name: spec for spec in [
+    TableSpec("partners", {
+        "partner_id": "UInt32", "name": "String", "category": "String", "is_active": "UInt8", "created_at": "Date",
+    }, order_by=("partner_id",), description="Partners whose loyalty cards live in the app"),
+    TableSpec("users", {
+        "user_id": "UInt64", "amplitude_id": "UInt64", "registered_at": "DateTime", "gender": "String",
+        "birth_year": "UInt16", "device_model": "String", "os": "String", "carrier": "String", "region": "String",
+        "push_enabled": "UInt8",
+    }, order_by=("user_id",), description="App users"),
+    TableSpec("cards", {
+        "card_id": "UInt64", "user_id": "UInt64", "partner_id": "UInt32", "card_number": "String",
+        "barcode": "String", "origin": "String", "issued_at": "DateTime", "added_at": "DateTime",
+        "deleted_at": "Nullable(DateTime)",
+    }, order_by=("partner_id", "added_at"), description="Loyalty cards users added to the app"),
+    TableSpec("events", {
+        "event_time": "DateTime", "event_date": "Date", "user_id": "UInt64", "event": "String",
+        "partner_id": "UInt32", "scenario": "String", "step": "UInt8", "error_code": "String",
+        "platform": "String", "app_version": "String",
+    }, order_by=("event_date", "event", "user_id"), partition_by="event_date", description="App events"),
+    TableSpec("pushes", {
+        "push_id": "UInt64", "sub_id": "String", "partner_id": "UInt32", "title": "String", "created_at": "DateTime",
+    }, order_by=("push_id",), description="Push notifications sent"),
+    TableSpec("push_deliveries", {
+        "push_id": "UInt64", "user_id": "UInt64", "sent_at": "DateTime", "delivered_at": "Nullable(DateTime)",
+        "opened_at": "Nullable(DateTime)",
+    }, order_by=("push_id", "user_id"), description="Who received and who opened each push"),
+    TableSpec("experiment_assignments", {
+        "experiment": "String", "user_id": "UInt64", "variant": "String", "assigned_at": "DateTime",
+    }, order_by=("experiment", "user_id"), description="A/B test groups"),
+]}
+
+# Ground truth written beside the demo data, so monitoring and A/B summaries can be scored.
+DEMO_TRUTH: dict[str, TableSpec] = {spec.name: spec for spec in [
+    TableSpec("demo_anomalies", {
+        "anomaly_id": "UInt32", "kind": "String", "event": "String", "scenario": "String", "step": "UInt8",
+        "start_date": "Date", "end_date": "Date", "factor": "Float64", "description": "String",
+    }, order_by=("anomaly_id",), description="Anomalies injected into the demo events"),
+    TableSpec("demo_experiment_effects", {
+        "experiment": "String", "event": "String", "relative_effect": "Float64", "description": "String",
+    }, order_by=("experiment", "event"), description="True effects of the demo experiments per event"),
+]}
+
+
+def spec(table: str) -> TableSpec:
+    """The catalog entry of a warehouse table; refused with the list of known tables if unknown."""
+    known = {**WAREHOUSE, **DEMO_TRUTH}
+    return known[identifier(table, known, kind="table")]
+
+
+def column(table: str, name: str) -> Identifier:
+    """A checked column of a warehouse table, without asking the database."""
+    return identifier(name, spec(table).columns, table=table)
+
+
+def columns(table: str, names: Iterable[str]) -> list[Identifier]:
+    return [column(table, name) for name in names]

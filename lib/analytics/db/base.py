@@ -143,7 +143,7 @@ class Database(abc.ABC):
     def _insert_arrow(self, table: str, chunks: Iterable[pa.Table]) -> int:
         """Write conformed Arrow chunks as one insert."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - backends without connections need nothing
         """Release connections; the object may not be used afterwards."""
 
     def __enter__(self) -> Database:

@@ -52,7 +52,7 @@ def _prepare(name: str, value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         raise ParameterError(name, value, "a finite number")
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
     if isinstance(value, (list, tuple)):
         return type(value)(_prepare(name, item) for item in value)
     if not isinstance(value, _SCALARS):

@@ -232,7 +232,8 @@ class _Generator:
         for index, experiment in enumerate(EXPERIMENTS):
             members = np.flatnonzero(rng.random(n) < 0.3)
             start = self.start + np.timedelta64(int(window * (0.3 + 0.1 * index)), "s")
-            assigned = np.maximum(self.registered[members], start) + rng.integers(0, 14 * DAY, members.size).astype("timedelta64[s]")
+            delay = rng.integers(0, 14 * DAY, members.size).astype("timedelta64[s]")
+            assigned = np.maximum(self.registered[members], start) + delay
             keep = assigned < self.end
             members, assigned = members[keep], assigned[keep]
             test = rng.random(members.size) < 0.5
@@ -288,7 +289,7 @@ class _Generator:
         ]
         keep = np.ones(day.size, dtype=bool)
         extra = []
-        for kind, event, scenario, step, start, stop, factor, _ in plan:
+        for _kind, event, scenario, step, start, stop, factor, _ in plan:
             window = (day >= start) & (day <= stop) & (c["event"] == code[event])
             if scenario:
                 window &= (c["scenario"] == list(SCENARIOS).index(scenario)) & (c["step"] == step)

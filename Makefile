@@ -1,0 +1,30 @@
+# The two commands: `make run` (demo data + the report app) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8866
+
+.PHONY: run test setup bench lint clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+run: setup
+	$(BIN)/analytics demo-data --scale default --if-missing
+	$(BIN)/analytics serve --port $(PORT)
+
+test: setup
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python benchmarks/foundation.py
+
+lint: setup
+	$(BIN)/ruff check lib tests benchmarks
+
+clean:
+	rm -rf $(VENV) data reports/exports reports/runs

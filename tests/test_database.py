@@ -117,3 +117,14 @@ def test_result_row_limit(db_url: str) -> None:
         with pytest.raises(ResultTooLargeError, match="Narrow the filters"):
             db.query("SELECT user_id FROM events")
         assert sum(c.num_rows for c in db.iter_chunks("SELECT user_id FROM events")) > 1000  # exports stream
+
+
+def test_sql_written_for_clickhouse_18_runs_on_both(db: Database) -> None:
+    """A join on an unaliased subquery (18.16 style) and toMonday work on both backends."""
+    report = db.query(
+        "SELECT push_id, sent, opened FROM pushes ALL INNER JOIN ("
+        " SELECT push_id, count() AS sent, countIf(isNotNull(opened_at)) AS opened FROM push_deliveries GROUP BY push_id"
+        ") USING push_id ORDER BY push_id")
+    assert len(report) == db.scalar("SELECT count() FROM pushes") and (report.sent >= report.opened).all()
+    weeks = db.query("SELECT toMonday(event_date) AS week, count() AS n FROM events GROUP BY week ORDER BY week")
+    assert all(week.weekday() == 0 for week in weeks.week)

@@ -39,6 +39,8 @@ from .types import arrow_schema, conform
 SCHEMA_FILE = "schema.json"
 PART_GLOB = "part-*.parquet"
 _UNSAFE_PATH_CHARACTERS = set("*?{}[]'\\\n\r\0")
+# chDB is ClickHouse 26; these make it accept SQL written for the 18.16 servers we also support.
+COMPATIBILITY_SETTINGS = {"joined_subquery_requires_alias": 0}
 
 
 class EmbeddedStore(Database):
@@ -190,6 +192,7 @@ class EmbeddedStore(Database):
             self._views[table] = signature
 
     def _apply(self, session: chdb_session.Session, settings: dict[str, Any]) -> None:
+        settings = {**COMPATIBILITY_SETTINGS, **settings}
         if settings == self._applied_settings:
             return
         defaults = {name: "DEFAULT" for name in self._applied_settings if name not in settings}

@@ -84,7 +84,7 @@ def main() -> None:
 
     started = time.perf_counter()
     tables = demo.generate(args.scale, args.seed)
-    rows.append(("generate demo data (%s, %s events)" % (args.scale, f"{tables['events'].num_rows:,}"), "-",
+    rows.append((f"generate demo data ({args.scale}, {tables['events'].num_rows:,} events)", "-",
                  f"{time.perf_counter() - started:.1f} s"))
     with tempfile.TemporaryDirectory() as folder, ClickHouseServer() as server:
         backends = {"embedded (chDB 26 + Parquet)": connect(f"chdb://{folder}/store"),

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from analytics.db.sql import Identifier, bind, compose, identifier
-from analytics.errors import ParameterError, UnknownColumnError, UnknownTableError
+from analytics.errors import ParameterError, QueryError, UnknownColumnError, UnknownTableError
 from analytics.warehouse import column
 
 HOSTILE = [
@@ -46,6 +46,11 @@ def test_unsupported_values_are_refused(value: object) -> None:
 def test_missing_parameter_is_named() -> None:
     with pytest.raises(ParameterError, match="'start'"):
         bind("SELECT %(start)s, %(end)s", {"end": 1})
+
+
+def test_stray_percent_with_params_is_explained() -> None:
+    with pytest.raises(QueryError, match="write a literal % as %%"):
+        bind("SELECT 1 WHERE name LIKE 'a%' AND id = %(id)s", {"id": 1})
 
 
 def test_sql_without_params_is_untouched() -> None:

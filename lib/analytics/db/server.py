@@ -89,7 +89,7 @@ class ServerDatabase(Database):
         names = [identifier(column, columns, table=name) for column in columns]
         definition = ", ".join(compose("{c} ", c=column) + columns[column] for column in names)
         key = compose("({k})", k=[identifier(column, columns, table=name) for column in order_by]) if order_by else "tuple()"
-        partition = " PARTITION BY " + compose(partition_by_template(partition_by), c=identifier(
+        partition = " PARTITION BY " + compose("toYYYYMM({c})", c=identifier(  # by month of a date column
             partition_by, columns, table=name)) if partition_by else ""
         statement = compose("CREATE TABLE IF NOT EXISTS {t} (", t=table) + definition + ") ENGINE = MergeTree()"
         self.execute(statement + partition + " ORDER BY " + key)
@@ -139,11 +139,6 @@ class ServerDatabase(Database):
 
     def close(self) -> None:
         self._client.disconnect()
-
-
-def partition_by_template(expression: str) -> str:
-    """Partitioning is by month of a Date/DateTime column, the common ClickHouse layout."""
-    return "toYYYYMM({c})"
 
 
 def _driver_column(array: pa.ChunkedArray, ch_type: str) -> Any:

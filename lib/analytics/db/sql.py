@@ -19,7 +19,7 @@ from typing import Any
 
 from clickhouse_driver.util.escape import escape_params
 
-from ..errors import ParameterError, UnknownColumnError, UnknownTableError
+from ..errors import ParameterError, QueryError, UnknownColumnError, UnknownTableError
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
@@ -43,7 +43,11 @@ def bind(sql: str, params: Mapping[str, Any] | None) -> str:
     if missing:
         raise ParameterError(missing[0], None, "the query uses this parameter but no value was given")
     prepared = {name: _prepare(name, value) for name, value in params.items()}
-    return sql % escape_params(prepared, _UTC_CONTEXT)
+    try:
+        return sql % escape_params(prepared, _UTC_CONTEXT)
+    except (ValueError, TypeError) as error:
+        raise QueryError(f"The SQL text cannot take parameters ({error}); write a literal % as %% "
+                         "and every parameter as %(name)s.", sql=sql) from None
 
 
 def _prepare(name: str, value: Any) -> Any:

@@ -1,0 +1,51 @@
+"""Exports: streaming XLSX and CSV files that land complete (or not at all) under ``reports/exports/``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from ..errors import ParameterError
+from .csvfile import DELIMITERS, write_csv
+from .files import atomic_file, export_name
+from .xlsx import SHEET_ROWS, write_xlsx
+
+FORMATS = ("xlsx", "csv")
+
+__all__ = ["FORMATS", "SHEET_ROWS", "ExportResult", "export", "export_name", "write_csv", "write_xlsx"]
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    format: str
+    rows: int
+    sheets: int = 1
+
+    @property
+    def note(self) -> str:
+        """What a person should know about the file, in plain words."""
+        if self.sheets > 1:
+            return (f"{self.rows:,} rows: more than one Excel sheet holds, so the file has {self.sheets} sheets; "
+                    "each starts with the header.")
+        return f"{self.rows:,} rows."
+
+
+def export(chunks: Iterable[pa.Table], folder: Path, report: str, key_params: Mapping[str, object], *,
+           file_format: str = "xlsx", delimiter: str = ",", headers: Mapping[str, str] | None = None,
+           sheet_rows: int = SHEET_ROWS) -> ExportResult:
+    """Write the rows to a new file in ``folder``; the file appears only when complete."""
+    if file_format not in FORMATS:
+        raise ParameterError("format", file_format, f"one of {', '.join(FORMATS)}")
+    if delimiter not in DELIMITERS:
+        raise ParameterError("delimiter", delimiter, "a comma or a semicolon")
+    path = folder / export_name(report, key_params, file_format)
+    with atomic_file(path) as handle:
+        if file_format == "xlsx":
+            rows, sheets = write_xlsx(chunks, handle, headers=headers, sheet_rows=sheet_rows)
+        else:
+            rows, sheets = write_csv(chunks, handle, delimiter=delimiter, headers=headers), 1
+    return ExportResult(path, file_format, rows, sheets)

@@ -25,7 +25,7 @@ def neutralize_formulas(values: pa.Array) -> pa.Array:
 
 def xml_escape(values: pa.Array) -> pa.Array:
     values = pc.replace_substring_regex(values, XML_ILLEGAL, "")
-    for raw, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+    for raw, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#13;")):  # XML would turn CR into LF
         values = pc.replace_substring(values, raw, escaped)
     return values
 

@@ -163,7 +163,7 @@ def _rows_xml(chunk: pa.Table, plan: SheetPlan, first_row: int) -> bytes:
 
 
 def _cells(values: pa.Array, letter: str, numbers: pa.Array) -> pa.Array:
-    """One column of a block as cell XML; a null becomes no cell at all."""
+    """One column of a block as cell XML; a null becomes an empty cell, so every row has every column."""
     kind = values.type
     ref = pc.binary_join_element_wise(f'<c r="{letter}', numbers, "")
     if pa.types.is_timestamp(kind):
@@ -190,7 +190,7 @@ def _cells(values: pa.Array, letter: str, numbers: pa.Array) -> pa.Array:
     else:
         text = values if is_text(kind) else pc.cast(values, pa.string())
         cells = _text_cells(ref, text)
-    return pc.fill_null(cells, "")
+    return pc.if_else(pc.is_null(cells), pc.binary_join_element_wise(ref, '"/>', ""), cells)
 
 
 def _text_cells(ref: pa.Array, text: pa.Array) -> pa.Array:

@@ -62,19 +62,28 @@ class ServerSetupError(AnalyticsError):
     """The test server could not be installed or started."""
 
 
-def ensure_clickhouse_installed() -> str:
-    """Path of clickhouse-server; installs Debian's package when missing (needs root)."""
-    for candidate in BINARY_CANDIDATES:
+def ensure_debian_package(package: str, binaries: tuple[str, ...]) -> str:
+    """Path of the first of ``binaries`` that exists; installs ``package`` with apt when none does (needs root)."""
+    for candidate in binaries:
         if os.access(candidate, os.X_OK):
             return candidate
     if os.geteuid() != 0:
-        raise ServerSetupError("clickhouse-server is not installed; run: sudo apt-get install clickhouse-server")
+        raise ServerSetupError(f"{package} is not installed; run: sudo apt-get install {package}")
     environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "--no-install-recommends", "clickhouse-server"]
-    if subprocess.call(install, env=environment, stdout=subprocess.DEVNULL) != 0:
-        subprocess.check_call(["apt-get", "update"], env=environment, stdout=subprocess.DEVNULL)
-        subprocess.check_call(install, env=environment, stdout=subprocess.DEVNULL)
-    return ensure_clickhouse_installed()
+    install = ["apt-get", "install", "-y", "--no-install-recommends", package]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": environment}
+    if subprocess.call(install, **quiet) != 0:  # type: ignore[call-overload]
+        subprocess.check_call(["apt-get", "update"], **quiet)  # type: ignore[call-overload]
+        subprocess.check_call(install, **quiet)  # type: ignore[call-overload]
+    for candidate in binaries:
+        if os.access(candidate, os.X_OK):
+            return candidate
+    raise ServerSetupError(f"{package} was installed but none of {', '.join(binaries)} exists")
+
+
+def ensure_clickhouse_installed() -> str:
+    """Path of clickhouse-server; installs Debian's package when missing (needs root)."""
+    return ensure_debian_package("clickhouse-server", BINARY_CANDIDATES)
 
 
 def free_port() -> int:

@@ -7,7 +7,6 @@ import csv
 import datetime as dt
 import logging
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -58,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("query", help="the SQL text")
     sub.add_argument("--url", help=url_help)
 
+    sub = command("run", _run, "Run a report notebook headless (papermill) and print the executed notebook and files.")
+    sub.add_argument("notebook", type=Path, help="the report notebook, e.g. notebooks/account_managers/plastic_cards.ipynb")
+    sub.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                     help="a parameter value (repeat the option for more; repeat a name for a list)")
+    sub.add_argument("--url", help=url_help)
+
     sub = command("serve", _serve, "Start the report app (Voilà) on this machine.")
     sub.add_argument("--port", type=int, default=8866)
     sub.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: loopback only)")
@@ -95,12 +100,34 @@ def _csv_value(value: object) -> object:
     return value
 
 
+def _run(args: argparse.Namespace) -> int:
+    from .runner import NotebookFailed, run_notebook  # noqa: PLC0415 - papermill is heavy
+
+    values: dict[str, object] = {}
+    for name, value in args.parameter:
+        if name in values:
+            previous = values[name]
+            values[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            values[name] = value
+    try:
+        run = run_notebook(args.notebook, values, settings=load_settings(db_url=args.url))
+    except NotebookFailed as failure:
+        print(f"Error: {failure}", file=sys.stderr)
+        print(failure.executed)
+        return 1
+    print(run.executed)
+    for path in run.files:
+        print(path)
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     settings = load_settings(db_url=args.url)
     notebooks = settings.home / "notebooks"
-    voila = shutil.which("voila") or str(Path(sys.executable).with_name("voila"))
     environment = {**os.environ, "ANALYTICS_DB_URL": settings.database_url, "ANALYTICS_HOME": str(settings.home)}
-    command = [voila, str(notebooks), f"--port={args.port}", f"--Voila.ip={args.ip}", "--no-browser"]
+    command = [sys.executable, "-m", "analytics.app", str(notebooks), f"--port={args.port}", f"--Voila.ip={args.ip}",
+               "--no-browser"]
     log.info("Serving the reports in %s on http://%s:%s/ (database: %s)", notebooks, args.ip, args.port,
              settings.database_url)
     return subprocess.call(command, env=environment)

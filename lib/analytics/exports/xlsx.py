@@ -113,7 +113,7 @@ def _write_sheet(archive: zipfile.ZipFile, number: int, plan: SheetPlan, chunks:
                  carry: pa.Table | None, capacity: int) -> tuple[int, pa.Table | None, bool]:
     """Write one worksheet; returns (data rows, rows left over for the next sheet, whether more follow)."""
     rows = 0
-    with archive.open(f"xl/worksheets/sheet{number}.xml", "w", force_zip64=True) as sheet:
+    with archive.open(_entry(f"xl/worksheets/sheet{number}.xml"), "w", force_zip64=True) as sheet:
         sheet.write(_sheet_head(plan).encode())
         sheet.write(_header_row(plan).encode())
         source = _prepend(carry, chunks) if carry is not None else chunks
@@ -209,7 +209,7 @@ def _write_package(archive: zipfile.ZipFile, plan: SheetPlan) -> None:
     sheets = plan.sheets
     overrides = "".join(f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/'
                         'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>' for i in range(1, len(sheets) + 1))
-    archive.writestr("[Content_Types].xml", (
+    archive.writestr(_entry("[Content_Types].xml"), (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
         '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
@@ -219,7 +219,7 @@ def _write_package(archive: zipfile.ZipFile, plan: SheetPlan) -> None:
         '<Override PartName="/xl/styles.xml" '
         'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
         f"{overrides}</Types>"))
-    archive.writestr("_rels/.rels", (
+    archive.writestr(_entry("_rels/.rels"), (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
         '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
@@ -230,18 +230,28 @@ def _write_package(archive: zipfile.ZipFile, plan: SheetPlan) -> None:
     filters = "".join(f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">'
                       f"{escape(_quoted_sheet(name))}!$A$1:${last}${rows + 1}</definedName>"
                       for i, (name, rows) in enumerate(sheets))
-    archive.writestr("xl/workbook.xml", (
+    archive.writestr(_entry("xl/workbook.xml"), (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         f"<workbook {_NS} {_NS_R}><bookViews><workbookView/></bookViews><sheets>{sheet_list}</sheets>"
         f"<definedNames>{filters}</definedNames></workbook>"))
     relations = "".join(f'<Relationship Id="rId{i}" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
                         f'relationships/worksheet" Target="worksheets/sheet{i}.xml"/>' for i in range(1, len(sheets) + 1))
-    archive.writestr("xl/_rels/workbook.xml.rels", (
+    archive.writestr(_entry("xl/_rels/workbook.xml.rels"), (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
         f'{relations}<Relationship Id="rId{len(sheets) + 1}" Type="http://schemas.openxmlformats.org/'
         'officeDocument/2006/relationships/styles" Target="styles.xml"/></Relationships>'))
-    archive.writestr("xl/styles.xml", _STYLES)
+    archive.writestr(_entry("xl/styles.xml"), _STYLES)
+
+
+def _entry(name: str) -> zipfile.ZipInfo:
+    """A zip entry with a fixed timestamp, so the same rows always give the same bytes."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    for attribute in ("compress_level", "_compresslevel"):  # the name changed in Python 3.13
+        if hasattr(type(info), attribute):
+            setattr(info, attribute, 1)
+    return info
 
 
 def _quoted_sheet(name: str) -> str:

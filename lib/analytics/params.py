@@ -1,0 +1,304 @@
+"""Report parameters, declared once: in the notebook's cell tagged ``parameters``.
+
+Each parameter is one papermill-style line, so ``papermill --help-notebook`` lists it with
+its type, default and help, papermill injects values for it, and this module reads the
+very same line to build the form and to validate, both in Voilà and headless::
+
+    partner_id: "Partner" = 0  # Partner: whose cards to list (0 = the partner with the most cards)
+    start: "date" = ""  # First day: empty means 30 days before the latest data
+    end: "EndDate[start, 92]" = ""  # Last day: at most 92 days after the first day
+    columns: "Columns[cards]" = ["card_number", "barcode"]  # Columns: what the file contains
+
+The annotation names a kind from :data:`KINDS` (with arguments in brackets); the comment is
+``Label: help for a non-analyst``. Values arrive as Python objects (defaults, papermill) or as
+text (the page's URL query string); both go through the same conversion and rules, and a
+wrong value is refused with a message naming the field, never replaced by a default.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from .errors import AnalyticsError, ParameterError
+from .warehouse import WAREHOUSE
+
+_ANNOTATION = re.compile(r"^(?P<kind>\w+)(?:\[(?P<args>[^\]]*)\])?$")
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One declared parameter: what the form shows and the rules its value must meet."""
+
+    name: str
+    kind: Kind
+    default: Any
+    label: str
+    help: str = ""
+
+
+class FormInvalid(AnalyticsError):
+    """Some values break their rules; ``errors`` maps each field to its message."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        self.errors = dict(errors)
+        super().__init__("Please correct the form: " + "; ".join(f"{name}: {text}" for name, text in self.errors.items()))
+
+
+# --- kinds ------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Kind:
+    """How a value is converted and checked; subclasses are the vocabulary of annotations."""
+
+    args: tuple[str, ...] = ()
+    widget: str = field(default="text", init=False)
+
+    def convert(self, value: Any) -> Any:
+        return value
+
+    def check(self, value: Any, values: Mapping[str, Any]) -> None:
+        """Rules that involve other fields; raises ValueError with a plain message."""
+
+    def options(self, values: Mapping[str, Any]) -> list[tuple[str, Any]] | None:
+        return None
+
+
+@dataclass(frozen=True)
+class Text(Kind):
+    def convert(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValueError("must be text")
+        if len(value) > 1000:
+            raise ValueError("must be at most 1000 characters")
+        return value.strip()
+
+
+@dataclass(frozen=True)
+class Integer(Kind):
+    widget: str = field(default="int", init=False)
+
+    def convert(self, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ValueError("must be a whole number")
+        text = str(value).strip()
+        if not re.fullmatch(r"-?\d{1,18}", text):
+            raise ValueError("must be a whole number, like 42")
+        number = int(text)
+        if len(self.args) == 2 and not int(self.args[0]) <= number <= int(self.args[1]):
+            raise ValueError(f"must be between {self.args[0]} and {self.args[1]}")
+        return number
+
+
+@dataclass(frozen=True)
+class Flag(Kind):
+    widget: str = field(default="checkbox", init=False)
+
+    def convert(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("1", "true", "yes", "on"):
+            return True
+        if str(value).lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError("must be yes or no")
+
+
+@dataclass(frozen=True)
+class Date(Kind):
+    """A day; empty means the report's own default (for example, the latest data)."""
+
+    widget: str = field(default="date", init=False)
+
+    def convert(self, value: Any) -> dt.date | None:
+        if value in ("", None):
+            return None
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value).strip())
+        except ValueError:
+            raise ValueError("must be a date written as YYYY-MM-DD, for example 2026-11-01") from None
+
+
+@dataclass(frozen=True)
+class EndDate(Date):
+    """The last day of a period: ``EndDate[start, N]`` is on or after ``start`` and spans at most N days."""
+
+    def check(self, value: Any, values: Mapping[str, Any]) -> None:
+        start = values.get(self.args[0]) if self.args else None
+        if value is None or not isinstance(start, dt.date):
+            return
+        if value < start:
+            raise ValueError(f"must be on or after the first day ({start:%d.%m.%Y})")
+        if len(self.args) > 1 and (value - start).days + 1 > int(self.args[1]):
+            raise ValueError(f"the period can be at most {self.args[1]} days long")
+
+
+@dataclass(frozen=True)
+class Choice(Kind):
+    """One of fixed options: ``Choice[xlsx, csv]``."""
+
+    widget: str = field(default="dropdown", init=False)
+
+    def convert(self, value: Any) -> str:
+        if value not in self.args:
+            raise ValueError(f"must be one of: {', '.join(self.args)}")
+        return str(value)
+
+    def options(self, values: Mapping[str, Any]) -> list[tuple[str, Any]]:
+        return [(option, option) for option in self.args]
+
+
+@dataclass(frozen=True)
+class Partner(Kind):
+    """A partner's number, chosen by name; the options come from the ``partners`` table."""
+
+    widget: str = field(default="dropdown", init=False)
+
+    def convert(self, value: Any) -> int:
+        number = Integer().convert(value)
+        if number < 0:
+            raise ValueError("must be a partner's number")
+        return number
+
+
+@dataclass(frozen=True)
+class Columns(Kind):
+    """Several columns of a catalog table: ``Columns[cards]``; ``Columns[table]`` follows the field named ``table``.
+
+    An argument that is not a warehouse table names another parameter whose value is the table.
+    """
+
+    widget: str = field(default="multiselect", init=False)
+
+    def table(self, values: Mapping[str, Any]) -> str:
+        source = self.args[0] if self.args else ""
+        return source if source in WAREHOUSE else str(values.get(source, ""))
+
+    @property
+    def follows(self) -> str | None:
+        """The parameter whose value picks the table, if any."""
+        return self.args[0] if self.args and self.args[0] not in WAREHOUSE else None
+
+    def convert(self, value: Any) -> list[str]:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(item, str) for item in items):
+            raise ValueError("must be a list of column names")
+        chosen = [item.strip() for item in items if item.strip()]
+        if not chosen:
+            raise ValueError("choose at least one column")
+        return list(dict.fromkeys(chosen))
+
+    def check(self, value: Any, values: Mapping[str, Any]) -> None:
+        known = WAREHOUSE[self.table(values)].columns if self.table(values) in WAREHOUSE else {}
+        unknown = [name for name in value if name not in known]
+        if unknown:
+            raise ValueError(f"unknown column {unknown[0]!r}; allowed: {', '.join(known)}")
+
+    def options(self, values: Mapping[str, Any]) -> list[tuple[str, Any]]:
+        table = self.table(values)
+        return [(name, name) for name in WAREHOUSE[table].columns] if table in WAREHOUSE else []
+
+
+@dataclass(frozen=True)
+class Digits(Kind):
+    """An ID made of digits (a push ID): ``Digits`` or ``Digits[20]`` for at most 20 digits; empty allowed."""
+
+    def convert(self, value: Any) -> str:
+        text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+        limit = int(self.args[0]) if self.args else 20
+        if text is None or not re.fullmatch(rf"\d{{0,{limit}}}", text):
+            raise ValueError(f"must be digits only (at most {limit}), like 10042")
+        return text
+
+
+@dataclass(frozen=True)
+class Code(Kind):
+    """A code of letters, digits, '_', '-' and '.' (a push sub_id); empty allowed."""
+
+    def convert(self, value: Any) -> str:
+        text = str(value).strip() if isinstance(value, str) else None
+        if text is None or not re.fullmatch(r"[\w.-]{0,64}", text):
+            raise ValueError("may hold only letters, digits, '_', '-' and '.', at most 64 characters")
+        return text
+
+
+KINDS: dict[str, type[Kind]] = {
+    "str": Text, "text": Text, "int": Integer, "bool": Flag, "date": Date, "EndDate": EndDate, "Choice": Choice,
+    "Partner": Partner, "Columns": Columns, "Digits": Digits, "Code": Code,
+}
+
+
+# --- reading the declaration ---------------------------------------------------------------------------------------
+
+def parse_kind(annotation: str) -> Kind:
+    found = _ANNOTATION.match(annotation.strip().strip("'\""))
+    if not found or found.group("kind") not in KINDS:
+        raise AnalyticsError(f"Unknown parameter type {annotation!r}; known: {', '.join(KINDS)}.")
+    args = tuple(arg.strip() for arg in (found.group("args") or "").split(",") if arg.strip())
+    return KINDS[found.group("kind")](args)
+
+
+def declaration(notebook: str | Path) -> list[Parameter]:
+    """The parameters of a notebook, read from its ``parameters`` cell the way papermill reads it."""
+    import papermill  # noqa: PLC0415 - heavy import, only where a notebook is read
+
+    parameters = []
+    for name, entry in papermill.inspect_notebook(str(notebook)).items():
+        label, _, help_text = entry["help"].partition(":")
+        if not help_text:
+            label, help_text = name.replace("_", " ").capitalize(), entry["help"]
+        try:
+            default = ast.literal_eval(entry["default"])
+        except (ValueError, SyntaxError):
+            raise AnalyticsError(f"The default of '{name}' must be a plain value, not {entry['default']!r}.") from None
+        parameters.append(Parameter(name, parse_kind(entry["inferred_type_name"]), default, label.strip(),
+                                    help_text.strip()))
+    return parameters
+
+
+def values_from_query(query_string: str) -> dict[str, Any]:
+    """Raw values from a page's query string (``?partner_id=3&columns=a&columns=b``)."""
+    values: dict[str, Any] = {}
+    for name, items in parse_qs(query_string, keep_blank_values=True).items():
+        values[name] = items if len(items) > 1 else items[0]
+    return values
+
+
+def resolve(parameters: Sequence[Parameter], given: Mapping[str, Any]) -> dict[str, Any]:
+    """Convert and check every value (``given`` falls back to defaults); FormInvalid lists what is wrong."""
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    known = {parameter.name for parameter in parameters}
+    for name in given:
+        if name not in known:
+            errors[name] = f"is not a parameter of this report (known: {', '.join(sorted(known))})"
+    for parameter in parameters:
+        raw = given.get(parameter.name, parameter.default)
+        try:
+            values[parameter.name] = parameter.kind.convert(raw)
+        except ValueError as problem:
+            errors[parameter.name] = str(problem)
+    for parameter in parameters:
+        if parameter.name in values:
+            try:
+                parameter.kind.check(values[parameter.name], values)
+            except ValueError as problem:
+                errors[parameter.name] = str(problem)
+    if errors:
+        raise FormInvalid(errors)
+    return values
+
+
+def as_error(error: ParameterError) -> FormInvalid:
+    """A report's own refusal of a value (an unknown partner, say), shown next to its field."""
+    return FormInvalid({error.name: error.allowed})

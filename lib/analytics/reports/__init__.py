@@ -1,0 +1,15 @@
+"""The reports: each turns validated parameter values into one query the runtime runs and exports.
+
+A report function takes the database and the values the form or papermill gave, refuses
+values the data contradicts (an unknown partner) with a ParameterError naming the field, and
+returns a :class:`ReportQuery`. SQL runs unchanged on ClickHouse 18.16 and chDB 26.x.
+"""
+
+from __future__ import annotations
+
+from .base import ReportQuery, default_period
+from .builder import export_builder
+from .cards import partner_cards, plastic_cards
+from .pushes import push_report
+
+__all__ = ["ReportQuery", "default_period", "export_builder", "partner_cards", "plastic_cards", "push_report"]

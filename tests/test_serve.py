@@ -1,14 +1,16 @@
-"""`analytics serve` starts Voilà, lists the reports and renders one against the demo data."""
+"""`analytics serve`: the start page lists the reports; downloads serve exported files and nothing else."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -17,10 +19,12 @@ from analytics.testing.clickhouse_server import free_port
 from .conftest import REPO
 
 
-@pytest.fixture
-def app(embedded_url: str) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def served(embedded_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    home = tmp_path_factory.mktemp("serve-home")
     port = free_port()
-    environment = {**os.environ, "ANALYTICS_DB_URL": embedded_url, "ANALYTICS_HOME": str(REPO)}
+    environment = {**os.environ, "ANALYTICS_DB_URL": embedded_url, "ANALYTICS_HOME": str(home),
+                   "ANALYTICS_NOTEBOOKS": str(REPO / "notebooks")}
     process = subprocess.Popen([sys.executable, "-m", "analytics.cli", "serve", "--port", str(port)], env=environment,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -31,19 +35,46 @@ def app(embedded_url: str) -> Iterator[str]:
             break
         except OSError:
             time.sleep(0.2)
-    yield base
+    yield base, home
     os.killpg(process.pid, 15)
     process.wait(timeout=30)
 
 
-def get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=120) as response:
-        return response.read().decode()
+def get(url: str) -> tuple[int, bytes, dict[str, str]]:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, b"", {}
 
 
-def test_app_lists_and_renders_a_report(app: str) -> None:
-    listing = json.loads(get(app + "/voila/api/contents/account_managers"))
-    assert "partner_cards.ipynb" in [item["name"] for item in listing["content"]]
-    page = get(app + "/voila/render/account_managers/partner_cards.ipynb")
-    assert "cards added to the app from" in page
-    assert "Traceback" not in page
+def test_start_page_lists_reports_with_description_and_audience(served: tuple[str, Path]) -> None:
+    status, body, _ = get(served[0] + "/")
+    page = body.decode()
+    assert status == 200
+    for title in ("Plastic cards issued", "Partner&#x27;s cards in the app", "Push delivery report", "Export builder"):
+        assert title in page
+    assert "For: Account managers" in page and "For: Analysts" in page
+    assert "with card numbers and barcodes" in page
+
+
+def test_downloads_serve_export_files_with_name_and_type(served: tuple[str, Path]) -> None:
+    base, home = served
+    exports = home / "reports" / "exports"
+    exports.mkdir(parents=True, exist_ok=True)
+    name = "plastic_cards_Лента_2026-10-01_20261122-101010_0123456789abcdef.xlsx"
+    (exports / name).write_bytes(b"PK fake xlsx")
+    status, body, headers = get(base + "/exports/" + quote(name))
+    assert status == 200 and body == b"PK fake xlsx"
+    assert headers["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert headers["Content-Disposition"] == "attachment; filename*=UTF-8''" + quote(name)
+
+
+@pytest.mark.parametrize("path", ["..%2F..%2Fetc%2Fpasswd", "../runs.log", "%2Fetc%2Fpasswd", ".spool-x.arrow",
+                                  "notes.txt", "..%2Flogs%2Fruns.log"])
+def test_downloads_refuse_everything_else(served: tuple[str, Path], path: str) -> None:
+    base, home = served
+    (home / "reports" / "logs").mkdir(parents=True, exist_ok=True)
+    (home / "reports" / "logs" / "runs.log").write_text("secret")
+    status, body, _ = get(base + "/exports/" + path)
+    assert status in (403, 404) and b"secret" not in body

@@ -124,7 +124,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     settings = load_settings(db_url=args.url)
-    notebooks = settings.home / "notebooks"
+    notebooks = settings.notebooks
     environment = {**os.environ, "ANALYTICS_DB_URL": settings.database_url, "ANALYTICS_HOME": str(settings.home)}
     command = [sys.executable, "-m", "analytics.app", str(notebooks), f"--port={args.port}", f"--Voila.ip={args.ip}",
                "--no-browser"]

@@ -28,6 +28,10 @@ class Settings:
         "env": "ANALYTICS_HOME",
         "help": "Folder holding the embedded warehouse (data/) and everything the product writes (reports/).",
     })
+    notebooks: Path = field(default_factory=lambda: _default_home() / "notebooks", metadata={
+        "env": "ANALYTICS_NOTEBOOKS",
+        "help": "Folder of report notebooks the app serves (one subfolder per audience).",
+    })
     db_url: str = field(default="", metadata={
         "env": "ANALYTICS_DB_URL",
         "help": "Database URL: chdb:///path/to/dir (embedded, the default) or "
@@ -61,8 +65,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         if environ.get(name):
             values[spec.name] = _convert(spec.name, environ[name], spec.type, name)
     values.update({key: value for key, value in overrides.items() if value not in (None, "")})
-    if "home" in values:
-        values["home"] = Path(str(values["home"])).expanduser()
+    for name in ("home", "notebooks"):
+        if name in values:
+            values[name] = Path(str(values[name])).expanduser()
     return Settings(**values)  # type: ignore[arg-type]
 
 

@@ -1,0 +1,146 @@
+"""The app in a real headless Chromium (Debian's), driven by Playwright, against a real `analytics serve`."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from analytics import Database
+from analytics.testing import ensure_debian_package
+from analytics.testing.clickhouse_server import free_port
+
+from .conftest import REPO
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+VALUES = {"partner_id": "3", "start": "2026-09-01", "end": "2026-10-31", "csv_delimiter": "semicolon"}
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture(scope="module")
+def app(embedded_url: str, home: Path) -> Iterator[str]:
+    port = free_port()
+    environment = {**os.environ, "ANALYTICS_DB_URL": embedded_url, "ANALYTICS_HOME": str(home),
+                   "ANALYTICS_NOTEBOOKS": str(REPO / "notebooks")}
+    process = subprocess.Popen([sys.executable, "-m", "analytics.cli", "serve", "--port", str(port)], env=environment,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    base = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(base, timeout=2).read()
+            break
+        except OSError:
+            time.sleep(0.2)
+    yield base
+    os.killpg(process.pid, 15)
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    executable = ensure_debian_package("chromium", ("/usr/bin/chromium",))
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):  # type: ignore[no-untyped-def]
+    context = browser.new_context(accept_downloads=True)
+    yield context.new_page()
+    context.close()
+
+
+def open_plastic_cards(page, app: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(app)
+    assert page.locator("li.report").count() >= 4
+    assert "For: Account managers" in page.locator("li.report", has_text="Plastic cards issued").inner_text()
+    page.click("text=Plastic cards issued")
+    page.wait_for_selector(".param-partner_id select", timeout=60_000)
+
+
+def fill(page, values: dict[str, str], partner_name: str) -> None:  # type: ignore[no-untyped-def]
+    page.select_option(".param-partner_id select", label=partner_name)
+    page.fill(".param-start input", values["start"])
+    page.fill(".param-end input", values["end"])
+    page.select_option(".param-csv_delimiter select", label=values["csv_delimiter"])
+
+
+def download(page, selector: str) -> bytes:  # type: ignore[no-untyped-def]
+    with page.expect_download() as started:
+        page.click(selector)
+    return Path(started.value.path()).read_bytes(), started.value.suggested_filename
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_fill_run_preview_download_and_match_the_headless_run(page, app: str, home: Path, embedded: Database,
+                                                               embedded_url: str) -> None:  # type: ignore[no-untyped-def]
+    partner = embedded.scalar("SELECT name FROM partners WHERE partner_id = 3")
+    expected = embedded.scalar("SELECT count() FROM cards WHERE partner_id = 3 AND origin = 'plastic' AND "
+                               "issued_at >= '2026-09-01 00:00:00' AND issued_at < '2026-11-01 00:00:00'")
+    open_plastic_cards(page, app)
+    fill(page, VALUES, partner)
+    page.click("button:has-text('Run')")
+    page.wait_for_selector(".run-result", timeout=120_000)
+    assert page.inner_text(".row-count") == f"{expected:,}"
+    assert page.locator("table.preview tbody tr").count() == min(expected, 20)
+    assert partner in page.inner_text(".status")
+
+    downloaded = {}
+    for file_format in ("xlsx", "csv"):
+        data, name = download(page, f"a.download-{file_format}")
+        on_disk = home / "reports" / "exports" / name
+        assert data == on_disk.read_bytes()  # the bytes the browser got are the file on disk
+        downloaded[file_format] = data
+
+    environment = {**os.environ, "ANALYTICS_HOME": str(home / "headless")}
+    arguments = [item for name, value in VALUES.items() for item in ("-p", name, value)]
+    done = subprocess.run([sys.executable, "-m", "analytics.cli", "run", str(REPO / "notebooks/account_managers/"
+                           "plastic_cards.ipynb"), "--url", embedded_url, *arguments],
+                          capture_output=True, text=True, env=environment, timeout=300, check=True)
+    files = {Path(line).suffix.lstrip("."): Path(line) for line in done.stdout.splitlines()[1:]}
+    assert digest(files["xlsx"].read_bytes()) == digest(downloaded["xlsx"])
+    assert digest(files["csv"].read_bytes()) == digest(downloaded["csv"])
+
+
+def test_invalid_form_shows_the_message_and_runs_nothing(page, app: str, home: Path,
+                                                         embedded: Database) -> None:  # type: ignore[no-untyped-def]
+    exports = home / "reports" / "exports"
+    before = sorted(exports.iterdir()) if exports.exists() else []
+    log = home / "reports" / "logs" / "runs.log"
+    log_before = log.read_text() if log.exists() else ""
+    open_plastic_cards(page, app)
+    fill(page, {**VALUES, "start": "2026-10-31", "end": "2026-10-01"},
+         embedded.scalar("SELECT name FROM partners WHERE partner_id = 3"))
+    page.click("button:has-text('Run')")
+    page.wait_for_selector(".field-error", timeout=30_000)
+    assert page.locator(".field-error").all_inner_texts() == ["must be on or after the first day (31.10.2026)"]
+    assert "nothing was run" in page.inner_text(".status")
+    assert (sorted(exports.iterdir()) if exports.exists() else []) == before
+    assert (log.read_text() if log.exists() else "") == log_before
+
+
+def test_a_shared_link_prefills_the_form(page, app: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(app + "voila/render/account_managers/plastic_cards.ipynb?partner_id=3&start=2026-09-01&end=2026-10-31")
+    page.wait_for_selector(".param-partner_id select", timeout=60_000)
+    assert page.input_value(".param-start input") == "2026-09-01"
+    assert page.input_value(".param-end input") == "2026-10-31"

@@ -144,3 +144,10 @@ def test_a_shared_link_prefills_the_form(page, app: str) -> None:  # type: ignor
     page.wait_for_selector(".param-partner_id select", timeout=60_000)
     assert page.input_value(".param-start input") == "2026-09-01"
     assert page.input_value(".param-end input") == "2026-10-31"
+
+
+def test_a_link_with_wrong_values_says_so_next_to_the_field(page, app: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(app + "voila/render/account_managers/plastic_cards.ipynb?start=2026-10-31&end=2026-10-01")
+    page.wait_for_selector(".field-error", timeout=60_000)
+    assert page.locator(".field-error").all_inner_texts() == [
+        "the link's value was not accepted: must be on or after the first day (31.10.2026)"]

@@ -25,6 +25,23 @@ def test_papermill_lists_every_parameter_with_type_default_and_help() -> None:
     assert "end: EndDate[start, 92] (default \"\")" in shown
 
 
+@pytest.mark.parametrize("notebook", sorted((REPO / "notebooks").rglob("*.ipynb")), ids=lambda path: path.stem)
+def test_our_reading_equals_papermills_inspection(notebook) -> None:  # type: ignore[no-untyped-def]
+    import ast
+
+    import papermill
+
+    theirs = papermill.inspect_notebook(str(notebook))
+    ours = declaration(notebook)
+    assert [p.name for p in ours] == list(theirs)
+    for parameter in ours:
+        seen = theirs[parameter.name]
+        assert ast.literal_eval(seen["default"]) == parameter.default
+        assert seen["help"] == f"{parameter.label}: {parameter.help}"
+        assert seen["inferred_type_name"] == type(parameter.kind).__name__ or seen["inferred_type_name"] in (
+            "str", "int", "bool", "date", "Digits", "Code", "Partner") or "[" in seen["inferred_type_name"]
+
+
 def test_declaration_reads_kinds_labels_and_defaults() -> None:
     parameters = {p.name: p for p in declaration(BUILDER)}
     assert parameters["table"].kind.options({})[0] == ("cards", "cards")

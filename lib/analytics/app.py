@@ -76,7 +76,16 @@ class StartPageHandler(web.RequestHandler):
 
 
 class AnalyticsApp(Voila):
-    """Voilà with our start page and export downloads."""
+    """Voilà with our start page, export downloads, and a warm kernel waiting for each report."""
+
+    def initialize(self, argv: list[str] | None = None) -> None:
+        notebooks = load_settings().notebooks
+        pools = {path.relative_to(notebooks).as_posix(): {
+            "pool_size": 1, "kernel_env_variables": {"ANALYTICS_NOTEBOOK": str(path)}}
+            for path in notebooks.rglob("*.ipynb") if ".ipynb_checkpoints" not in path.parts}
+        self.config.VoilaConfiguration.preheat_kernel = True
+        self.config.VoilaKernelManager.kernel_pools_config = pools
+        super().initialize(argv)
 
     def init_handlers(self) -> list:
         settings = load_settings()

@@ -65,6 +65,17 @@ class Field:
             box.option = option  # type: ignore[attr-defined]
         return widgets.HBox(boxes, layout=widgets.Layout(flex_flow="row wrap"))
 
+    def set(self, value: Any) -> None:
+        if isinstance(self.input, widgets.Box):
+            for box in self.input.children:
+                box.value = box.option in (value or [])
+        elif isinstance(self.input, widgets.DatePicker):
+            self.input.value = value if isinstance(value, dt.date) else None
+        elif isinstance(self.input, (widgets.Dropdown, widgets.Checkbox)):
+            self.input.value = value
+        else:
+            self.input.value = "" if value is None else str(value)
+
     def raw(self) -> Any:
         if isinstance(self.input, widgets.Box):
             return [box.option for box in self.input.children if box.value]
@@ -97,6 +108,15 @@ class ReportForm:
                 self.fields[name].show_error(text)
         self.widget = widgets.VBox([*(f.box for f in self.fields.values()),
                                     widgets.HBox([self.run_button, self.cancel_button]), self.status, self.results])
+
+    def apply(self, values: Mapping[str, Any], errors: Mapping[str, str]) -> None:
+        """Put values (from a shared link) into the fields, and say which values were refused."""
+        for name, value in values.items():
+            if name in self.fields:
+                self.fields[name].set(value)
+        for name, text in errors.items():
+            if name in self.fields:
+                self.fields[name].show_error(text)
 
     def _follow_tables(self, values: Mapping[str, Any]) -> None:
         """A column picker tied to a table field (Columns[table]) is rebuilt when the table changes."""

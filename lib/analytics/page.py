@@ -26,7 +26,8 @@ NOTEBOOK_ENV = "ANALYTICS_NOTEBOOK"
 
 
 def in_voila() -> bool:
-    return "VOILA_REQUEST_URL" in os.environ or os.environ.get("SCRIPT_NAME", "").endswith(".ipynb")
+    return (os.environ.get("VOILA_PREHEAT") == "True" or "VOILA_REQUEST_URL" in os.environ
+            or os.environ.get("SCRIPT_NAME", "").endswith(".ipynb"))
 
 
 def current_notebook() -> Path:
@@ -50,13 +51,15 @@ def report_page(report: Callable[..., Any], namespace: Mapping[str, Any]) -> Run
     if in_voila():
         from .forms import ReportForm  # noqa: PLC0415 - widgets only in the app
 
-        prefill = values_from_query(os.environ.get("QUERY_STRING", ""))
-        values, errors = _prefilled(parameters, {**given, **prefill})
-        request = urlsplit(os.environ.get("VOILA_REQUEST_URL", ""))
         base = os.environ.get("VOILA_BASE_URL", "/")
-        form = ReportForm(report, parameters, values, db, settings, page_url=request.path,
-                          downloads_url=base.rstrip("/") + "/exports/", prefill_errors=errors)
+        form = ReportForm(report, parameters, resolve(parameters, given), db, settings,
+                          downloads_url=base.rstrip("/") + "/exports/")
         display(form.widget)
+        _wait_for_visitor()  # a preheated kernel did the slow part before anyone asked
+        prefill = values_from_query(os.environ.get("QUERY_STRING", ""))
+        if prefill:
+            form.apply(*_prefilled(parameters, {**given, **prefill}))
+        form.page_url = urlsplit(os.environ.get("VOILA_REQUEST_URL", "")).path
         return None
     values = resolve(parameters, given)
     delimiter = DELIMITERS.get(values.pop("csv_delimiter", "comma"), ",")
@@ -67,6 +70,14 @@ def report_page(report: Callable[..., Any], namespace: Mapping[str, Any]) -> Run
         print(result.path, "-", result.note)
     manifest([result.path for result in outcome.files])
     return outcome
+
+
+def _wait_for_visitor() -> None:
+    """In a preheated kernel, block until a visitor's request arrives with its query string."""
+    if os.environ.get("VOILA_PREHEAT") == "True":
+        from voila.utils import wait_for_request  # noqa: PLC0415
+
+        wait_for_request()
 
 
 def _prefilled(parameters: list, given: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:

@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import io
+import json
 import re
+import tokenize
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,20 +252,34 @@ def parse_kind(annotation: str) -> Kind:
 
 
 def declaration(notebook: str | Path) -> list[Parameter]:
-    """The parameters of a notebook, read from its ``parameters`` cell the way papermill reads it."""
-    import papermill  # noqa: PLC0415 - heavy import, only where a notebook is read
+    """The parameters of a notebook, read from its cell tagged ``parameters``.
 
+    Each line ``name: "Kind[args]" = default  # Label: help`` is read with Python's own
+    parser, the way papermill's inspection reads it (a test holds the two together);
+    importing papermill itself would add a second to every page load.
+    """
+    cells = json.loads(Path(notebook).read_text(encoding="utf-8")).get("cells", [])
+    tagged = [cell for cell in cells if "parameters" in cell.get("metadata", {}).get("tags", [])]
+    if len(tagged) != 1:
+        raise AnalyticsError(f"{notebook} needs exactly one cell tagged 'parameters', it has {len(tagged)}.")
+    source = "".join(tagged[0]["source"]) if isinstance(tagged[0]["source"], list) else tagged[0]["source"]
+    comments = {token.start[0]: token.string.lstrip("#").strip()
+                for token in tokenize.generate_tokens(io.StringIO(source).readline) if token.type == tokenize.COMMENT}
     parameters = []
-    for name, entry in papermill.inspect_notebook(str(notebook)).items():
-        label, _, help_text = entry["help"].partition(":")
-        if not help_text:
-            label, help_text = name.replace("_", " ").capitalize(), entry["help"]
+    for node in ast.parse(source).body:
+        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None
+                and isinstance(node.annotation, ast.Constant) and isinstance(node.annotation.value, str)):
+            raise AnalyticsError(f"{notebook}: every line of the parameters cell must read "
+                                 f"name: \"Kind\" = value  # Label: help (line {node.lineno}).")
+        name = node.target.id
         try:
-            default = ast.literal_eval(entry["default"])
-        except (ValueError, SyntaxError):
-            raise AnalyticsError(f"The default of '{name}' must be a plain value, not {entry['default']!r}.") from None
-        parameters.append(Parameter(name, parse_kind(entry["inferred_type_name"]), default, label.strip(),
-                                    help_text.strip()))
+            default = ast.literal_eval(node.value)
+        except ValueError:
+            raise AnalyticsError(f"The default of '{name}' must be a plain value.") from None
+        label, _, help_text = comments.get(node.end_lineno or node.lineno, "").partition(":")
+        if not help_text:
+            label, help_text = name.replace("_", " ").capitalize(), label
+        parameters.append(Parameter(name, parse_kind(node.annotation.value), default, label.strip(), help_text.strip()))
     return parameters
 
 

@@ -1,0 +1,70 @@
+"""The Run pipeline on both backends: one query, the same snapshot in every file, progress, cancel, no half files."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import threading
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from analytics import Database, load_settings
+from analytics.errors import ParameterError
+from analytics.reports import export_builder, partner_cards, plastic_cards, push_report
+from analytics.runtime import RunCancelled, execute
+
+
+def test_files_agree_with_each_other_and_the_preview(db: Database, tmp_path: Path) -> None:
+    seen: list[int] = []
+    query = partner_cards(db, 3, dt.date(2026, 9, 1), dt.date(2026, 10, 31), ["card_number", "added_at", "origin"])
+    outcome = execute(query, db, settings=load_settings(home=tmp_path), delimiter=";", progress=seen.append)
+    assert outcome.rows == seen[-1] > 0
+    xlsx, csv_file = outcome.files
+    sheet = list(openpyxl.load_workbook(xlsx.path).active.iter_rows(values_only=True))
+    lines = list(csv.reader(io.StringIO(csv_file.path.read_bytes().decode("utf-8-sig")), delimiter=";"))
+    assert sheet[0] == ("Card number", "Added to the app at", "Plastic or virtual") and tuple(lines[0]) == sheet[0]
+    assert [row[0] for row in sheet[1:]] == [line[0] for line in lines[1:]] == outcome.preview.card_number.tolist()[:20] + [
+        row[0] for row in sheet[21:]]
+    assert len(sheet) - 1 == len(lines) - 1 == outcome.rows
+
+
+def test_cancel_stops_the_run_and_leaves_no_file(db: Database, tmp_path: Path) -> None:
+    cancelled = threading.Event()
+    cancelled.set()
+    query = export_builder(db, "events", ["event_time", "event"], None, None, 0, 1_000_000)
+    with pytest.raises(RunCancelled, match="no file was written"):
+        execute(query, db, settings=load_settings(home=tmp_path), cancelled=cancelled)
+    assert [p for p in (tmp_path / "reports" / "exports").iterdir()] == []
+
+
+def test_empty_result_still_gives_files_with_headers(db: Database, tmp_path: Path) -> None:
+    query = plastic_cards(db, 3, dt.date(2020, 1, 1), dt.date(2020, 1, 2))
+    outcome = execute(query, db, settings=load_settings(home=tmp_path))
+    assert outcome.rows == 0 and len(outcome.preview) == 0
+    assert list(openpyxl.load_workbook(outcome.files[0].path).active.iter_rows(values_only=True))[0][0] == "Card number"
+
+
+def test_push_report_counts_and_rates(db: Database) -> None:
+    push = db.scalar("SELECT push_id FROM pushes ORDER BY push_id LIMIT 1")
+    query = push_report(db, str(push))
+    sent, opened = db.query_arrow("SELECT count() AS s, countIf(isNotNull(opened_at)) AS o FROM push_deliveries "
+                                  "WHERE push_id = %(p)s", {"p": push}).to_pylist()[0].values()
+    assert f"Sent to {sent:,} people" in query.facts[0] and f"opened by {opened:,}" in query.facts[0]
+    sub_id = db.scalar("SELECT sub_id FROM pushes WHERE push_id = %(p)s", {"p": push})
+    assert push_report(db, "", sub_id).params == query.params
+
+
+@pytest.mark.parametrize(("call", "field"), [
+    (lambda db: push_report(db, "999999999"), "push_id"),
+    (lambda db: push_report(db, "", "no-such-sub"), "sub_id"),
+    (lambda db: push_report(db, "1", "x"), "sub_id"),
+    (lambda db: plastic_cards(db, 99999), "partner_id"),
+    (lambda db: export_builder(db, "users", ["user_id"], None, None, 3), "partner_id"),
+])
+def test_unknown_ids_are_refused_by_field(db: Database, call, field: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ParameterError) as caught:
+        call(db)
+    assert caught.value.name == field

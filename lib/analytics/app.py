@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 from pathlib import Path
 from urllib.parse import quote
@@ -79,6 +80,9 @@ class AnalyticsApp(Voila):
     """Voilà with our start page, export downloads, and a warm kernel waiting for each report."""
 
     def initialize(self, argv: list[str] | None = None) -> None:
+        if os.environ.get("ANALYTICS_PREHEAT", "1") == "0":  # plain Voilà start-up, for comparison
+            super().initialize(argv)
+            return
         notebooks = load_settings().notebooks
         pools = {path.relative_to(notebooks).as_posix(): {
             "pool_size": 1, "kernel_env_variables": {"ANALYTICS_NOTEBOOK": str(path)}}

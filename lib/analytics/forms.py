@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -51,8 +50,7 @@ class Field:
         if kind.widget == "multiselect":
             return self._checkboxes(kind.options(values) or [], value or [])
         if kind.widget == "date":
-            picker = widgets.DatePicker(value=value if isinstance(value, dt.date) else None)
-            return picker
+            return widgets.DatePicker(value=value if isinstance(value, dt.date) else None)
         if kind.widget == "checkbox":
             return widgets.Checkbox(value=bool(value), indent=False)
         return widgets.Text(value="" if value is None else str(value))
@@ -167,7 +165,8 @@ class ReportForm:
             try:
                 query = self.report(self.db, **values)
             except ParameterError as refused:
-                self.fields[refused.name].show_error(refused.allowed) if refused.name in self.fields else None
+                if refused.name in self.fields:
+                    self.fields[refused.name].show_error(refused.allowed)
                 raise
             outcome = execute(query, self.db, settings=self.settings, delimiter=delimiter, run_id=run_id,
                               cancelled=self._cancel, progress=lambda rows: self._show_status(f"Rows read: {rows:,}…"))
@@ -206,5 +205,3 @@ class ReportForm:
 def _url_value(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.date) else value
 
-
-logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -116,3 +116,31 @@ def test_database_values_survive_the_xlsx(db: Database, tmp_path: Path) -> None:
     assert [row[2] for row in rows] == expected.barcode.tolist()
     assert [row[3] for row in rows] == [value.to_pydatetime() for value in expected.added_at]
     assert sum(row[4] is None for row in rows) == expected.deleted_at.isna().sum()
+
+
+def test_prefetch_passes_items_errors_and_stops_its_source() -> None:
+    from analytics.exports.prefetch import prefetched
+
+    assert list(prefetched(iter(range(100)), depth=2)) == list(range(100))
+
+    def failing() -> Iterator[int]:
+        yield 1
+        raise ValueError("source broke")
+
+    with pytest.raises(ValueError, match="source broke"):
+        list(prefetched(failing()))
+    closed = []
+
+    def endless() -> Iterator[int]:
+        try:
+            number = 0
+            while True:
+                number += 1
+                yield number
+        finally:
+            closed.append(True)
+
+    stream = prefetched(endless(), depth=2)
+    assert next(stream) == 1
+    stream.close()
+    assert closed == [True]

@@ -41,6 +41,8 @@ PART_GLOB = "part-*.parquet"
 _UNSAFE_PATH_CHARACTERS = set("*?{}[]'\\\n\r\0")
 # chDB is ClickHouse 26; these make it accept SQL written for the 18.16 servers we also support.
 COMPATIBILITY_SETTINGS = {"joined_subquery_requires_alias": 0}
+# Streams (exports) read Parquet with a small prefetch budget, so memory stays flat as rows grow.
+STREAMING_SETTINGS = {"input_format_parquet_memory_high_watermark": 32 * 2**20}
 
 
 class EmbeddedStore(Database):
@@ -57,6 +59,10 @@ class EmbeddedStore(Database):
         self._session_pid = 0
         self._views: dict[str, tuple[int, int]] = {}
         self._applied_settings: dict[str, Any] = {}
+
+    def query_settings(self, overrides: Mapping[str, Any] | None = None, *, stream: bool = False) -> dict[str, Any]:
+        limits = super().query_settings(overrides, stream=stream)
+        return {**STREAMING_SETTINGS, **limits} if stream else limits
 
     # --- catalog ---------------------------------------------------------------------------
     def tables(self) -> list[str]:

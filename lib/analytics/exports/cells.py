@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -17,10 +18,25 @@ def is_text(kind: pa.DataType) -> bool:
     return pa.types.is_string(kind) or pa.types.is_large_string(kind)
 
 
+_RISKY_BYTES = np.frombuffer(b"=+-@\t\r", dtype=np.uint8)
+
+
+def _any_risky_start(values: pa.Array) -> bool:
+    """Whether any value starts with a formula character: a look at each first byte, no string copies."""
+    offset_type = np.int64 if pa.types.is_large_string(values.type) else np.int32
+    offsets = np.frombuffer(values.buffers()[1], dtype=offset_type)[values.offset:values.offset + len(values) + 1]
+    data = values.buffers()[2]
+    if data is None or len(offsets) < 2:
+        return False
+    starts = offsets[:-1][np.diff(offsets) > 0]
+    return bool(np.isin(np.frombuffer(data, dtype=np.uint8)[starts], _RISKY_BYTES).any())
+
+
 def neutralize_formulas(values: pa.Array) -> pa.Array:
     """Prefix an apostrophe to text that a spreadsheet would otherwise treat as a formula."""
-    risky = pc.match_substring_regex(values, FORMULA_START)
-    return pc.if_else(risky, pc.binary_join_element_wise("'", values, ""), values)
+    if not _any_risky_start(values):
+        return values
+    return pc.replace_substring_regex(values, "(" + FORMULA_START + ")", "'\\1")
 
 
 def xml_escape(values: pa.Array) -> pa.Array:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO
 
 import pyarrow as pa
@@ -10,8 +12,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from .cells import is_text, neutralize_formulas
+from .prefetch import prefetched
 
 BOM = b"\xef\xbb\xbf"
+_IN_FLIGHT = 3
 DELIMITERS = (",", ";")
 
 
@@ -24,12 +28,24 @@ def write_csv(chunks: Iterable[pa.Table], handle: IO[bytes], *, delimiter: str =
     writer = None
     rows = 0
     options = pacsv.WriteOptions(delimiter=delimiter, quoting_style="needed", include_header=True)
-    for chunk in chunks:
-        prepared = _prepared(chunk, headers or {})
-        if writer is None:
-            writer = pacsv.CSVWriter(handle, prepared.schema, write_options=options)
-        writer.write_table(prepared)
-        rows += chunk.num_rows
+    # Arrow compute releases the GIL: chunks are prepared on two threads while the next ones stream in.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pending: deque[Future[pa.Table]] = deque()
+
+        def write_oldest() -> None:
+            nonlocal writer
+            prepared = pending.popleft().result()
+            if writer is None:
+                writer = pacsv.CSVWriter(handle, prepared.schema, write_options=options)
+            writer.write_table(prepared)
+
+        for chunk in prefetched(chunks):
+            pending.append(pool.submit(_prepared, chunk, headers or {}))
+            rows += chunk.num_rows
+            if len(pending) > _IN_FLIGHT:
+                write_oldest()
+        while pending:
+            write_oldest()
     if writer is not None:
         writer.close()
     return rows
@@ -43,7 +59,7 @@ def _prepared(chunk: pa.Table, headers: Mapping[str, str]) -> pa.Table:
             values = neutralize_formulas(values)
         elif pa.types.is_floating(values.type):
             values = pc.if_else(pc.is_finite(values), values, pa.scalar(None, values.type))
-        elif pa.types.is_timestamp(values.type):
-            values = pc.strftime(pc.cast(values, pa.timestamp("s")), format="%Y-%m-%d %H:%M:%S")
+        elif pa.types.is_timestamp(values.type) and values.type.unit != "s":
+            values = pc.cast(values, pa.timestamp("s"), safe=False)  # Arrow writes seconds as 2026-01-02 03:04:05
         arrays.append(values)
     return pa.Table.from_arrays(arrays, names=[headers.get(name, name) for name in chunk.column_names])

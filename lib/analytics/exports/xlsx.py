@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .cells import EXCEL_EXACT_DIGITS, is_text, xml_escape
+from .prefetch import prefetched
 
 SHEET_ROWS = 1_048_576  # Excel's limit, header included
 _BLOCK_ROWS = 50_000
@@ -56,7 +57,7 @@ def column_letter(index: int) -> str:
 def write_xlsx(chunks: Iterable[pa.Table], handle: IO[bytes], *, headers: Mapping[str, str] | None = None,
                sheet_title: str = "Data", sheet_rows: int = SHEET_ROWS) -> tuple[int, int]:
     """Write the rows of ``chunks`` as an XLSX workbook into ``handle``. Returns (rows, sheets)."""
-    stream = _blocks(chunks)
+    stream = _blocks(prefetched(chunks))
     first = next(stream, None)
     if first is None:
         raise ValueError("write_xlsx needs at least one (possibly empty) chunk to know the columns")

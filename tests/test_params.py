@@ -93,3 +93,11 @@ def test_columns_must_come_from_the_whitelist() -> None:
         resolve(parameters, {"table": "events", "columns": ["card_number"]})
     with pytest.raises(FormInvalid, match="one of: cards"):
         resolve(parameters, {"table": "system.users"})
+
+
+@pytest.mark.parametrize("annotation", ["str[required]", "Digits[required]", "Code[required]", "Digits[12, required]"])
+def test_required_values(annotation: str) -> None:
+    with pytest.raises(ValueError, match="is required"):
+        parse_kind(annotation).convert("  ")
+    assert parse_kind(annotation).convert("42") == "42"
+    assert parse_kind(annotation.replace("required", "").replace(", ]", "]").replace("[]", "")).convert("") == ""

@@ -73,14 +73,23 @@ class Kind:
         return None
 
 
+def _required(kind: Kind, text: str) -> str:
+    """``Kind[..., required]`` refuses an empty value."""
+    if not text and "required" in kind.args:
+        raise ValueError("is required")
+    return text
+
+
 @dataclass(frozen=True)
 class Text(Kind):
+    """Free text (``str``, or ``str[required]``), at most 1000 characters."""
+
     def convert(self, value: Any) -> str:
         if not isinstance(value, str):
             raise ValueError("must be text")
         if len(value) > 1000:
             raise ValueError("must be at most 1000 characters")
-        return value.strip()
+        return _required(self, value.strip())
 
 
 @dataclass(frozen=True)
@@ -214,25 +223,25 @@ class Columns(Kind):
 
 @dataclass(frozen=True)
 class Digits(Kind):
-    """An ID made of digits (a push ID): ``Digits`` or ``Digits[20]`` for at most 20 digits; empty allowed."""
+    """An ID made of digits (a push ID): ``Digits``, ``Digits[12]`` for at most 12, ``Digits[required]``."""
 
     def convert(self, value: Any) -> str:
         text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else None
-        limit = int(self.args[0]) if self.args else 20
+        limit = next((int(arg) for arg in self.args if arg.isdigit()), 20)
         if text is None or not re.fullmatch(rf"\d{{0,{limit}}}", text):
             raise ValueError(f"must be digits only (at most {limit}), like 10042")
-        return text
+        return _required(self, text)
 
 
 @dataclass(frozen=True)
 class Code(Kind):
-    """A code of letters, digits, '_', '-' and '.' (a push sub_id); empty allowed."""
+    """A code of letters, digits, '_', '-' and '.' (a push sub_id); ``Code[required]`` refuses empty."""
 
     def convert(self, value: Any) -> str:
         text = str(value).strip() if isinstance(value, str) else None
         if text is None or not re.fullmatch(r"[\w.-]{0,64}", text):
             raise ValueError("may hold only letters, digits, '_', '-' and '.', at most 64 characters")
-        return text
+        return _required(self, text)
 
 
 KINDS: dict[str, type[Kind]] = {

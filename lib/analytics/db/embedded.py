@@ -42,7 +42,8 @@ _UNSAFE_PATH_CHARACTERS = set("*?{}[]'\\\n\r\0")
 # chDB is ClickHouse 26; these make it accept SQL written for the 18.16 servers we also support.
 COMPATIBILITY_SETTINGS = {"joined_subquery_requires_alias": 0}
 # Streams (exports) read Parquet with a small prefetch budget, so memory stays flat as rows grow.
-STREAMING_SETTINGS = {"input_format_parquet_memory_high_watermark": 32 * 2**20}
+STREAMING_SETTINGS = {"input_format_parquet_memory_high_watermark": 32 * 2**20, "max_block_size": 16_384,
+                      "input_format_parquet_max_block_size": 16_384}
 
 
 class EmbeddedStore(Database):

@@ -39,8 +39,9 @@ from .types import arrow_schema, conform
 SCHEMA_FILE = "schema.json"
 PART_GLOB = "part-*.parquet"
 _UNSAFE_PATH_CHARACTERS = set("*?{}[]'\\\n\r\0")
-# chDB is ClickHouse 26; these make it accept SQL written for the 18.16 servers we also support.
-COMPATIBILITY_SETTINGS = {"joined_subquery_requires_alias": 0}
+# chDB is ClickHouse 26: the first setting makes it accept SQL written for the 18.16 servers we also
+# support; the second reads part files with pread, not mmap, so resident memory does not grow with file size.
+SESSION_SETTINGS = {"joined_subquery_requires_alias": 0, "storage_file_read_method": "pread"}
 # Streams (exports) read Parquet with a small prefetch budget, so memory stays flat as rows grow.
 STREAMING_SETTINGS = {"input_format_parquet_memory_high_watermark": 32 * 2**20, "max_block_size": 16_384,
                       "input_format_parquet_max_block_size": 16_384}
@@ -199,7 +200,7 @@ class EmbeddedStore(Database):
             self._views[table] = signature
 
     def _apply(self, session: chdb_session.Session, settings: dict[str, Any]) -> None:
-        settings = {**COMPATIBILITY_SETTINGS, **settings}
+        settings = {**SESSION_SETTINGS, **settings}
         if settings == self._applied_settings:
             return
         defaults = {name: "DEFAULT" for name in self._applied_settings if name not in settings}

@@ -63,10 +63,14 @@ class ServerSetupError(AnalyticsError):
 
 
 def ensure_debian_package(package: str, binaries: tuple[str, ...]) -> str:
-    """Path of the first of ``binaries`` that exists; installs ``package`` with apt when none does (needs root)."""
-    for candidate in binaries:
-        if os.access(candidate, os.X_OK):
-            return candidate
+    """Path of the first of ``binaries``, installing ``package`` with apt when it is missing (needs root).
+
+    Asks dpkg rather than looking for the binary alone: a half-removed package (LibreOffice
+    without Calc) leaves its binary behind.
+    """
+    found = next((candidate for candidate in binaries if os.access(candidate, os.X_OK)), None)
+    if found and _installed(package) is not False:
+        return found
     if os.geteuid() != 0:
         raise ServerSetupError(f"{package} is not installed; run: sudo apt-get install {package}")
     environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
@@ -79,6 +83,14 @@ def ensure_debian_package(package: str, binaries: tuple[str, ...]) -> str:
         if os.access(candidate, os.X_OK):
             return candidate
     raise ServerSetupError(f"{package} was installed but none of {', '.join(binaries)} exists")
+
+
+def _installed(package: str) -> bool | None:
+    """Whether dpkg lists the package as installed; None where there is no dpkg."""
+    if shutil.which("dpkg-query") is None:
+        return None
+    status = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True, check=False)
+    return status.returncode == 0 and status.stdout.strip().endswith("install ok installed")
 
 
 def ensure_clickhouse_installed() -> str:

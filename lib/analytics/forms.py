@@ -187,7 +187,7 @@ class ReportForm:
             f"download='{html.escape(r.path.name)}'>Download {r.format.upper()}</a> <small>({html.escape(r.note)})</small>"
             for r in outcome.files)
         shown = outcome.preview.head(20)
-        preview = shown.to_html(index=False, na_rep="", classes="preview", border=0)
+        preview = shown.rename(columns=outcome.query.headers).to_html(index=False, na_rep="", classes="preview", border=0)
         share = ""
         if self.page_url:
             query = urlencode({k: _url_value(v) for k, v in values.items() if v not in (None, "")}, doseq=True)

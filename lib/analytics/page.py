@@ -65,7 +65,7 @@ def report_page(report: Callable[..., Any], namespace: Mapping[str, Any]) -> Run
     delimiter = DELIMITERS.get(values.pop("csv_delimiter", "comma"), ",")
     outcome = execute(report(db, **values), db, settings=settings, delimiter=delimiter)
     display(HTML(f"<p><b>{outcome.summary}</b></p>" + "".join(f"<p>{fact}</p>" for fact in outcome.query.facts)))
-    display(outcome.preview)
+    display(outcome.preview.rename(columns=outcome.query.headers))
     for result in outcome.files:
         print(result.path, "-", result.note)
     manifest([result.path for result in outcome.files])

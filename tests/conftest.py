@@ -5,13 +5,20 @@ Tests that take ``db`` run once per backend; ``embedded`` and ``server`` pin one
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from analytics import Database, connect, load_settings
 from analytics.testing import ClickHouseServer
+from analytics.testing.clickhouse_server import free_port
 from analytics.warehouse import demo
 
 SEED = 42
@@ -68,3 +75,26 @@ def scratch_store(tmp_path: Path) -> Iterator[Database]:
     """An empty embedded store of the test's own."""
     with connect(f"chdb://{tmp_path / 'store'}") as database:
         yield database
+
+
+@contextmanager
+def running_app(db_url: str, home: Path) -> Iterator[str]:
+    """A real `analytics serve` on a free port; yields its base URL (ending in /) once it answers."""
+    port = free_port()
+    environment = {**os.environ, "ANALYTICS_DB_URL": db_url, "ANALYTICS_HOME": str(home),
+                   "ANALYTICS_NOTEBOOKS": str(REPO / "notebooks")}
+    process = subprocess.Popen([sys.executable, "-m", "analytics.cli", "serve", "--port", str(port)], env=environment,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    base = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(base, timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        os.killpg(process.pid, 15)
+        process.wait(timeout=30)

@@ -6,8 +6,6 @@ import hashlib
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,9 +13,8 @@ import pytest
 
 from analytics import Database
 from analytics.testing import ensure_debian_package
-from analytics.testing.clickhouse_server import free_port
 
-from .conftest import REPO
+from .conftest import REPO, running_app
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -31,22 +28,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def app(embedded_url: str, home: Path) -> Iterator[str]:
-    port = free_port()
-    environment = {**os.environ, "ANALYTICS_DB_URL": embedded_url, "ANALYTICS_HOME": str(home),
-                   "ANALYTICS_NOTEBOOKS": str(REPO / "notebooks")}
-    process = subprocess.Popen([sys.executable, "-m", "analytics.cli", "serve", "--port", str(port)], env=environment,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    base = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(base, timeout=2).read()
-            break
-        except OSError:
-            time.sleep(0.2)
-    yield base
-    os.killpg(process.pid, 15)
-    process.wait(timeout=30)
+    with running_app(embedded_url, home) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

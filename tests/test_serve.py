@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -14,30 +10,14 @@ from urllib.parse import quote
 
 import pytest
 
-from analytics.testing.clickhouse_server import free_port
-
-from .conftest import REPO
+from .conftest import running_app
 
 
 @pytest.fixture(scope="module")
 def served(embedded_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     home = tmp_path_factory.mktemp("serve-home")
-    port = free_port()
-    environment = {**os.environ, "ANALYTICS_DB_URL": embedded_url, "ANALYTICS_HOME": str(home),
-                   "ANALYTICS_NOTEBOOKS": str(REPO / "notebooks")}
-    process = subprocess.Popen([sys.executable, "-m", "analytics.cli", "serve", "--port", str(port)], env=environment,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(base + "/", timeout=2).read()
-            break
-        except OSError:
-            time.sleep(0.2)
-    yield base, home
-    os.killpg(process.pid, 15)
-    process.wait(timeout=30)
+    with running_app(embedded_url, home) as base:
+        yield base.rstrip("/"), home
 
 
 def get(url: str) -> tuple[int, bytes, dict[str, str]]:

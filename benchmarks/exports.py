@@ -67,7 +67,7 @@ def measure(kind: str, url: str, rows: int, folder: Path) -> dict:
     settings = load_settings(max_result_rows=rows + 1, query_timeout_seconds=3600)
     folder.mkdir(parents=True, exist_ok=True)
     with connect(url, settings) as db:
-        db.scalar("SELECT count() FROM bench_rows")  # engine loaded: what the process holds before exporting
+        db.scalar("SELECT count() FROM bench_rows")  # connected: what the process holds before exporting
         idle_mb = resident_mb()
         started = time.perf_counter()
         sql = SQL + f" LIMIT {int(rows)}"
@@ -118,6 +118,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--big-rows", type=int, default=10_000_000)
     parser.add_argument("--skip-baseline-xlsx", action="store_true", help="the baseline XLSX takes minutes")
+    parser.add_argument("--server", action="store_true",
+                        help="also export from a ClickHouse server (Debian's 18.16, started here): no chDB in the process")
+    parser.add_argument("--only-server", action="store_true", help="measure only the exports from the server")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
@@ -128,20 +131,34 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
         url = f"chdb://{folder / 'store'}"
-        prepare(url, max(args.rows, args.big_rows))
+        if not args.only_server:
+            prepare(url, max(args.rows, args.big_rows))
         plan = [("ours-xlsx", args.rows), ("baseline-xlsx", args.rows), ("ours-csv", args.rows),
                 ("baseline-csv", args.rows), ("clickhouse-csv", args.rows), ("ours-csv", args.big_rows),
                 ("clickhouse-csv", args.big_rows)]
         if args.skip_baseline_xlsx:
             plan.remove(("baseline-xlsx", args.rows))
+        plan = [(kind, rows, url) for kind, rows in plan]
+        server = None
+        if args.server or args.only_server:
+            from analytics.testing import ClickHouseServer
+
+            server = ClickHouseServer().start()
+            prepare(server.url, args.rows)
+            served = [("ours-xlsx", args.rows, server.url), ("ours-csv", args.rows, server.url)]
+            plan = served if args.only_server else plan + served
         results = []
-        for kind, rows in plan:
+        for kind, rows, source in plan:
             repeats = 3 if rows == args.rows and kind != "baseline-xlsx" else 1
-            runs = [run_child(kind, url, rows, folder / "out") for _ in range(repeats)]
+            runs = [run_child(kind, source, rows, folder / "out") for _ in range(repeats)]
+            for run in runs:
+                run["kind"] += "@server" if source != url else ""
             for run in runs:
                 print(f"  measured {json.dumps(run)}", file=sys.stderr)
             best = sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2]  # the median run
             results.append({**best, "peak_mb": max(run["peak_mb"] for run in runs)})
+        if server is not None:
+            server.stop()
     print(f"{'what':<16} {'rows':>12} {'seconds':>9} {'peak MB':>9} {'idle MB':>9} {'added MB':>9} {'file MB':>9}")
     for r in results:
         print(f"{r['kind']:<16} {r['rows']:>12,} {r['seconds']:>9.2f} {r['peak_mb']:>9.0f} {r['idle_mb']:>9.0f} "
@@ -149,6 +166,8 @@ def main() -> None:
     print("peak MB: the process's maximum resident memory; idle MB: the same process after loading the engine and "
           "connecting, before the export; added MB: what the export itself took on top (the median run of three).")
     by = {(r["kind"], r["rows"]): r for r in results}
+    if ("ours-xlsx", args.rows) not in by:
+        return
     if ("baseline-xlsx", args.rows) in by:
         print(f"XLSX: ours is {by['baseline-xlsx', args.rows]['seconds'] / by['ours-xlsx', args.rows]['seconds']:.1f}x "
               "faster than pandas + openpyxl")

@@ -26,8 +26,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from chdb import ChdbError
-from chdb import session as chdb_session
 
 from ..config import Settings
 from ..errors import DatabaseError, StoreError, UnknownTableError
@@ -57,7 +55,7 @@ class EmbeddedStore(Database):
                              "pattern (* ? {{ }} [ ] quote, backslash); choose another folder.")
         self.root = root
         self._lock = threading.RLock()
-        self._session: chdb_session.Session | None = None
+        self._session: Any = None  # chdb.session.Session, imported on first use
         self._session_pid = 0
         self._views: dict[str, tuple[int, int]] = {}
         self._applied_settings: dict[str, Any] = {}
@@ -150,20 +148,20 @@ class EmbeddedStore(Database):
                         if chunk.num_rows:
                             produced = True
                             yield conform(_rename(chunk, list(types)), types)
-            except (RuntimeError, ChdbError) as error:
+            except _engine_errors() as error:
                 raise self._translated(error, bound_sql, settings) from None
             if not produced:
                 yield schema.empty_table()
 
-    def _result_types(self, session: chdb_session.Session, bound_sql: str, settings: dict[str, Any]) -> dict[str, str]:
+    def _result_types(self, session: Any, bound_sql: str, settings: dict[str, Any]) -> dict[str, str]:
         """Column types of a query (chDB's Arrow output alone carries DateTime as uint32)."""
         try:
             described = session.query("DESCRIBE TABLE (" + bound_sql + "\n)", "ArrowTable")
-        except (RuntimeError, ChdbError) as error:
+        except _engine_errors() as error:
             if code_of(str(error)) == SYNTAX_ERROR:  # report the position in the user's own SQL
                 try:
                     session.query(bound_sql, "Null")
-                except (RuntimeError, ChdbError) as own_error:
+                except _engine_errors() as own_error:
                     error = own_error
             raise self._translated(error, bound_sql, settings) from None
         return dict(zip(described.column("name").to_pylist(), described.column("type").to_pylist(), strict=True))
@@ -172,8 +170,10 @@ class EmbeddedStore(Database):
         text = str(error)
         return translate(code_of(text), text, sql=sql, limit_seconds=settings.get("max_execution_time"))
 
-    def _open_session(self) -> chdb_session.Session:
+    def _open_session(self) -> Any:
         if self._session is None or self._session_pid != os.getpid():  # a forked child needs its own
+            from chdb import session as chdb_session  # noqa: PLC0415 - ~200 MB; only the embedded store needs it
+
             self._session = chdb_session.Session(":memory:")
             self._session_pid = os.getpid()
             self._views = {}
@@ -181,7 +181,7 @@ class EmbeddedStore(Database):
         self._sync_views(self._session)
         return self._session
 
-    def _sync_views(self, session: chdb_session.Session) -> None:
+    def _sync_views(self, session: Any) -> None:
         """Make one view per table folder, re-made when a table was dropped and created again."""
         current: dict[str, tuple[int, int]] = {}
         for table in self.tables():
@@ -199,7 +199,7 @@ class EmbeddedStore(Database):
                           + pattern + ", Parquet, " + sql_string(structure) + ")")
             self._views[table] = signature
 
-    def _apply(self, session: chdb_session.Session, settings: dict[str, Any]) -> None:
+    def _apply(self, session: Any, settings: dict[str, Any]) -> None:
         settings = {**SESSION_SETTINGS, **settings}
         if settings == self._applied_settings:
             return
@@ -214,6 +214,13 @@ class EmbeddedStore(Database):
             if self._session is not None and self._session_pid == os.getpid():
                 self._session.close()
             self._session = None
+
+
+def _engine_errors() -> tuple[type[Exception], ...]:
+    """What chDB raises for a failed query (imported late, like chDB itself)."""
+    from chdb import ChdbError  # noqa: PLC0415
+
+    return (RuntimeError, ChdbError)
 
 
 def _rename(chunk: pa.Table, names: list[str]) -> pa.Table:

@@ -19,7 +19,7 @@ from .failures import translate
 from .sql import bind, compose, identifier
 from .types import arrow_schema, conform, unwrap
 
-CHUNK_ROWS = 65_536
+CHUNK_ROWS = 16_384  # rows per streamed chunk: small enough that a few in flight stay cheap
 INSERT_BLOCK_ROWS = 500_000
 _URL_OPTIONS = {"alt_hosts", "connect_timeout", "secure", "verify", "compression"}
 

@@ -20,7 +20,7 @@ from .config import Settings
 from .db import Database
 from .errors import AnalyticsError, ParameterError
 from .params import Columns, FormInvalid, Parameter, Partner, resolve
-from .runtime import DELIMITERS, RunOutcome, execute, new_run_id, run_log
+from .runtime import RunOutcome, execute, new_run_id, run_log, split_values
 
 Report = Callable[..., Any]
 _ERROR_STYLE = "color:#b00020;font-size:90%"
@@ -161,7 +161,7 @@ class ReportForm:
     def _run(self, values: dict[str, Any]) -> None:
         run_id = new_run_id()
         try:
-            delimiter = DELIMITERS.get(values.pop("csv_delimiter", "comma"), ",")
+            values, delimiter = split_values(values)
             try:
                 query = self.report(self.db, **values)
             except ParameterError as refused:

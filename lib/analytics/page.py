@@ -20,7 +20,7 @@ from .config import load_settings
 from .db import connect
 from .errors import ConfigError
 from .params import FormInvalid, declaration, resolve, values_from_query
-from .runtime import DELIMITERS, RunOutcome, execute, manifest
+from .runtime import RunOutcome, execute, manifest, split_values
 
 NOTEBOOK_ENV = "ANALYTICS_NOTEBOOK"
 
@@ -61,8 +61,7 @@ def report_page(report: Callable[..., Any], namespace: Mapping[str, Any]) -> Run
             form.apply(*_prefilled(parameters, {**given, **prefill}))
         form.page_url = urlsplit(os.environ.get("VOILA_REQUEST_URL", "")).path
         return None
-    values = resolve(parameters, given)
-    delimiter = DELIMITERS.get(values.pop("csv_delimiter", "comma"), ",")
+    values, delimiter = split_values(resolve(parameters, given))
     outcome = execute(report(db, **values), db, settings=settings, delimiter=delimiter)
     display(HTML(f"<p><b>{outcome.summary}</b></p>" + "".join(f"<p>{fact}</p>" for fact in outcome.query.facts)))
     display(outcome.preview.rename(columns=outcome.query.headers))

@@ -27,6 +27,7 @@ from .reports import ReportQuery
 
 PREVIEW_ROWS = 20
 DELIMITERS = {"comma": ",", "semicolon": ";"}
+RUNTIME_PARAMETERS = ("csv_delimiter",)  # read by the runtime, never passed to the report function
 
 Progress = Callable[[int], None]
 
@@ -49,6 +50,12 @@ class RunOutcome:
     @property
     def summary(self) -> str:
         return f"{self.query.title}: {self.rows:,} rows."
+
+
+def split_values(values: dict[str, object]) -> tuple[dict[str, object], str]:
+    """The report's own values, and the CSV delimiter a notebook may declare as ``csv_delimiter``."""
+    report_values = {name: value for name, value in values.items() if name not in RUNTIME_PARAMETERS}
+    return report_values, DELIMITERS.get(str(values.get("csv_delimiter", "comma")), ",")
 
 
 def new_run_id() -> str:
@@ -114,8 +121,9 @@ def _spool(chunks: Iterator[pa.Table], path: Path, progress: Progress | None,
     finally:
         if writer is not None:
             writer.close()
-        if isinstance(chunks, Iterator) and hasattr(chunks, "close"):
-            chunks.close()  # stops the query on the server when cancelled
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()  # stops the query on the server when cancelled
     assert preview is not None  # every backend yields at least one (maybe empty) chunk
     return rows, preview.to_pandas()
 

@@ -52,11 +52,11 @@ def rows_table(start: int, count: int) -> pa.Table:
 
 
 def prepare(url: str, rows: int) -> None:
-    from analytics import connect
+    from analytics import TableSpec, connect
 
     with connect(url) as db:
         db.drop_table("bench_rows")
-        db.create_table("bench_rows", COLUMNS)
+        db.create_table(TableSpec("bench_rows", COLUMNS))
         db.insert("bench_rows", (rows_table(start, min(1_000_000, rows - start)) for start in range(0, rows, 1_000_000)))
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from analytics import Database, connect, load_settings
+from analytics import Database, TableSpec, connect, load_settings
 from analytics.errors import (
     DatabaseError,
     QueryTimeoutError,
@@ -76,8 +76,8 @@ def test_empty_result_keeps_its_columns(db: Database) -> None:
 def test_insert_dataframe_and_read_back(db: Database) -> None:
     table = "test_insert_" + db.kind
     db.drop_table(table)
-    db.create_table(table, {"id": "UInt64", "text": "String", "at": "DateTime", "maybe": "Nullable(DateTime)"},
-                    order_by=["id"])
+    db.create_table(TableSpec(table, {"id": "UInt64", "text": "String", "at": "DateTime", "maybe": "Nullable(DateTime)"},
+                              order_by=("id",)))
     frame = pd.DataFrame({"id": [1, 2, 3], "text": HOSTILE[:3],
                           "at": pd.to_datetime(["2026-01-01 10:00:00"] * 3),
                           "maybe": [None, dt.datetime(2026, 2, 1), None]})

@@ -11,10 +11,11 @@ from collections.abc import Iterator
 import pyarrow as pa
 import pytest
 
-from analytics import connect
+from analytics import TableSpec, connect
 
 WRITERS, READERS, BATCHES, BATCH_ROWS = 4, 8, 12, 5_000
 COLUMNS = {"writer": "UInt32", "batch": "UInt32", "row": "UInt32", "payload": "String"}
+LOAD = TableSpec("load", COLUMNS, order_by=("writer",))
 CHECK = "SELECT count() AS rows, uniqExact(writer, batch, row) AS distinct_rows, uniqExact(writer, batch) AS batches FROM load"
 
 
@@ -43,7 +44,7 @@ def read(url: str, writers_done: object) -> tuple[int, list[str]]:
 
 
 def test_eight_readers_and_four_writers_at_once(scratch_store) -> None:  # type: ignore[no-untyped-def]
-    scratch_store.create_table("load", COLUMNS, order_by=["writer"])
+    scratch_store.create_table(LOAD)
     context = mp.get_context("spawn")
     with context.Manager() as manager, context.Pool(WRITERS + READERS) as pool:
         writers_done = manager.Event()
@@ -73,7 +74,7 @@ def write_slowly(url: str, started: object) -> None:
 
 
 def test_writer_killed_mid_insert_leaves_no_rows(scratch_store) -> None:  # type: ignore[no-untyped-def]
-    scratch_store.create_table("load", COLUMNS, order_by=["writer"])
+    scratch_store.create_table(LOAD)
     scratch_store.insert("load", batch_table(1, 1))
     context = mp.get_context("spawn")
     started = context.Event()
@@ -91,7 +92,7 @@ def test_writer_killed_mid_insert_leaves_no_rows(scratch_store) -> None:  # type
 def test_tables_made_by_another_process_are_seen(scratch_store, tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert "load" not in scratch_store.tables()
     with connect(scratch_store.url) as other:
-        other.create_table("load", COLUMNS)
+        other.create_table(LOAD)
         other.insert("load", batch_table(7, 0, 10))
     assert scratch_store.scalar("SELECT count() FROM load") == 10
     scratch_store.drop_table("load")

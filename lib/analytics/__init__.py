@@ -4,7 +4,7 @@ What notebooks may use is named here; everything else is internal.
 """
 
 from .config import Settings, load_settings
-from .db import Database, connect
+from .db import Database, TableSpec, connect
 from .errors import (
     AnalyticsError,
     AuthenticationError,
@@ -23,5 +23,5 @@ from .errors import (
 __all__ = [
     "AnalyticsError", "AuthenticationError", "ConfigError", "Database", "DatabaseError", "ParameterError",
     "QueryError", "QueryTimeoutError", "ResultTooLargeError", "ServerUnreachableError", "Settings",
-    "SqlSyntaxError", "UnknownColumnError", "UnknownTableError", "connect", "load_settings",
+    "SqlSyntaxError", "TableSpec", "UnknownColumnError", "UnknownTableError", "connect", "load_settings",
 ]

@@ -45,6 +45,16 @@ class Settings:
         "env": "ANALYTICS_MAX_RESULT_ROWS",
         "help": "Most rows a query may return into memory; streaming exports are not limited by it.",
     })
+    compact_after_parts: int = field(default=64, metadata={
+        "env": "ANALYTICS_COMPACT_AFTER_PARTS",
+        "help": "Embedded store: merge a table's small parts after an insert leaves more than this many (0: only on demand).",
+        "allow_zero": True,
+    })
+    store_grace_seconds: float = field(default=900.0, metadata={
+        "env": "ANALYTICS_STORE_GRACE_SECONDS",
+        "help": "Embedded store: how long replaced or merged part files stay for queries still reading them, in seconds.",
+        "allow_zero": True,
+    })
 
     @property
     def database_url(self) -> str:
@@ -63,7 +73,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     for spec in fields(Settings):
         name = spec.metadata["env"]
         if environ.get(name):
-            values[spec.name] = _convert(spec.name, environ[name], spec.type, name)
+            values[spec.name] = _convert(environ[name], spec.type, name, spec.metadata.get("allow_zero", False))
     values.update({key: value for key, value in overrides.items() if value not in (None, "")})
     for name in ("home", "notebooks"):
         if name in values:
@@ -71,14 +81,14 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     return Settings(**values)  # type: ignore[arg-type]
 
 
-def _convert(attribute: str, raw: str, kind: object, env_name: str) -> object:
+def _convert(raw: str, kind: object, env_name: str, allow_zero: bool) -> object:
     converters = {"float": float, "int": int, "str": str, "Path": Path}
     converter = converters.get(str(kind), str)
     try:
         value = converter(raw)
     except ValueError as error:
         raise ConfigError(f"The environment variable {env_name}={raw!r} is not a valid {kind}.") from error
-    if isinstance(value, (int, float)) and value <= 0:
+    if isinstance(value, (int, float)) and (value < 0 or (value == 0 and not allow_zero)):
         raise ConfigError(f"The environment variable {env_name} must be a positive number, not {raw!r}.")
     return value
 

@@ -13,12 +13,14 @@ from urllib.parse import unquote, urlsplit
 
 from ..config import Settings, load_settings
 from ..errors import ConfigError
-from .base import Database
+from .base import Database, WriteReport
 from .embedded import EmbeddedStore
 from .server import ServerDatabase
 from .sql import Identifier, bind, compose, identifier
+from .tables import Partitioning, TableSpec
 
-__all__ = ["Database", "EmbeddedStore", "Identifier", "ServerDatabase", "bind", "compose", "connect", "identifier"]
+__all__ = ["Database", "EmbeddedStore", "Identifier", "Partitioning", "ServerDatabase", "TableSpec", "WriteReport", "bind",
+           "compose", "connect", "identifier"]
 
 
 def connect(url: str | None = None, settings: Settings | None = None) -> Database:

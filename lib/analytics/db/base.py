@@ -1,14 +1,18 @@
 """The one interface reports use, whatever holds the data.
 
 Backends implement a handful of primitives (stream Arrow chunks of bound SQL, insert
-an Arrow table, list tables and columns, create and drop tables); everything a report
-calls (DataFrames, row iteration, checked identifiers, query limits) lives here once.
+Arrow tables, replace and drop partitions, compact, list tables and columns, create and
+drop tables); everything a report calls (DataFrames, row iteration, checked identifiers,
+query limits) lives here once. The write primitives mean the same on both backends; where
+a server cannot give the same guarantee, the method's docstring says so.
 """
 
 from __future__ import annotations
 
 import abc
+import contextlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -17,10 +21,19 @@ import pyarrow as pa
 from ..config import Settings
 from ..errors import DatabaseError, ResultTooLargeError, UnknownColumnError
 from .sql import Identifier, bind, identifier
+from .tables import TableSpec
 from .types import conform, unwrap
 
 Params = Mapping[str, Any] | None
 Data = pd.DataFrame | pa.Table
+
+
+@dataclass(frozen=True)
+class WriteReport:
+    """What one insert did: rows written, or none because its token was already committed."""
+
+    rows: int
+    duplicate: bool = False
 
 
 class Database(abc.ABC):
@@ -74,15 +87,67 @@ class Database(abc.ABC):
         return table.column(0)[0].as_py() if table.num_rows else None
 
     # --- writing ------------------------------------------------------------------------
-    def insert(self, table: str, data: Data | Iterable[Data]) -> int:
-        """Append rows; the data's columns must be exactly the table's. Returns the row count.
+    def insert(self, table: str, data: Data | Iterable[Data], *, token: str | None = None) -> int:
+        """Append rows; the data's columns must be exactly the table's. Returns the rows written.
 
-        One call is one unit: on the embedded store it becomes visible all at once or not
-        at all; on a server, ClickHouse makes each block of up to ~1M rows atomic.
+        ``token`` names this write: when a write with the same token was already committed to the
+        table, nothing is written and 0 is returned, so a retry or a re-run is a no-op.
+
+        What is atomic where:
+
+        * embedded store: the whole call, whatever its size and however many partitions it spans;
+          two processes racing with one token commit one copy (decided under the table lock);
+        * server: each block the call sends (up to ``INSERT_BLOCK_ROWS`` rows and one partition
+          per block part) is atomic, the call as a whole is not; a token is checked before the
+          write and recorded after it, so a retry after a finished write is a no-op, while two
+          writers racing with one token can both write (on a keyed table, identical rows then
+          collapse in ReplacingMergeTree; newer servers close the gap with insert_deduplication_token).
         """
+        return self.write(table, data, token=token).rows
+
+    def write(self, table: str, data: Data | Iterable[Data], *, token: str | None = None) -> WriteReport:
+        """:meth:`insert`, telling apart "no rows" from "already written under this token"."""
+        if token is not None and (not isinstance(token, str) or not token or len(token) > 200):
+            raise DatabaseError("An insert token must be non-empty text of at most 200 characters.")
+        return self._insert_arrow(table, self._batches(table, data), token)
+
+    def _batches(self, table: str, data: Data | Iterable[Data]) -> Iterator[pa.Table]:
         columns = self.columns(table)
         batches = [data] if isinstance(data, (pd.DataFrame, pa.Table)) else data
-        return self._insert_arrow(table, (self._conformed(table, columns, batch) for batch in batches))
+        return (self._conformed(table, columns, batch) for batch in batches)
+
+    def replace_partitions(self, table: str, partitions: Mapping[Any, Data | Iterable[Data]]) -> int:
+        """Replace whole partitions (days, weeks or months, as the table declares) with new rows.
+
+        At every moment every reader sees each partition wholly old or wholly new; a partition
+        given no rows becomes empty. Returns the rows written.
+        """
+        raise NotImplementedError
+
+    def drop_partitions(self, table: str, partitions: Iterable[Any]) -> None:
+        """Remove whole partitions (retention); each disappears at once for every reader."""
+        raise NotImplementedError
+
+    def partitions(self, table: str) -> dict[str, int]:
+        """Partition ID to row count, for tables declared with ``partition_by``."""
+        raise NotImplementedError
+
+    def compact(self, table: str | None = None) -> int:
+        """Merge small parts now (all tables when none is named); queries answer the same afterwards."""
+        raise NotImplementedError
+
+    def collect_garbage(self, table: str | None = None) -> int:
+        """Remove leftovers of interrupted or superseded writes older than the grace period; returns how many."""
+        return 0
+
+    def part_count(self, table: str) -> int:
+        """How many data parts the table has now (what compaction reduces)."""
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Inside, queries read one fixed state of every table where the backend can promise it (embedded)."""
+        yield
 
     def _conformed(self, table: str, columns: dict[str, str], data: Data) -> pa.Table:
         arrow = pa.Table.from_pandas(data, preserve_index=False) if isinstance(data, pd.DataFrame) else data
@@ -127,9 +192,12 @@ class Database(abc.ABC):
         """Column name to ClickHouse type, in table order; UnknownTableError if absent."""
 
     @abc.abstractmethod
-    def create_table(self, name: str, columns: Mapping[str, str], *, order_by: Sequence[str] = (),
-                     partition_by: str | None = None) -> None:
-        """Create the table if it does not exist (same columns expected if it does)."""
+    def spec(self, table: str) -> TableSpec:
+        """How the table was declared (columns, sort key, partitions, key and version)."""
+
+    @abc.abstractmethod
+    def create_table(self, spec: TableSpec) -> None:
+        """Create the table if it does not exist (the same structure is expected if it does)."""
 
     @abc.abstractmethod
     def drop_table(self, name: str) -> None:
@@ -140,8 +208,8 @@ class Database(abc.ABC):
         """Run already-bound SQL and yield Arrow chunks conformed to the result's types."""
 
     @abc.abstractmethod
-    def _insert_arrow(self, table: str, chunks: Iterable[pa.Table]) -> int:
-        """Write conformed Arrow chunks as one insert."""
+    def _insert_arrow(self, table: str, chunks: Iterable[pa.Table], token: str | None) -> WriteReport:
+        """Write conformed Arrow chunks as one insert, unless ``token`` was already committed."""
 
     def close(self) -> None:  # noqa: B027 - backends without connections need nothing
         """Release connections; the object may not be used afterwards."""

@@ -1,48 +1,58 @@
-"""The embedded store: Parquet files per table, queried in-process by chDB.
+"""The embedded store: Parquet parts per table, listed in a manifest, queried in-process by chDB.
 
 chDB locks a data directory to one process, but Voilà runs a kernel per visitor and the
-scheduler runs notebooks side by side. So no process owns the data: every table is a
-folder of immutable Parquet parts plus ``schema.json``, and every process opens its own
-in-memory chDB session in which each table is a view over ``file('<table>/part-*.parquet')``.
+scheduler runs notebooks side by side. So no process owns the data: every table is a folder
+of immutable Parquet parts, ``schema.json`` and ``manifest.json`` (see :mod:`.manifest`), and
+every process opens its own in-memory chDB session in which each table is a view over exactly
+the parts the manifest lists (``file('<table>/{part-a,part-b}.parquet')``).
 
-* Readers see a part completely or not at all: a part is written under a hidden temporary
-  name and renamed into place (``os.replace`` is atomic on one filesystem).
-* One ``insert`` call writes one part, so it becomes visible all at once; a writer killed
-  mid-insert leaves only a hidden temporary file that no query reads.
-* Writers never modify a part, so any number of processes read and write at once.
+* A write prepares its part files under hidden temporary names, then takes the table's writer
+  lock and commits one new manifest: readers see the whole write or none of it. A writer killed
+  at any moment leaves either the old manifest (and files nobody lists, collected later) or the new one.
+* One commit may add and remove parts: replacing days and compacting small parts are atomic.
+* Inserts carry an optional token; a token the manifest already holds makes the insert a no-op,
+  decided under the lock, so two processes racing with one token commit one copy.
+* Parts removed from the list are deleted only after a grace period, so a query or a run that
+  still reads an older list (a :meth:`snapshot`) finds its files.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..config import Settings
 from ..errors import DatabaseError, StoreError, UnknownTableError
-from .base import Database
+from .base import Database, WriteReport
 from .failures import SYNTAX_ERROR, code_of, translate
-from .sql import identifier, sql_string
+from .manifest import MANIFEST_FILE, Manifest, Part, committing, read_manifest, write_manifest
+from .sql import sql_string
+from .tables import TableSpec
 from .types import arrow_schema, conform
 
 SCHEMA_FILE = "schema.json"
-PART_GLOB = "part-*.parquet"
-_UNSAFE_PATH_CHARACTERS = set("*?{}[]'\\\n\r\0")
+EMPTY_PART = "empty.parquet"
+_UNSAFE_PATH_CHARACTERS = set("*?{}[],'\\\n\r\0")
 # chDB is ClickHouse 26: the first setting makes it accept SQL written for the 18.16 servers we also
 # support; the second reads part files with pread, not mmap, so resident memory does not grow with file size.
 SESSION_SETTINGS = {"joined_subquery_requires_alias": 0, "storage_file_read_method": "pread"}
 # Streams (exports) read Parquet with a small prefetch budget, so memory stays flat as rows grow.
 STREAMING_SETTINGS = {"input_format_parquet_memory_high_watermark": 32 * 2**20, "max_block_size": 16_384,
                       "input_format_parquet_max_block_size": 16_384}
+SMALL_PART_ROWS = 1_000_000  # parts below this are merged by compaction
+ROW_GROUP_ROWS = 256_000
 
 
 class EmbeddedStore(Database):
@@ -52,13 +62,15 @@ class EmbeddedStore(Database):
         super().__init__(url, settings)
         if _UNSAFE_PATH_CHARACTERS & set(str(root)):
             raise StoreError(f"The embedded store's folder '{root}' has characters that cannot be used in a path "
-                             "pattern (* ? {{ }} [ ] quote, backslash); choose another folder.")
+                             "pattern (* ? {{ }} [ ] , quote, backslash); choose another folder.")
         self.root = root
         self._lock = threading.RLock()
         self._session: Any = None  # chdb.session.Session, imported on first use
         self._session_pid = 0
-        self._views: dict[str, tuple[int, int]] = {}
+        self._views: dict[str, tuple[int, int]] = {}  # table -> (schema inode, manifest generation) of its view
         self._applied_settings: dict[str, Any] = {}
+        self._manifests: dict[str, tuple[tuple[int, int, int], Manifest]] = {}  # read cache by the file's stat
+        self._pinned: dict[str, Manifest] | None = None  # set inside snapshot()
 
     def query_settings(self, overrides: Mapping[str, Any] | None = None, *, stream: bool = False) -> dict[str, Any]:
         limits = super().query_settings(overrides, stream=stream)
@@ -72,38 +84,36 @@ class EmbeddedStore(Database):
                       if entry.is_dir() and not entry.name.startswith(".") and (Path(entry.path) / SCHEMA_FILE).is_file())
 
     def columns(self, table: str) -> dict[str, str]:
-        return dict(self._schema(table)["columns"])
+        return dict(self.spec(table).columns)
 
-    def _schema(self, table: str) -> dict[str, Any]:
+    def spec(self, table: str) -> TableSpec:
         path = self.root / table / SCHEMA_FILE
         if not (_is_plain_name(table) and path.is_file()):
             raise UnknownTableError(table, self.tables())
-        return json.loads(path.read_text(encoding="utf-8"))
+        return TableSpec.from_json(table, json.loads(path.read_text(encoding="utf-8")))
 
-    def create_table(self, name: str, columns: Mapping[str, str], *, order_by: Sequence[str] = (),
-                     partition_by: str | None = None) -> None:
-        identifier(name, [name], kind="table")
-        for column in columns:
-            identifier(column, columns, table=name)
-        folder = self.root / name
-        wanted = {"columns": list(map(list, columns.items())), "order_by": list(order_by)}
+    def create_table(self, spec: TableSpec) -> None:
+        folder = self.root / spec.name
         if (folder / SCHEMA_FILE).is_file():
-            existing = self._schema(name)
-            if existing["columns"] != wanted["columns"]:
-                raise StoreError(f"Table '{name}' already exists with other columns; drop it first to change them.")
+            self._check_same(spec)
             return
         self.root.mkdir(parents=True, exist_ok=True)
-        staging = self.root / f".create-{name}-{uuid.uuid4().hex}"
+        staging = self.root / f".create-{spec.name}-{uuid.uuid4().hex}"
         staging.mkdir()
-        pq.write_table(arrow_schema(columns).empty_table(), staging / _part_name())
-        (staging / SCHEMA_FILE).write_text(json.dumps(wanted, ensure_ascii=False, indent=1), encoding="utf-8")
+        pq.write_table(arrow_schema(spec.columns).empty_table(), staging / EMPTY_PART)
+        (staging / SCHEMA_FILE).write_text(json.dumps(spec.to_json(), ensure_ascii=False, indent=1), encoding="utf-8")
+        write_manifest(staging, Manifest())
         try:
-            os.rename(staging, folder)  # atomic: the table appears complete, with its empty part
+            os.rename(staging, folder)  # atomic: the table appears complete, empty
         except OSError:
             shutil.rmtree(staging, ignore_errors=True)
             if not (folder / SCHEMA_FILE).is_file():
                 raise
-            self.create_table(name, columns, order_by=order_by)  # another process won the race
+            self._check_same(spec)  # another process won the race
+
+    def _check_same(self, spec: TableSpec) -> None:
+        if not self.spec(spec.name).same_structure(spec):
+            raise StoreError(f"Table '{spec.name}' already exists with another structure; drop it first to change it.")
 
     def drop_table(self, name: str) -> None:
         folder = self.root / name
@@ -113,26 +123,140 @@ class EmbeddedStore(Database):
         os.rename(folder, trash)  # disappears at once for every reader
         shutil.rmtree(trash, ignore_errors=True)
 
+    def part_count(self, table: str) -> int:
+        self.spec(table)
+        return len(read_manifest(self.root / table).parts)
+
     # --- writing -------------------------------------------------------------------------------
-    def _insert_arrow(self, table: str, chunks: Iterable[pa.Table]) -> int:
-        columns = self.columns(table)
-        schema = arrow_schema(columns)
+    def _insert_arrow(self, table: str, chunks: Iterable[pa.Table], token: str | None) -> WriteReport:
+        spec = self.spec(table)
         folder = self.root / table
-        temporary = folder / f".tmp-{uuid.uuid4().hex}.parquet"
-        rows = 0
+        with self._prepared(folder, spec) as prepare:
+            for chunk in chunks:
+                prepare.add(chunk)
+            parts = prepare.finish()
+            with committing(folder) as manifest:
+                if token is not None and token in manifest.tokens:
+                    return WriteReport(0, duplicate=True)
+                self._publish(folder, parts, manifest)
+                if token is not None:
+                    manifest.remember(token)
+        self._compact_if_needed(table, manifest)
+        return WriteReport(sum(part.rows for part, _ in parts))
+
+    def replace_partitions(self, table: str, partitions: Mapping[Any, Any]) -> int:
+        """Swap whole partitions in one commit: every reader sees all of them old or all of them new."""
+        spec = self.spec(table)
+        partitioning = self._partitioning(spec)
+        wanted = {partitioning.id_of(value): data for value, data in partitions.items()}
+        folder = self.root / table
+        with self._prepared(folder, spec, only=set(wanted)) as prepare:
+            for data in wanted.values():
+                for chunk in self._batches(table, data):
+                    prepare.add(chunk)
+            parts = prepare.finish()
+            with committing(folder) as manifest:
+                manifest.retire({part.name for part in manifest.parts if part.partition in wanted})
+                self._publish(folder, parts, manifest)
+        return sum(part.rows for part, _ in parts)
+
+    def drop_partitions(self, table: str, partitions: Iterable[Any]) -> None:
+        partitioning = self._partitioning(self.spec(table))
+        doomed = {partitioning.id_of(value) for value in partitions}
+        with committing(self.root / table) as manifest:
+            manifest.retire({part.name for part in manifest.parts if part.partition in doomed})
+
+    def partitions(self, table: str) -> dict[str, int]:
+        self._partitioning(self.spec(table))
+        counts: dict[str, int] = {}
+        for part in read_manifest(self.root / table).parts:
+            counts[part.partition] = counts.get(part.partition, 0) + self._rows(table, part)
+        return {name: rows for name, rows in sorted(counts.items()) if rows}
+
+    def compact(self, table: str | None = None) -> int:
+        """Merge the small parts of each partition into one; returns how many parts were merged away."""
+        if table is None:
+            return sum(self.compact(name) for name in self.tables())
+        spec, folder = self.spec(table), self.root / table
+        groups: dict[str, list[Part]] = {}
+        for part in read_manifest(folder).parts:
+            if 0 <= part.rows < SMALL_PART_ROWS:
+                groups.setdefault(part.partition, []).append(part)
+        merged = 0
+        for small in (group for group in groups.values() if len(group) > 1):
+            merged += self._merge(folder, spec, small)
+        self.collect_garbage(table)
+        return merged
+
+    def _merge(self, folder: Path, spec: TableSpec, small: list[Part]) -> int:
+        with self._prepared(folder, spec) as prepare:
+            for part in small:
+                prepare.add(pq.read_table(folder / part.name))
+            parts = prepare.finish()
+            with committing(folder) as manifest:
+                if not {part.name for part in small} <= set(manifest.names):
+                    return 0  # another writer replaced or merged some of them first: keep its result
+                manifest.retire({part.name for part in small})
+                self._publish(folder, parts, manifest)
+        return len(small) - len(parts)
+
+    def _compact_if_needed(self, table: str, manifest: Manifest) -> None:
+        threshold = self.settings.compact_after_parts
+        small = sum(1 for part in manifest.parts if 0 <= part.rows < SMALL_PART_ROWS)
+        if threshold and small > threshold:
+            self.compact(table)
+
+    def collect_garbage(self, table: str | None = None) -> int:
+        """Delete what no reader can need any more: retired parts and stray files past the grace period."""
+        if table is None:
+            removed = sum(self.collect_garbage(name) for name in self.tables())
+            return removed + _remove_old(self.root, (".create-", ".drop-"), self.settings.store_grace_seconds)
+        folder, grace = self.root / table, self.settings.store_grace_seconds
+        cutoff = time.time() - grace
+        with committing(folder) as manifest:
+            expired = {name for name, at in manifest.retired.items() if at < cutoff}
+            for name in expired:
+                (folder / name).unlink(missing_ok=True)
+                del manifest.retired[name]
+            known = set(manifest.names) | set(manifest.retired) | {SCHEMA_FILE, MANIFEST_FILE, EMPTY_PART, ".lock"}
+            strays = [entry for entry in os.scandir(folder) if entry.name not in known and entry.stat().st_mtime < cutoff]
+            for entry in strays:
+                Path(entry.path).unlink(missing_ok=True)
+        return len(expired) + len(strays)
+
+    @contextlib.contextmanager
+    def _prepared(self, folder: Path, spec: TableSpec, only: set[str] | None = None) -> Iterator[_PartWriter]:
+        writer = _PartWriter(folder, spec, only)
         try:
-            with pq.ParquetWriter(temporary, schema, compression="zstd") as writer:
-                for chunk in chunks:
-                    if chunk.num_rows:
-                        writer.write_table(conform(chunk, columns).cast(schema), row_group_size=256_000)
-                        rows += chunk.num_rows
-            if rows:
-                with open(temporary, "rb") as written:
-                    os.fsync(written.fileno())
-                os.replace(temporary, folder / _part_name())
+            yield writer
         finally:
-            temporary.unlink(missing_ok=True)
-        return rows
+            writer.discard()
+
+    def _publish(self, folder: Path, parts: list[tuple[Part, Path]], manifest: Manifest) -> None:
+        """Move prepared files to their part names and list them (the caller holds the lock)."""
+        for part, temporary in parts:
+            os.replace(temporary, folder / part.name)
+        manifest.parts.extend(part for part, _ in parts)
+
+    def _partitioning(self, spec: TableSpec):  # type: ignore[no-untyped-def]
+        if spec.partitioning is None:
+            raise DatabaseError(f"Table '{spec.name}' has no partitions; declare partition_by to replace or drop them.")
+        return spec.partitioning
+
+    def _rows(self, table: str, part: Part) -> int:
+        return part.rows if part.rows >= 0 else pq.ParquetFile(self.root / table / part.name).metadata.num_rows
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Inside, every query reads the list of parts each table had when first read here."""
+        if self._pinned is not None:
+            yield
+            return
+        self._pinned = {}
+        try:
+            yield
+        finally:
+            self._pinned = None
 
     # --- reading -------------------------------------------------------------------------------
     def _stream(self, bound_sql: str, settings: dict[str, Any]) -> Iterator[pa.Table]:
@@ -182,22 +306,40 @@ class EmbeddedStore(Database):
         return self._session
 
     def _sync_views(self, session: Any) -> None:
-        """Make one view per table folder, re-made when a table was dropped and created again."""
+        """One view per table over exactly the parts its manifest lists (or the pinned list in a snapshot)."""
         current: dict[str, tuple[int, int]] = {}
         for table in self.tables():
-            stat = (self.root / table / SCHEMA_FILE).stat()
-            current[table] = (stat.st_ino, stat.st_mtime_ns)
+            manifest = self._manifest(table)
+            current[table] = ((self.root / table / SCHEMA_FILE).stat().st_ino, manifest.generation)
         for table in set(self._views) - set(current):
             session.query("DROP VIEW IF EXISTS `" + table + "`")
             del self._views[table]
         for table, signature in current.items():
             if self._views.get(table) == signature:
                 continue
+            names = [part.name[: -len(".parquet")] for part in self._manifest(table).parts]
+            files = ("{" + ",".join(names) + "}.parquet") if names else EMPTY_PART
             structure = ", ".join(f"`{name}` {kind}" for name, kind in self.columns(table).items())
-            pattern = sql_string(str(self.root / table / PART_GLOB))
+            pattern = sql_string(str(self.root / table / files))
             session.query("CREATE OR REPLACE VIEW `" + table + "` AS SELECT * FROM file("
                           + pattern + ", Parquet, " + sql_string(structure) + ")")
             self._views[table] = signature
+
+    def _manifest(self, table: str) -> Manifest:
+        if self._pinned is not None and table in self._pinned:
+            return self._pinned[table]
+        folder = self.root / table
+        try:
+            stat = (folder / MANIFEST_FILE).stat()
+            signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        except FileNotFoundError:
+            signature = (0, 0, 0)
+        cached = self._manifests.get(table)
+        manifest = cached[1] if cached and cached[0] == signature and signature[0] else read_manifest(folder)
+        self._manifests[table] = (signature, manifest)
+        if self._pinned is not None:
+            self._pinned[table] = manifest
+        return manifest
 
     def _apply(self, session: Any, settings: dict[str, Any]) -> None:
         settings = {**SESSION_SETTINGS, **settings}
@@ -214,6 +356,68 @@ class EmbeddedStore(Database):
             if self._session is not None and self._session_pid == os.getpid():
                 self._session.close()
             self._session = None
+
+
+class _PartWriter:
+    """Writes incoming rows into one temporary Parquet file per partition; nothing is visible until published."""
+
+    def __init__(self, folder: Path, spec: TableSpec, only: set[str] | None) -> None:
+        self.folder, self.spec, self.only = folder, spec, only
+        self.schema = arrow_schema(spec.columns)
+        self.partitioning = spec.partitioning
+        self.writers: dict[str, tuple[pq.ParquetWriter, Path, list[int]]] = {}
+
+    def add(self, chunk: pa.Table) -> None:
+        if not chunk.num_rows:
+            return
+        chunk = conform(chunk, self.spec.columns).cast(self.schema)
+        if self.partitioning is None:
+            self._write("", chunk)
+            return
+        ids = self.partitioning.ids(chunk.column(self.partitioning.column))
+        for partition in np.unique(ids):
+            if self.only is not None and partition not in self.only:
+                raise DatabaseError(f"Rows for partition {partition} were given among the rows for "
+                                    f"{', '.join(sorted(self.only))} of table '{self.spec.name}'.")
+            same = ids == partition
+            self._write(str(partition), chunk if same.all() else chunk.filter(pa.array(same)))
+
+    def _write(self, partition: str, rows: pa.Table) -> None:
+        if partition not in self.writers:
+            temporary = self.folder / f".tmp-{uuid.uuid4().hex}.parquet"
+            self.writers[partition] = (pq.ParquetWriter(temporary, self.schema, compression="zstd"), temporary, [0])
+        writer, _, count = self.writers[partition]
+        writer.write_table(rows, row_group_size=ROW_GROUP_ROWS)
+        count[0] += rows.num_rows
+
+    def finish(self) -> list[tuple[Part, Path]]:
+        """Close and flush every file; the parts to publish, with their temporary paths."""
+        parts = []
+        for partition, (writer, temporary, count) in self.writers.items():
+            writer.close()
+            with open(temporary, "rb") as written:
+                os.fsync(written.fileno())
+            parts.append((Part(_part_name(), count[0], temporary.stat().st_size, partition), temporary))
+        self.writers = {}
+        self._finished = parts
+        return parts
+
+    def discard(self) -> None:
+        """Remove whatever was not published (after a failure, a duplicate token or a lost race)."""
+        for writer, temporary, _ in self.writers.values():
+            writer.close()
+            temporary.unlink(missing_ok=True)
+        for _, temporary in getattr(self, "_finished", []):
+            temporary.unlink(missing_ok=True)
+
+
+def _remove_old(folder: Path, prefixes: tuple[str, ...], grace: float) -> int:
+    cutoff, removed = time.time() - grace, 0
+    for entry in os.scandir(folder) if folder.is_dir() else []:
+        if entry.name.startswith(prefixes) and entry.stat().st_mtime < cutoff:
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def _engine_errors() -> tuple[type[Exception], ...]:

@@ -100,7 +100,7 @@ def load(db: Database, scale: str = "small", seed: int = 42, *, progress: Progre
     for name, spec in {**WAREHOUSE, **DEMO_TRUTH}.items():
         say(f"Loading {name}: {tables[name].num_rows:,} rows")
         db.drop_table(name)
-        db.create_table(name, spec.columns, order_by=spec.order_by, partition_by=spec.partition_by)
+        db.create_table(spec)
         counts[name] = db.insert(name, tables[name])
     return counts
 

@@ -37,7 +37,20 @@ from ..config import Settings
 from ..errors import DatabaseError, StoreError, UnknownTableError
 from .base import Database, WriteReport
 from .failures import SYNTAX_ERROR, code_of, translate
-from .manifest import MANIFEST_FILE, Manifest, Part, committing, read_manifest, write_manifest
+from .manifest import (
+    COMPACT_LOCK_FILE,
+    LOCK_FILE,
+    MANIFEST_FILE,
+    RETIRED_FILE,
+    Manifest,
+    Part,
+    committing,
+    read_manifest,
+    read_retired,
+    rewrite_retired,
+    table_lock,
+    write_manifest,
+)
 from .sql import sql_string
 from .tables import TableSpec
 from .types import arrow_schema, conform
@@ -71,6 +84,7 @@ class EmbeddedStore(Database):
         self._applied_settings: dict[str, Any] = {}
         self._manifests: dict[str, tuple[tuple[int, int, int], Manifest]] = {}  # read cache by the file's stat
         self._pinned: dict[str, Manifest] | None = None  # set inside snapshot()
+        self._specs: dict[str, tuple[tuple[int, int], TableSpec]] = {}
 
     def query_settings(self, overrides: Mapping[str, Any] | None = None, *, stream: bool = False) -> dict[str, Any]:
         limits = super().query_settings(overrides, stream=stream)
@@ -88,9 +102,17 @@ class EmbeddedStore(Database):
 
     def spec(self, table: str) -> TableSpec:
         path = self.root / table / SCHEMA_FILE
-        if not (_is_plain_name(table) and path.is_file()):
+        try:
+            stat = path.stat() if _is_plain_name(table) else None
+        except FileNotFoundError:
+            stat = None
+        if stat is None:
             raise UnknownTableError(table, self.tables())
-        return TableSpec.from_json(table, json.loads(path.read_text(encoding="utf-8")))
+        cached = self._specs.get(table)
+        if cached is None or cached[0] != (stat.st_ino, stat.st_mtime_ns):
+            spec = TableSpec.from_json(table, json.loads(path.read_text(encoding="utf-8")))
+            self._specs[table] = cached = ((stat.st_ino, stat.st_mtime_ns), spec)
+        return cached[1]
 
     def create_table(self, spec: TableSpec) -> None:
         folder = self.root / spec.name
@@ -173,18 +195,23 @@ class EmbeddedStore(Database):
             counts[part.partition] = counts.get(part.partition, 0) + self._rows(table, part)
         return {name: rows for name, rows in sorted(counts.items()) if rows}
 
-    def compact(self, table: str | None = None) -> int:
-        """Merge the small parts of each partition into one; returns how many parts were merged away."""
+    def compact(self, table: str | None = None, *, wait: bool = True) -> int:
+        """Merge the small parts of each partition into one; returns how many parts were merged away.
+
+        One process compacts a table at a time; with ``wait=False`` (after an insert) a table that
+        another process is compacting is left to it.
+        """
         if table is None:
-            return sum(self.compact(name) for name in self.tables())
+            return sum(self.compact(name, wait=wait) for name in self.tables())
         spec, folder = self.spec(table), self.root / table
-        groups: dict[str, list[Part]] = {}
-        for part in read_manifest(folder).parts:
-            if 0 <= part.rows < SMALL_PART_ROWS:
-                groups.setdefault(part.partition, []).append(part)
-        merged = 0
-        for small in (group for group in groups.values() if len(group) > 1):
-            merged += self._merge(folder, spec, small)
+        with table_lock(folder, COMPACT_LOCK_FILE, wait=wait) as mine:
+            if not mine:
+                return 0
+            groups: dict[str, list[Part]] = {}
+            for part in read_manifest(folder).parts:
+                if 0 <= part.rows < SMALL_PART_ROWS:
+                    groups.setdefault(part.partition, []).append(part)
+            merged = sum(self._merge(folder, spec, small) for small in groups.values() if len(small) > 1)
         self.collect_garbage(table)
         return merged
 
@@ -204,21 +231,25 @@ class EmbeddedStore(Database):
         threshold = self.settings.compact_after_parts
         small = sum(1 for part in manifest.parts if 0 <= part.rows < SMALL_PART_ROWS)
         if threshold and small > threshold:
-            self.compact(table)
+            self.compact(table, wait=False)
 
     def collect_garbage(self, table: str | None = None) -> int:
         """Delete what no reader can need any more: retired parts and stray files past the grace period."""
         if table is None:
             removed = sum(self.collect_garbage(name) for name in self.tables())
             return removed + _remove_old(self.root, (".create-", ".drop-"), self.settings.store_grace_seconds)
-        folder, grace = self.root / table, self.settings.store_grace_seconds
-        cutoff = time.time() - grace
-        with committing(folder) as manifest:
-            expired = {name for name, at in manifest.retired.items() if at < cutoff}
+        folder = self.root / table
+        cutoff = time.time() - self.settings.store_grace_seconds
+        with table_lock(folder):
+            listed = set(read_manifest(folder).names)
+            retired = read_retired(folder)
+            expired = {name for name, at in retired.items() if at < cutoff and name not in listed}
             for name in expired:
                 (folder / name).unlink(missing_ok=True)
-                del manifest.retired[name]
-            known = set(manifest.names) | set(manifest.retired) | {SCHEMA_FILE, MANIFEST_FILE, EMPTY_PART, ".lock"}
+            if expired or set(retired) & listed:
+                rewrite_retired(folder, {name: at for name, at in retired.items() if name not in expired | listed})
+            known = listed | set(retired) | {SCHEMA_FILE, MANIFEST_FILE, EMPTY_PART, RETIRED_FILE, LOCK_FILE,
+                                             COMPACT_LOCK_FILE}
             strays = [entry for entry in os.scandir(folder) if entry.name not in known and entry.stat().st_mtime < cutoff]
             for entry in strays:
                 Path(entry.path).unlink(missing_ok=True)

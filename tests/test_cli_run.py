@@ -45,4 +45,20 @@ def test_invalid_values_fail_with_a_plain_message_and_query_nothing(tmp_path: Pa
 
 def test_unknown_partner_is_refused(tmp_path: Path, embedded_url: str) -> None:
     done = analytics_run(tmp_path, embedded_url, "-p", "partner_id", "99999")
-    assert done.returncode == 1 and "there is no partner with this number" in done.stderr
+    assert done.returncode == 1
+    assert done.stderr == "Error: Some values were not accepted: partner_id: there is no partner 99999 in the list.\n"
+    assert Path(done.stdout.strip()).is_file()  # the executed notebook is kept
+
+
+def test_an_unknown_parameter_name_is_refused_before_anything_runs(tmp_path: Path, embedded_url: str) -> None:
+    done = analytics_run(tmp_path, embedded_url, "-p", "partner", "3")
+    assert done.returncode == 1 and done.stdout == ""
+    assert "'partner' is not a parameter of this report" in done.stderr or "partner: is not a parameter" in done.stderr
+    assert "csv_delimiter, end, partner_id, start" in done.stderr
+    assert not (tmp_path / "reports" / "runs").exists()
+
+
+def test_a_name_that_is_not_an_identifier_never_reaches_papermill(tmp_path: Path, embedded_url: str) -> None:
+    done = analytics_run(tmp_path, embedded_url, "-p", "x=1\nimport os;os.system('touch /tmp/pwned')#", "1")
+    assert done.returncode == 1 and "is not a valid parameter name" in done.stderr
+    assert not (tmp_path / "reports" / "runs").exists()

@@ -62,7 +62,7 @@ def test_values_are_converted_the_same_from_papermill_and_from_a_link() -> None:
     ({"start": "2026-01-01", "end": "2026-12-31"}, "end", "at most 92 days"),
     ({"start": "31.10.2026"}, "start", "YYYY-MM-DD"),
     ({"partner_id": "3; DROP TABLE cards"}, "partner_id", "whole number"),
-    ({"partner_id": True}, "partner_id", "whole number"),
+    ({"partner_id": True}, "partner_id", "a partner from the list"),
     ({"csv_delimiter": "tab"}, "csv_delimiter", "one of: comma, semicolon"),
     ({"unknown": 1}, "unknown", "not a parameter"),
 ])

@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                      help="a parameter value (repeat the option for more; repeat a name for a list)")
     sub.add_argument("--url", help=url_help)
+    sub.add_argument("--timeout", type=float, default=1800, help="seconds the run may take before it is stopped")
+    sub.add_argument("--as", dest="user", help="who the run is for, in logs and records (default: the system user)")
 
     sub = command("serve", _serve, "Start the report app (Voilà) on this machine.")
     sub.add_argument("--port", type=int, default=8866)
@@ -101,7 +103,7 @@ def _csv_value(value: object) -> object:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .runner import NotebookFailed, run_notebook  # noqa: PLC0415 - papermill is heavy
+    from .runner import NotebookFailed, run_notebook  # noqa: PLC0415 - reads notebooks, starts papermill
 
     values: dict[str, object] = {}
     for name, value in args.parameter:
@@ -111,10 +113,12 @@ def _run(args: argparse.Namespace) -> int:
         else:
             values[name] = value
     try:
-        run = run_notebook(args.notebook, values, settings=load_settings(db_url=args.url))
+        run = run_notebook(args.notebook, values, settings=load_settings(db_url=args.url), timeout=args.timeout,
+                           user=args.user)
     except NotebookFailed as failure:
         print(f"Error: {failure}", file=sys.stderr)
-        print(failure.executed)
+        if failure.executed is not None:
+            print(failure.executed)
         return 1
     print(run.executed)
     for path in run.files:

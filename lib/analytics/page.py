@@ -5,22 +5,26 @@
     report_page(plastic_cards, globals())
 
 The parameters come from the notebook's own ``parameters`` cell (see :mod:`analytics.params`);
-``globals()`` carries their current values, including any papermill injected.
+``globals()`` carries their current values, including any papermill injected. Both modes call
+the one run pipeline (:func:`analytics.pipeline.run_report`) and the one renderer.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .config import load_settings
-from .db import connect
+from .config import Settings, load_settings
+from .db import Database, connect
 from .errors import ConfigError
-from .params import FormInvalid, declaration, resolve, values_from_query
-from .runtime import RunOutcome, execute, manifest, split_values
+from .params import FormInvalid, Parameter, declaration, declaration_from_namespace, resolve, values_from_query
+from .pipeline import Progress, RunOutcome, run_report
+from .render import RUN_RECORD_MIME, outcome_html, outcome_record, outcome_text
+from .warehouse.lookups import Lookups
 
 NOTEBOOK_ENV = "ANALYTICS_NOTEBOOK"
 
@@ -31,44 +35,75 @@ def in_voila() -> bool:
 
 
 def current_notebook() -> Path:
-    """The running notebook's file: set by ``analytics run``, or derived from Voilà's request."""
+    """The running notebook's file: set by ``analytics run``, derived from Voilà's request, or JupyterLab's session."""
     if os.environ.get(NOTEBOOK_ENV):
         return Path(os.environ[NOTEBOOK_ENV])
     script = unquote(os.environ.get("SCRIPT_NAME", ""))
     if script.endswith(".ipynb"):
         return Path.cwd() / Path(script).name
+    session = os.environ.get("JPY_SESSION_NAME", "")
+    if session.endswith(".ipynb") and Path(session).is_file():
+        return Path(session)
     raise ConfigError("Cannot tell which notebook is running: run it with `analytics run NOTEBOOK` or open it in the app.")
 
 
-def report_page(report: Callable[..., Any], namespace: Mapping[str, Any]) -> RunOutcome | None:
-    """Show the report's form (Voilà) or validate, run and export at once (headless)."""
+def report_page(report: Callable[..., Any], namespace: Mapping[str, Any]) -> None:
+    """Show the report's form (Voilà), or validate, run and export at once (headless)."""
+    if in_voila():
+        show_form(report, namespace)
+    else:
+        run_headless(report, namespace)
+
+
+def _parameters(namespace: Mapping[str, Any]) -> list[Parameter]:
+    try:
+        return declaration(current_notebook())
+    except ConfigError:
+        return declaration_from_namespace(namespace)
+
+
+def run_headless(report: Callable[..., Any], namespace: Mapping[str, Any]) -> RunOutcome:
+    """Papermill, nbval or a plain kernel: run with the cell's values, show the outcome and its record."""
     from IPython.display import HTML, display  # noqa: PLC0415 - only inside a kernel
 
     settings = load_settings()
-    parameters = declaration(current_notebook())
+    parameters = _parameters(namespace)
     given = {p.name: namespace[p.name] for p in parameters if p.name in namespace}
-    db = connect(settings=settings)
-    if in_voila():
-        from .forms import ReportForm  # noqa: PLC0415 - widgets only in the app
-
-        base = os.environ.get("VOILA_BASE_URL", "/")
-        form = ReportForm(report, parameters, resolve(parameters, given), db, settings,
-                          downloads_url=base.rstrip("/") + "/exports/")
-        display(form.widget)
-        _wait_for_visitor()  # a preheated kernel did the slow part before anyone asked
-        prefill = values_from_query(os.environ.get("QUERY_STRING", ""))
-        if prefill:
-            form.apply(*_prefilled(parameters, {**given, **prefill}))
-        form.page_url = urlsplit(os.environ.get("VOILA_REQUEST_URL", "")).path
-        return None
-    values, delimiter = split_values(resolve(parameters, given))
-    outcome = execute(report(db, **values), db, settings=settings, delimiter=delimiter)
-    display(HTML(f"<p><b>{outcome.summary}</b></p>" + "".join(f"<p>{fact}</p>" for fact in outcome.query.facts)))
-    display(outcome.preview.rename(columns=outcome.query.headers))
-    for result in outcome.files:
-        print(result.path, "-", result.note)
-    manifest([result.path for result in outcome.files])
+    with connect(settings=settings) as db:
+        outcome = run_report(report, parameters, given, db, settings=settings)
+    display(HTML(outcome_html(outcome)))
+    display({RUN_RECORD_MIME: outcome_record(outcome), "text/plain": outcome_text(outcome)}, raw=True)
     return outcome
+
+
+def show_form(report: Callable[..., Any], namespace: Mapping[str, Any]) -> None:
+    """The form, built before a visitor arrives (preheated kernel), then filled from the visitor's link."""
+    from IPython.display import display  # noqa: PLC0415 - only inside a kernel
+
+    from .forms import ReportForm  # noqa: PLC0415 - widgets only in the app
+
+    settings = load_settings()
+    parameters = declaration(current_notebook())
+    db = connect(settings=settings)
+    lookups = Lookups(db)
+    defaults = resolve(parameters, {p.name: namespace[p.name] for p in parameters if p.name in namespace}, lookups)
+    base = os.environ.get("VOILA_BASE_URL", "/")
+    form = ReportForm(parameters, defaults, lambda parameter, values: parameter.kind.options(values, lookups),
+                      _form_runner(report, parameters, db, settings), settings,
+                      downloads_url=base.rstrip("/") + "/exports/")
+    display(form.widget)
+    _wait_for_visitor()  # a preheated kernel did the slow part before anyone asked
+    link = values_from_query(os.environ.get("QUERY_STRING", ""))
+    if link:
+        values, errors = prefilled(parameters, defaults, link, lookups)
+        form.apply(values, errors, link)
+    form.page_url = urlsplit(os.environ.get("VOILA_REQUEST_URL", "")).path
+
+
+def _form_runner(report: Callable[..., Any], parameters: list[Parameter], db: Database, settings: Settings):  # type: ignore[no-untyped-def]
+    def run(raw: Mapping[str, Any], progress: Progress, cancelled: threading.Event) -> RunOutcome:
+        return run_report(report, parameters, raw, db, settings=settings, progress=progress, cancelled=cancelled)
+    return run
 
 
 def _wait_for_visitor() -> None:
@@ -79,15 +114,17 @@ def _wait_for_visitor() -> None:
         wait_for_request()
 
 
-def _prefilled(parameters: list, given: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Typed values for the form; values from the link that break a rule are reported, not used."""
+def prefilled(parameters: list[Parameter], defaults: Mapping[str, Any], link: Mapping[str, Any],
+              lookups: Callable[[str], list]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The link's values for the form, and a reason for each one refused (never replaced by another value)."""
     try:
-        return resolve(parameters, given), {}
+        return resolve(parameters, {**defaults, **link}, lookups), {}
     except FormInvalid as invalid:
-        fallback = {p.name: p.default for p in parameters}
-        kept = {name: value for name, value in given.items() if name not in invalid.errors}
-        try:
-            values = resolve(parameters, {**fallback, **kept})
-        except FormInvalid:
-            values = resolve(parameters, fallback)
-        return values, {name: f"the link's value was not accepted: {text}" for name, text in invalid.errors.items()}
+        errors = invalid.errors
+    known = {parameter.name for parameter in parameters}
+    kept = {name: value for name, value in link.items() if name in known and name not in errors}
+    try:
+        values = resolve(parameters, {**defaults, **kept}, lookups)
+    except FormInvalid:  # a kept value clashes with a default (an end before the default start): show the defaults
+        values = dict(defaults)
+    return values, errors

@@ -31,8 +31,11 @@ from urllib.parse import parse_qs
 
 from .errors import AnalyticsError, ParameterError
 from .warehouse import WAREHOUSE
+from .warehouse.lookups import LOOKUPS, Option, OptionsProvider
 
 _ANNOTATION = re.compile(r"^(?P<kind>\w+)(?:\[(?P<args>[^\]]*)\])?$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(2105, 12, 31)  # what ClickHouse's Date and DateTime hold
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class FormInvalid(AnalyticsError):
 
     def __init__(self, errors: Mapping[str, str]) -> None:
         self.errors = dict(errors)
-        super().__init__("Please correct the form: " + "; ".join(f"{name}: {text}" for name, text in self.errors.items()))
+        super().__init__("Some values were not accepted: " + "; ".join(f"{name}: {text}" for name, text in self.errors.items()))
 
 
 # --- kinds ------------------------------------------------------------------------------------------------------
@@ -66,10 +69,11 @@ class Kind:
     def convert(self, value: Any) -> Any:
         return value
 
-    def check(self, value: Any, values: Mapping[str, Any]) -> None:
-        """Rules that involve other fields; raises ValueError with a plain message."""
+    def check(self, value: Any, values: Mapping[str, Any], lookups: OptionsProvider | None = None) -> None:
+        """Rules that involve other fields or the warehouse's lists; raises ValueError with a plain message."""
 
-    def options(self, values: Mapping[str, Any]) -> list[tuple[str, Any]] | None:
+    def options(self, values: Mapping[str, Any], lookups: OptionsProvider | None = None) -> list[Option] | None:
+        """The choices a dropdown or checkbox list offers, as (label, value)."""
         return None
 
 
@@ -132,20 +136,25 @@ class Date(Kind):
         if value in ("", None):
             return None
         if isinstance(value, dt.datetime):
-            return value.date()
-        if isinstance(value, dt.date):
-            return value
-        try:
-            return dt.date.fromisoformat(str(value).strip())
-        except ValueError:
-            raise ValueError("must be a date written as YYYY-MM-DD, for example 2026-11-01") from None
+            value = value.date()
+        if not isinstance(value, dt.date):
+            text = str(value).strip() if isinstance(value, str) else None
+            if text is None or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+                raise ValueError("must be a date written as YYYY-MM-DD, for example 2026-11-01")
+            try:
+                value = dt.date.fromisoformat(text)
+            except ValueError:
+                raise ValueError("is not a day of the calendar (check the month and the day)") from None
+        if not FIRST_DAY <= value <= LAST_DAY:
+            raise ValueError(f"must be between {FIRST_DAY:%d.%m.%Y} and {LAST_DAY:%d.%m.%Y}")
+        return value
 
 
 @dataclass(frozen=True)
 class EndDate(Date):
     """The last day of a period: ``EndDate[start, N]`` is on or after ``start`` and spans at most N days."""
 
-    def check(self, value: Any, values: Mapping[str, Any]) -> None:
+    def check(self, value: Any, values: Mapping[str, Any], lookups: OptionsProvider | None = None) -> None:
         start = values.get(self.args[0]) if self.args else None
         if value is None or not isinstance(start, dt.date):
             return
@@ -166,21 +175,80 @@ class Choice(Kind):
             raise ValueError(f"must be one of: {', '.join(self.args)}")
         return str(value)
 
-    def options(self, values: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    def options(self, values: Mapping[str, Any], lookups: OptionsProvider | None = None) -> list[Option]:
         return [(option, option) for option in self.args]
 
 
 @dataclass(frozen=True)
-class Partner(Kind):
-    """A partner's number, chosen by name; the options come from the ``partners`` table."""
+class Lookup(Kind):
+    """One of a list that comes from the warehouse: ``Lookup[partners]``; ``Lookup[regions, multiple]`` for several.
+
+    The sources are named in :data:`analytics.warehouse.lookups.LOOKUPS`; a value outside the
+    list is refused by :func:`resolve`, never replaced.
+    """
 
     widget: str = field(default="dropdown", init=False)
 
-    def convert(self, value: Any) -> int:
-        number = Integer().convert(value)
-        if number < 0:
-            raise ValueError("must be a partner's number")
-        return number
+    def __post_init__(self) -> None:
+        if not self.args or self.args[0] not in LOOKUPS:
+            raise AnalyticsError(f"Lookup needs a source, one of: {', '.join(LOOKUPS)} (for example Lookup[partners]).")
+        if self.multiple:
+            object.__setattr__(self, "widget", "multiselect")
+
+    @property
+    def source(self) -> str:
+        return self.args[0]
+
+    @property
+    def multiple(self) -> bool:
+        return "multiple" in self.args[1:]
+
+    def convert(self, value: Any) -> Any:
+        if self.multiple:
+            items = value.split(",") if isinstance(value, str) else value
+            if not isinstance(items, (list, tuple)):
+                raise ValueError(f"must be a list of {LOOKUPS[self.source].noun} values")
+            return list(dict.fromkeys(self._one(item) for item in items if str(item).strip()))
+        if value is None:
+            raise ValueError(f"choose a {LOOKUPS[self.source].noun}")
+        return self._one(value)
+
+    def _one(self, value: Any) -> Any:
+        source = LOOKUPS[self.source]
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ValueError(f"must be a {source.noun} from the list")
+        text = str(value).strip()
+        if WAREHOUSE[source.table].columns[source.value].startswith(("UInt", "Int")):
+            if not re.fullmatch(r"\d{1,18}", text):
+                raise ValueError(f"must be a whole number (a {source.noun}'s number), like 42")
+            return int(text)
+        if len(text) > 200:
+            raise ValueError("is too long to be in the list")
+        return text
+
+    def check(self, value: Any, values: Mapping[str, Any], lookups: OptionsProvider | None = None) -> None:
+        if lookups is None:
+            return  # checked where the warehouse is at hand: resolve(..., lookups)
+        allowed = {str(option): option for _, option in lookups(self.source)}
+        noun = LOOKUPS[self.source].noun
+        for item in value if self.multiple else [value]:
+            if str(item) not in allowed:
+                raise ValueError(f"there is no {noun} {item!r} in the list")
+
+    def options(self, values: Mapping[str, Any], lookups: OptionsProvider | None = None) -> list[Option] | None:
+        return list(lookups(self.source)) if lookups is not None else None
+
+
+@dataclass(frozen=True)
+class Partner(Lookup):
+    """``Partner`` is ``Lookup[partners]``: a partner's number, chosen by name."""
+
+    args: tuple[str, ...] = ("partners",)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "args", ("partners", *self.args[1:]) if self.args[:1] == ("partners",) else
+                           ("partners", *self.args))
+        super().__post_init__()
 
 
 @dataclass(frozen=True)
@@ -210,15 +278,17 @@ class Columns(Kind):
             raise ValueError("choose at least one column")
         return list(dict.fromkeys(chosen))
 
-    def check(self, value: Any, values: Mapping[str, Any]) -> None:
+    def check(self, value: Any, values: Mapping[str, Any], lookups: OptionsProvider | None = None) -> None:
         known = WAREHOUSE[self.table(values)].columns if self.table(values) in WAREHOUSE else {}
         unknown = [name for name in value if name not in known]
         if unknown:
             raise ValueError(f"unknown column {unknown[0]!r}; allowed: {', '.join(known)}")
 
-    def options(self, values: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    def options(self, values: Mapping[str, Any], lookups: OptionsProvider | None = None) -> list[Option]:
         table = self.table(values)
-        return [(name, name) for name in WAREHOUSE[table].columns] if table in WAREHOUSE else []
+        if table not in WAREHOUSE:
+            return []
+        return [(WAREHOUSE[table].label(name), name) for name in WAREHOUSE[table].columns]
 
 
 @dataclass(frozen=True)
@@ -246,7 +316,7 @@ class Code(Kind):
 
 KINDS: dict[str, type[Kind]] = {
     "str": Text, "text": Text, "int": Integer, "bool": Flag, "date": Date, "EndDate": EndDate, "Choice": Choice,
-    "Partner": Partner, "Columns": Columns, "Digits": Digits, "Code": Code,
+    "Partner": Partner, "Lookup": Lookup, "Columns": Columns, "Digits": Digits, "Code": Code,
 }
 
 
@@ -292,6 +362,17 @@ def declaration(notebook: str | Path) -> list[Parameter]:
     return parameters
 
 
+def declaration_from_namespace(namespace: Mapping[str, Any]) -> list[Parameter]:
+    """The parameters as the kernel saw the ``parameters`` cell run (its annotations), when the file is unknown.
+
+    Used where no notebook path reaches the kernel (nbval, a plain Jupyter kernel); labels are
+    the names, and the current values stand in for the defaults.
+    """
+    annotations = namespace.get("__annotations__", {})
+    return [Parameter(name, parse_kind(annotation), namespace.get(name), name.replace("_", " ").capitalize())
+            for name, annotation in annotations.items() if isinstance(annotation, str) and name in namespace]
+
+
 def values_from_query(query_string: str) -> dict[str, Any]:
     """Raw values from a page's query string (``?partner_id=3&columns=a&columns=b``)."""
     values: dict[str, Any] = {}
@@ -300,14 +381,31 @@ def values_from_query(query_string: str) -> dict[str, Any]:
     return values
 
 
-def resolve(parameters: Sequence[Parameter], given: Mapping[str, Any]) -> dict[str, Any]:
-    """Convert and check every value (``given`` falls back to defaults); FormInvalid lists what is wrong."""
-    values: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    known = {parameter.name for parameter in parameters}
+def unknown_names(parameters: Sequence[Parameter], given: Mapping[str, Any]) -> dict[str, str]:
+    """Errors for names that are not parameters of the report (a typo must not run with a default)."""
+    known = sorted(parameter.name for parameter in parameters)
+    return {str(name)[:64]: f"is not a parameter of this report (its parameters: {', '.join(known)})"
+            for name in given if name not in known}
+
+
+def check_names(parameters: Sequence[Parameter], given: Mapping[str, Any]) -> None:
+    """Refuse unknown parameter names, and any name that is not a plain identifier, before anything runs."""
+    errors = unknown_names(parameters, given)
     for name in given:
-        if name not in known:
-            errors[name] = f"is not a parameter of this report (known: {', '.join(sorted(known))})"
+        if not isinstance(name, str) or not _NAME.match(name):
+            errors[str(name)[:64]] = "is not a valid parameter name"
+    if errors:
+        raise FormInvalid(errors)
+
+
+def resolve(parameters: Sequence[Parameter], given: Mapping[str, Any],
+            lookups: OptionsProvider | None = None) -> dict[str, Any]:
+    """Convert and check every value (``given`` falls back to defaults); FormInvalid lists what is wrong.
+
+    With ``lookups`` (the warehouse's lists), values of ``Lookup`` parameters must be in their list.
+    """
+    values: dict[str, Any] = {}
+    errors = unknown_names(parameters, given)
     for parameter in parameters:
         raw = given.get(parameter.name, parameter.default)
         try:
@@ -317,7 +415,7 @@ def resolve(parameters: Sequence[Parameter], given: Mapping[str, Any]) -> dict[s
     for parameter in parameters:
         if parameter.name in values:
             try:
-                parameter.kind.check(values[parameter.name], values)
+                parameter.kind.check(values[parameter.name], values, lookups)
             except ValueError as problem:
                 errors[parameter.name] = str(problem)
     if errors:

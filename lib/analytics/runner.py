@@ -1,64 +1,200 @@
-"""Running a report notebook headless through papermill, as ``analytics run`` and the scheduler do."""
+"""Running a report notebook headless through papermill, as ``analytics run`` and the scheduler do.
+
+Each run is a child process (``python -m analytics.runner``) that runs papermill with its own
+environment and kernel, so the caller's environment is never touched, and a run that hangs or
+whose kernel dies is stopped and reported without taking the caller down. Whatever goes wrong
+(an error in a cell, a dead kernel, a timeout, a missing notebook, a refused value) becomes one
+:class:`NotebookFailed` that carries the cell index, the error's name and message, and the
+executed notebook, which is always kept with the failing cell marked. The run id is in the
+executed notebook's file name and in every ``runs.log`` line of the run, so the two join. The
+files a run produced are read back from the executed notebook (the record the report displays).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
-import tempfile
+import signal
+import subprocess
+import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .config import Settings, load_settings
 from .errors import AnalyticsError
-from .page import NOTEBOOK_ENV
+from .params import FormInvalid, check_names, declaration
+from .pipeline import RUN_ID_ENV, new_run_id, run_log
+from .render import RUN_RECORD_MIME
+
+NOTEBOOK_ENV = "ANALYTICS_NOTEBOOK"
+DEFAULT_TIMEOUT = 1800.0  # seconds a whole run may take
+STARTUP_ALLOWANCE = 60.0  # on top of the cell timeout, for starting the kernel and papermill
 
 
 class NotebookFailed(AnalyticsError):
-    """A cell raised; the executed notebook was still written, with the failing cell marked."""
+    """A run did not finish: which cell, what error, and where the executed notebook is."""
 
-    def __init__(self, message: str, executed: Path) -> None:
-        self.executed = executed
-        super().__init__(f"{message} (the executed notebook is {executed})")
+    def __init__(self, ename: str, evalue: str, executed: Path | None, *, cell_index: int | None = None,
+                 run_id: str = "") -> None:
+        self.ename, self.evalue, self.executed, self.cell_index, self.run_id = ename, evalue, executed, cell_index, run_id
+        where = f" in cell {cell_index}" if cell_index is not None and ename not in _VALUE_ERRORS else ""
+        super().__init__(f"{evalue or ename}{where}." if ename in _PLAIN_ERRORS else f"{ename}{where}: {evalue}")
+
+
+_VALUE_ERRORS = {"FormInvalid", "ParameterError"}  # about the values given, not about a cell
+_PLAIN_ERRORS = {"FormInvalid", "ParameterError", "Timeout", "DeadKernelError", "CellTimeoutError", "NotebookMissing",
+                 "QueryTimeoutError", "ServerUnreachableError", "RunCancelled"}
 
 
 @dataclass(frozen=True)
 class NotebookRun:
+    run_id: str
     executed: Path
-    files: list[Path]
+    files: list[Path] = field(default_factory=list)
+    rows: int | None = None
 
 
-def run_notebook(notebook: Path, parameters: Mapping[str, Any] | None = None, *,
-                 settings: Settings | None = None, output: Path | None = None) -> NotebookRun:
-    """Execute ``notebook`` with injected ``parameters``; the executed copy lands in reports/runs/."""
-    import papermill  # noqa: PLC0415 - heavy
-    from papermill.exceptions import PapermillExecutionError  # noqa: PLC0415
-
+def run_notebook(notebook: Path, parameters: Mapping[str, Any] | None = None, *, settings: Settings | None = None,
+                 timeout: float = DEFAULT_TIMEOUT, user: str | None = None) -> NotebookRun:
+    """Execute ``notebook`` with injected ``parameters`` in a child process; the executed copy lands in reports/runs/."""
     settings = settings or load_settings()
+    parameters = dict(parameters or {})
+    run_id = new_run_id()
     notebook = notebook.resolve()
     if not notebook.is_file():
-        raise AnalyticsError(f"There is no notebook at {notebook}.")
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-    output = output or settings.reports_dir / "runs" / f"{notebook.stem}_{stamp}.ipynb"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("r", suffix=".files", delete=False) as listing:
-        manifest = Path(listing.name)
-    environment = {NOTEBOOK_ENV: str(notebook), "ANALYTICS_RUN_MANIFEST": str(manifest),
-                   "ANALYTICS_HOME": str(settings.home), "ANALYTICS_DB_URL": settings.database_url}
-    saved = {name: os.environ.get(name) for name in environment}
-    os.environ.update(environment)  # the kernel papermill starts inherits them
+        raise NotebookFailed("NotebookMissing", f"There is no notebook at {notebook}", None, run_id=run_id)
     try:
-        papermill.execute_notebook(str(notebook), str(output), parameters=dict(parameters or {}),
-                                   cwd=str(notebook.parent), progress_bar=False, kernel_name="python3")
-        files = [Path(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line]
+        check_names(declaration(notebook), parameters)  # an unknown or malformed name never reaches papermill
+    except FormInvalid as invalid:
+        raise NotebookFailed("FormInvalid", str(invalid), None, run_id=run_id) from None
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    executed = settings.reports_dir / "runs" / f"{notebook.stem}_{stamp}_{run_id}.ipynb"
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    log = run_log(settings)
+    log.info("run %s: notebook %s %s -> %s", run_id, notebook, parameters, executed)
+    environment = {**os.environ, NOTEBOOK_ENV: str(notebook), RUN_ID_ENV: run_id, "ANALYTICS_HOME": str(settings.home),
+                   "ANALYTICS_DB_URL": settings.database_url, "ANALYTICS_RUN_BY": user or _os_user()}
+    request = json.dumps({"notebook": str(notebook), "executed": str(executed), "parameters": parameters,
+                          "timeout": timeout}, default=str)
+    log_path = settings.reports_dir / "logs" / "runs.log"
+    with open(log_path, "a", encoding="utf-8") as child_log:  # papermill's banner and kernel warnings go here
+        child = subprocess.Popen([sys.executable, "-m", "analytics.runner"], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=child_log, env=environment, cwd=str(notebook.parent),
+                                 text=True, start_new_session=True)
+        try:
+            answer, _ = child.communicate(request, timeout=timeout + STARTUP_ALLOWANCE)
+        except subprocess.TimeoutExpired:
+            _kill_group(child)
+            failure = mark_failure(executed, "Timeout", f"The run took longer than {timeout:g} seconds and was stopped")
+            log.info("run %s: stopped after %g s", run_id, timeout)
+            raise NotebookFailed("Timeout", failure[1], executed, cell_index=failure[0], run_id=run_id) from None
+    outcome = json.loads(answer.strip().splitlines()[-1]) if answer.strip() else {
+        "status": "failed", "ename": "DeadKernelError", "evalue": f"The run stopped unexpectedly (exit {child.returncode})"}
+    if outcome["status"] != "ok":
+        cell, evalue = mark_failure(executed, outcome["ename"], outcome["evalue"])
+        log.info("run %s: failed in cell %s: %s: %s", run_id, cell, outcome["ename"], outcome["evalue"])
+        raise NotebookFailed(outcome["ename"], evalue, executed if executed.is_file() else None, cell_index=cell,
+                             run_id=run_id)
+    record = run_record(executed)
+    log.info("run %s: finished, files %s", run_id, record.get("files", []))
+    return NotebookRun(run_id, executed, [Path(path) for path in record.get("files", [])], record.get("rows"))
+
+
+def run_record(executed: Path) -> dict[str, Any]:
+    """The record the report displayed in the executed notebook (its files and rows), or {} if none."""
+    import nbformat  # noqa: PLC0415
+
+    notebook = nbformat.read(executed, as_version=4)
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            record = output.get("data", {}).get(RUN_RECORD_MIME)
+            if record:
+                return dict(record)
+    return {}
+
+
+def mark_failure(executed: Path, ename: str, evalue: str) -> tuple[int | None, str]:
+    """Mark the cell where the run stopped (if papermill did not) and return its index and the message."""
+    import nbformat  # noqa: PLC0415
+
+    if not executed.is_file():
+        return None, evalue
+    notebook = nbformat.read(executed, as_version=4)
+    failed = [index for index, cell in enumerate(notebook.cells)
+              if cell.get("metadata", {}).get("papermill", {}).get("status") == "failed"]
+    started = [index for index, cell in enumerate(notebook.cells)
+               if cell.get("metadata", {}).get("papermill", {}).get("start_time")]
+    index = failed[0] if failed else (started[-1] if started else None)
+    if index is not None and not failed:
+        cell = notebook.cells[index]
+        cell.metadata.setdefault("papermill", {}).update(status="failed", exception=True)
+        cell.setdefault("outputs", []).append(nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[]))
+        notebook.metadata.setdefault("papermill", {})["exception"] = True
+        nbformat.write(notebook, executed)
+    return index, evalue
+
+
+def _kill_group(child: subprocess.Popen) -> None:
+    """Stop the child, its kernel and anything they started (one process group)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(child.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            child.wait(timeout=5)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    try:  # the kernel runs in its own session: stop it by the connection file's owner, papermill's child
+        os.killpg(child.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _os_user() -> str:
+    try:
+        import pwd  # noqa: PLC0415
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):
+        return os.environ.get("USER", "unknown")
+
+
+def _child() -> int:
+    """The child process: run papermill, answer one JSON line on stdout."""
+    import logging  # noqa: PLC0415
+
+    import papermill  # noqa: PLC0415 - heavy, and only here
+    from papermill.exceptions import PapermillExecutionError  # noqa: PLC0415
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    request = json.loads(sys.stdin.read())
+    answer: dict[str, Any] = {"status": "ok"}
+    try:
+        papermill.execute_notebook(request["notebook"], request["executed"], parameters=request["parameters"],
+                                   cwd=str(Path(request["notebook"]).parent), progress_bar=False, kernel_name="python3",
+                                   execution_timeout=int(request["timeout"]), log_output=False)
     except PapermillExecutionError as error:
-        raise NotebookFailed(f"{error.ename}: {error.evalue}", output) from None
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        manifest.unlink(missing_ok=True)
-    return NotebookRun(output, files)
+        answer = {"status": "failed", "ename": error.ename, "evalue": error.evalue, "cell_index": error.cell_index}
+    except Exception as error:  # noqa: BLE001 - a dead kernel or a cell timeout: reported, the parent marks the cell
+        text = str(error).strip().splitlines()
+        answer = {"status": "failed", "ename": type(error).__name__, "evalue": _plain(error, text)}
+    sys.stdout.write("\n" + json.dumps(answer) + "\n")
+    return 0
+
+
+def _plain(error: Exception, lines: list[str]) -> str:
+    name = type(error).__name__
+    if name == "DeadKernelError":
+        return "The notebook's kernel died (it may have run out of memory) and the run was stopped"
+    if name == "CellTimeoutError":
+        return "A cell ran longer than the time limit and the run was stopped"
+    return lines[0] if lines else name
+
+
+if __name__ == "__main__":
+    raise SystemExit(_child())

@@ -37,7 +37,7 @@ def export_builder(db: Database, table: str = "cards", columns: Sequence[str] = 
         name=f"export_{table}", title=f"{table}: rows from {start:%d.%m.%Y} to {end:%d.%m.%Y}"
         + (f" for partner {partner_id}" if partner_id else ""), sql=sql,
         params={"start": start, "end": end, "partner": partner_id, "limit": row_limit},
-        key_params={"from": start, "to": end})
+        key_params={"from": start, "to": end}, headers=WAREHOUSE[table].labels)
 
 
 def _table(name: str) -> Identifier:

@@ -6,14 +6,11 @@ import datetime as dt
 from collections.abc import Sequence
 
 from ..db import Database, compose
+from ..warehouse import WAREHOUSE
 from ..warehouse import columns as checked_columns
 from .base import ReportQuery, biggest_partner, default_period, partner_name
 
-CARD_LABELS = {
-    "card_id": "Card ID", "user_id": "User ID", "partner_id": "Partner ID", "card_number": "Card number",
-    "barcode": "Barcode", "origin": "Plastic or virtual", "issued_at": "Issued at", "added_at": "Added to the app at",
-    "deleted_at": "Deleted at",
-}
+CARD_LABELS = WAREHOUSE["cards"].labels
 _LATEST_ADDED = "SELECT toDate(max(added_at)) FROM cards"
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from ..db import Database
 from ..errors import ParameterError
+from ..warehouse import WAREHOUSE
 from .base import ReportQuery
 
-PUSH_LABELS = {"user_id": "User ID", "sent_at": "Sent at", "delivered_at": "Delivered at", "opened_at": "Opened at",
-               "delivered": "Delivered", "opened": "Opened"}
+PUSH_LABELS = {**WAREHOUSE["push_deliveries"].labels, "delivered": "Delivered", "opened": "Opened"}
 
 
 def push_report(db: Database, push_id: str = "", sub_id: str = "") -> ReportQuery:

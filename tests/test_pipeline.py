@@ -13,8 +13,8 @@ import pytest
 
 from analytics import Database, load_settings
 from analytics.errors import ParameterError
+from analytics.pipeline import RunCancelled, execute
 from analytics.reports import export_builder, partner_cards, plastic_cards, push_report
-from analytics.runtime import RunCancelled, execute
 
 
 def test_files_agree_with_each_other_and_the_preview(db: Database, tmp_path: Path) -> None:

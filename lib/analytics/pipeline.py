@@ -1,9 +1,11 @@
-"""The Run pipeline shared by every report: validate, query, preview, files.
+"""One run of a report, the same for the form, ``analytics run`` and the scheduler.
 
-The query runs once: its rows stream into a temporary Arrow file (memory stays flat, with
-progress and a chance to cancel between chunks), then every file format is written from
-that one snapshot, so the XLSX and the CSV always agree. Each run has an id; tracebacks go
-to ``reports/logs/runs.log`` under it, and a person sees a short message with the id.
+validate → query → snapshot → files → run log: :func:`run_report` resolves the values (the
+warehouse's lists included), asks the report for its query, streams the rows once into a
+temporary Arrow file (memory stays flat, with progress and a chance to cancel between
+chunks), writes every file format from that one snapshot, so the preview, the XLSX and the
+CSV always agree, and logs the run under its id in ``reports/logs/runs.log``. A person sees
+a short message with the id; the traceback stays in the log.
 """
 
 from __future__ import annotations
@@ -12,24 +14,29 @@ import logging
 import os
 import secrets
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
 from .config import Settings, load_settings
 from .db import Database
-from .errors import AnalyticsError
+from .errors import AnalyticsError, ParameterError
 from .exports import ExportResult, export
+from .params import FormInvalid, Parameter, as_error, resolve
 from .reports import ReportQuery
+from .warehouse.lookups import Lookups
 
 PREVIEW_ROWS = 20
 DELIMITERS = {"comma": ",", "semicolon": ";"}
-RUNTIME_PARAMETERS = ("csv_delimiter",)  # read by the runtime, never passed to the report function
+RUNTIME_PARAMETERS = ("csv_delimiter",)  # read by the pipeline, never passed to the report function
+RUN_ID_ENV = "ANALYTICS_RUN_ID"  # set by the notebook runner, so the kernel's run shares the runner's id
 
 Progress = Callable[[int], None]
+Report = Callable[..., ReportQuery]
 
 
 class RunCancelled(AnalyticsError):
@@ -41,38 +48,79 @@ class RunCancelled(AnalyticsError):
 
 @dataclass
 class RunOutcome:
+    """What one run produced, as values: every renderer (form, headless output, Slack) starts from it."""
+
     run_id: str
     query: ReportQuery
     rows: int
     preview: pd.DataFrame
     files: list[ExportResult] = field(default_factory=list)
+    values: dict[str, Any] = field(default_factory=dict)
 
     @property
     def summary(self) -> str:
         return f"{self.query.title}: {self.rows:,} rows."
 
+    @property
+    def labelled_preview(self) -> pd.DataFrame:
+        """The preview with the columns' plain labels, as in the files."""
+        return self.preview.rename(columns=self.query.headers)
 
-def split_values(values: dict[str, object]) -> tuple[dict[str, object], str]:
+
+def split_values(values: Mapping[str, object]) -> tuple[dict[str, object], str]:
     """The report's own values, and the CSV delimiter a notebook may declare as ``csv_delimiter``."""
     report_values = {name: value for name, value in values.items() if name not in RUNTIME_PARAMETERS}
-    return report_values, DELIMITERS.get(str(values.get("csv_delimiter", "comma")), ",")
+    chosen = values.get("csv_delimiter", "comma")
+    if chosen not in DELIMITERS:  # resolve() has checked declared choices; this guards direct callers
+        raise FormInvalid({"csv_delimiter": f"must be one of: {', '.join(DELIMITERS)}"})
+    return report_values, DELIMITERS[str(chosen)]
 
 
 def new_run_id() -> str:
-    return secrets.token_hex(4)
+    """The run's id: the runner's (so the executed notebook and the log join), or a new one."""
+    return os.environ.get(RUN_ID_ENV) or secrets.token_hex(4)
 
 
 def run_log(settings: Settings) -> logging.Logger:
-    """The runs logger, writing to reports/logs/runs.log (set up once per process)."""
-    logger = logging.getLogger("analytics.runs")
+    """The runs logger writing to ``reports/logs/runs.log`` of *these* settings (one handler per file)."""
+    path = (settings.reports_dir / "logs" / "runs.log").resolve()
+    logger = logging.getLogger(f"analytics.runs.{path}")
     if not logger.handlers:
-        folder = settings.reports_dir / "logs"
-        folder.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(folder / "runs.log", encoding="utf-8")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+        logger.propagate = False
     return logger
+
+
+def validate(parameters: Sequence[Parameter], given: Mapping[str, Any], db: Database) -> dict[str, Any]:
+    """Every value converted and checked, the warehouse's lists included; FormInvalid names each bad field."""
+    return resolve(parameters, given, Lookups(db))
+
+
+def run_report(report: Report, parameters: Sequence[Parameter], given: Mapping[str, Any], db: Database, *,
+               settings: Settings | None = None, formats: tuple[str, ...] = ("xlsx", "csv"),
+               progress: Progress | None = None, cancelled: threading.Event | None = None,
+               run_id: str | None = None) -> RunOutcome:
+    """Validate the values, build the report's query, and run it into files (see :func:`execute`).
+
+    A value the form accepts but the data contradicts (a report's ParameterError) is refused the
+    same way as a malformed one: FormInvalid, naming the field.
+    """
+    settings = settings or load_settings()
+    with db.snapshot():  # the embedded store reads one fixed list of parts for the whole run
+        values = validate(parameters, given, db)
+        report_values, delimiter = split_values(values)
+        try:
+            query = report(db, **report_values)
+        except ParameterError as refused:
+            raise as_error(refused) from None
+        outcome = execute(query, db, settings=settings, formats=formats, delimiter=delimiter, progress=progress,
+                          cancelled=cancelled, run_id=run_id)
+    outcome.values = values
+    return outcome
 
 
 def execute(query: ReportQuery, db: Database, *, settings: Settings | None = None, formats: tuple[str, ...] = ("xlsx", "csv"),
@@ -135,11 +183,3 @@ def _read_spool(path: Path) -> Iterator[pa.Table]:
             yield reader.schema.empty_table()
         for index in range(reader.num_record_batches):
             yield pa.Table.from_batches([reader.get_batch(index)])
-
-
-def manifest(paths: list[Path]) -> None:
-    """Tell ``analytics run`` which files this run produced (one path per line)."""
-    target = os.environ.get("ANALYTICS_RUN_MANIFEST")
-    if target:
-        with open(target, "a", encoding="utf-8") as handle:
-            handle.writelines(f"{path}\n" for path in paths)

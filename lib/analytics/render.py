@@ -1,0 +1,81 @@
+"""A run's outcome as HTML, text and a machine-readable record: one place, every piece of data escaped.
+
+The form and the headless output show the same HTML; ``analytics run`` and (next) Slack use
+the text; the record is what the notebook runner reads back from the executed notebook. A
+partner name or a push title holding ``<script>`` is text everywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from typing import Any
+from urllib.parse import urlencode
+
+import pandas as pd
+
+from .pipeline import PREVIEW_ROWS, RunOutcome
+
+RUN_RECORD_MIME = "application/vnd.analytics.run+json"
+ERROR_STYLE = "color:#b00020;font-size:90%"
+OK_STYLE = "color:#1b5e20"
+
+
+def outcome_html(outcome: RunOutcome, *, downloads_url: str = "", share_url: str = "") -> str:
+    """Rows, facts, download links (when served), a link to the filled form, and the preview table."""
+    shown = outcome.labelled_preview.head(PREVIEW_ROWS)
+    more = f" The first {len(shown)} are shown below." if outcome.rows > len(shown) else ""
+    facts = "".join(f"<p class='fact'>{html.escape(fact)}</p>" for fact in outcome.query.facts)
+    files = " ".join(_file_html(result, downloads_url) for result in outcome.files)
+    share = ""
+    if share_url:
+        query = urlencode({name: _url_value(value) for name, value in outcome.values.items() if value not in (None, "")},
+                          doseq=True)
+        share = f"<p><a class='share' href='{html.escape(share_url + '?' + query)}'>Link to this form</a></p>"
+    preview = shown.to_html(index=False, na_rep="", classes="preview", border=0, escape=True)
+    return (f"<div class='run-result'><p class='title'>{html.escape(outcome.query.title)}</p>"
+            f"<p><b class='row-count'>{outcome.rows:,}</b> rows.{html.escape(more)}</p>"
+            f"{facts}<p class='files'>{files}</p>{share}{preview}</div>")
+
+
+def _file_html(result: Any, downloads_url: str) -> str:
+    name, note = html.escape(result.path.name), html.escape(result.note)
+    if not downloads_url:
+        return f"<span class='file file-{result.format}'>{name}</span> <small>({note})</small>"
+    return (f"<a class='download download-{result.format}' href='{html.escape(downloads_url + result.path.name)}' "
+            f"download='{name}'>Download {result.format.upper()}</a> <small>({note})</small>")
+
+
+def outcome_text(outcome: RunOutcome) -> str:
+    """Plain text for a terminal or a chat message: the summary, the facts, one file per line."""
+    lines = [outcome.summary, *outcome.query.facts]
+    lines += [f"{result.path} ({result.note})" for result in outcome.files]
+    return "\n".join(lines)
+
+
+def outcome_record(outcome: RunOutcome) -> dict[str, Any]:
+    """What the runner reads back from the executed notebook: the run id, the rows, the files."""
+    return {"run_id": outcome.run_id, "report": outcome.query.name, "rows": outcome.rows,
+            "files": [str(result.path) for result in outcome.files]}
+
+
+def status_html(text: str, *, error: bool = False) -> str:
+    style = ERROR_STYLE if error else OK_STYLE
+    return f"<p class='status{' error' if error else ''}' style='{style}'>{html.escape(text)}</p>"
+
+
+def field_error_html(text: str | None) -> str:
+    return f"<span class='field-error' style='{ERROR_STYLE}'>{html.escape(text)}</span>" if text else ""
+
+
+def label_html(label: str, help_text: str) -> tuple[str, str]:
+    return (f"<b>{html.escape(label)}</b>",
+            f"<span style='color:#555;font-size:90%'>{html.escape(help_text)}</span>")
+
+
+def preview_frame(outcome: RunOutcome) -> pd.DataFrame:
+    return outcome.labelled_preview.head(PREVIEW_ROWS)
+
+
+def _url_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value

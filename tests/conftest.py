@@ -12,16 +12,19 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from analytics import Database, connect, load_settings
-from analytics.testing import ClickHouseServer
+from analytics.testing import ClickHouseServer, ensure_debian_package
 from analytics.testing.clickhouse_server import free_port
 from analytics.warehouse import demo
 
 SEED = 42
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -77,24 +80,64 @@ def scratch_store(tmp_path: Path) -> Iterator[Database]:
         yield database
 
 
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's Chromium, headless, driven by Playwright (installed from Debian when missing)."""
+    from playwright.sync_api import sync_playwright
+
+    executable = ensure_debian_package("chromium", ("/usr/bin/chromium",))
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@dataclass
+class Served:
+    base: str  # ends in /
+    process: subprocess.Popen
+    port: int
+
+
 @contextmanager
-def running_app(db_url: str, home: Path) -> Iterator[str]:
-    """A real `analytics serve` on a free port; yields its base URL (ending in /) once it answers."""
+def serving(db_url: str, home: Path, **environment: str) -> Iterator[Served]:
+    """A real `analytics serve` on a free port, yielded once its start page answers (else the test fails)."""
     port = free_port()
-    environment = {**os.environ, "ANALYTICS_DB_URL": db_url, "ANALYTICS_HOME": str(home),
-                   "ANALYTICS_NOTEBOOKS": str(REPO / "notebooks")}
-    process = subprocess.Popen([sys.executable, "-m", "analytics.cli", "serve", "--port", str(port)], env=environment,
+    env = {**os.environ, "ANALYTICS_DB_URL": db_url, "ANALYTICS_HOME": str(home),
+           "ANALYTICS_NOTEBOOKS": str(REPO / "notebooks"), **environment}
+    process = subprocess.Popen([sys.executable, "-m", "analytics.cli", "serve", "--port", str(port)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     base = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 60
     try:
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(base, timeout=2).read()
-                break
-            except OSError:
-                time.sleep(0.2)
-        yield base
+        wait_until(lambda: _answers(base), 90, "the app never answered")
+        yield Served(base, process, port)
     finally:
-        os.killpg(process.pid, 15)
-        process.wait(timeout=30)
+        if process.poll() is None:
+            os.killpg(process.pid, 15)
+            process.wait(timeout=30)
+
+
+@contextmanager
+def running_app(db_url: str, home: Path, **environment: str) -> Iterator[str]:
+    with serving(db_url, home, **environment) as served:
+        yield served.base
+
+
+def _answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=2).read()
+        return True
+    except OSError:
+        return False
+
+
+def wait_until(condition, seconds: float, failure: str, every: float = 0.2):  # type: ignore[no-untyped-def]
+    """Poll ``condition`` until it returns something truthy; fail the test with ``failure`` after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(failure)
+        time.sleep(every)

@@ -12,12 +12,9 @@ from pathlib import Path
 import pytest
 
 from analytics import Database
-from analytics.testing import ensure_debian_package
 
 from .conftest import REPO, running_app
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 VALUES = {"partner_id": "3", "start": "2026-09-01", "end": "2026-10-31", "csv_delimiter": "semicolon"}
 
 
@@ -30,17 +27,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def app(embedded_url: str, home: Path) -> Iterator[str]:
     with running_app(embedded_url, home) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    executable = ensure_debian_package("chromium", ("/usr/bin/chromium",))
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ import csv
 import datetime as dt
 import logging
 import os
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from .config import describe_settings, load_settings
 from .db import connect
@@ -127,14 +127,27 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """Become the web app (exec), so a SIGTERM or Ctrl-C reaches it and it stops its kernels itself."""
     settings = load_settings(db_url=args.url)
     notebooks = settings.notebooks
     environment = {**os.environ, "ANALYTICS_DB_URL": settings.database_url, "ANALYTICS_HOME": str(settings.home)}
-    command = [sys.executable, "-m", "analytics.app", str(notebooks), f"--port={args.port}", f"--Voila.ip={args.ip}",
+    command = [sys.executable, "-m", "analytics.web.app", str(notebooks), f"--port={args.port}", f"--Voila.ip={args.ip}",
                "--no-browser"]
     log.info("Serving the reports in %s on http://%s:%s/ (database: %s)", notebooks, args.ip, args.port,
-             settings.database_url)
-    return subprocess.call(command, env=environment)
+             redacted(settings.database_url))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, command, environment)
+    return 1  # not reached
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 if __name__ == "__main__":

@@ -55,6 +55,19 @@ class Settings:
         "help": "Embedded store: how long replaced or merged part files stay for queries still reading them, in seconds.",
         "allow_zero": True,
     })
+    preheat: bool = field(default=True, metadata={
+        "env": "ANALYTICS_PREHEAT",
+        "help": "Keep one warm kernel ready per report, so a form opens at once (0 turns it off).",
+        "allow_zero": True,
+    })
+    kernel_idle_seconds: float = field(default=600.0, metadata={
+        "env": "ANALYTICS_KERNEL_IDLE_SECONDS",
+        "help": "A visitor's kernel with no open page is shut down after this many idle seconds.",
+    })
+    max_visitor_kernels: int = field(default=12, metadata={
+        "env": "ANALYTICS_MAX_VISITOR_KERNELS",
+        "help": "Most report pages open at once (about 400 MB each); past it visitors see 'busy, try again shortly'.",
+    })
 
     @property
     def database_url(self) -> str:
@@ -82,7 +95,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
 
 
 def _convert(raw: str, kind: object, env_name: str, allow_zero: bool) -> object:
-    converters = {"float": float, "int": int, "str": str, "Path": Path}
+    converters = {"float": float, "int": int, "str": str, "Path": Path, "bool": _flag}
     converter = converters.get(str(kind), str)
     try:
         value = converter(raw)
@@ -91,6 +104,14 @@ def _convert(raw: str, kind: object, env_name: str, allow_zero: bool) -> object:
     if isinstance(value, (int, float)) and (value < 0 or (value == 0 and not allow_zero)):
         raise ConfigError(f"The environment variable {env_name} must be a positive number, not {raw!r}.")
     return value
+
+
+def _flag(raw: str) -> bool:
+    if raw.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
 
 
 def describe_settings() -> list[tuple[str, str]]:

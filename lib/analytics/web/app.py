@@ -1,0 +1,53 @@
+"""The web app: Voilà, plus a start page that lists the reports, downloads of exported files, a warm
+kernel waiting for each report, and visitor kernels that end with their visit.
+
+* A page sends a shutdown request when it closes, which Voilà refuses for a missing ``_xsrf`` value
+  (voila#1458): the report page sets that cookie, so the request succeeds.
+* A page killed without closing leaves an idle kernel with no connection: it is culled after
+  ``ANALYTICS_KERNEL_IDLE_SECONDS``.
+* At most ``ANALYTICS_MAX_VISITOR_KERNELS`` visitor kernels run; past that a visitor gets a plain
+  "busy, try again shortly" page instead of a new kernel.
+* SIGTERM or SIGINT stops the web server and shuts down every kernel it started (Voilà's own stop).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from voila.app import Voila
+
+from ..catalog import report_notebooks
+from ..config import load_settings
+from .handlers import our_handlers, replace_report_handler
+
+CULL_INTERVAL_SECONDS = 10
+
+
+class AnalyticsApp(Voila):
+    """Voilà with our handlers, preheated kernels per report, and culling of idle visitor kernels."""
+
+    def initialize(self, argv: list[str] | None = None) -> None:
+        settings = load_settings()
+        manager = self.config.MappingKernelManager
+        manager.cull_idle_timeout = int(settings.kernel_idle_seconds)
+        manager.cull_interval = max(1, min(CULL_INTERVAL_SECONDS, int(settings.kernel_idle_seconds) // 2))
+        manager.cull_connected = False  # a kernel with an open page is the visitor's, however quiet
+        manager.cull_busy = False  # a preheated kernel waits for its visitor inside a running cell
+        if settings.preheat:
+            notebooks = settings.notebooks
+            self.config.VoilaConfiguration.preheat_kernel = True
+            self.config.VoilaKernelManager.kernel_pools_config = {
+                path.relative_to(notebooks).as_posix(): {"pool_size": 1,
+                                                         "kernel_env_variables": {"ANALYTICS_NOTEBOOK": str(path)}}
+                for path in report_notebooks(notebooks)}
+        super().initialize(argv)
+
+    def init_handlers(self) -> list:
+        settings = load_settings()
+        return our_handlers(self, settings, Path(self.root_dir)) + replace_report_handler(super().init_handlers(), settings)
+
+
+main = AnalyticsApp.launch_instance
+
+if __name__ == "__main__":
+    main()

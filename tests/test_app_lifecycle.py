@@ -1,0 +1,118 @@
+"""The app cleans up after itself: SIGTERM ends it and its kernels; closed or abandoned pages leave no kernel;
+past the cap a visitor gets a plain "busy" page."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+
+from analytics.catalog import report_notebooks
+
+from .conftest import REPO, serving, wait_until
+
+REPORTS = [path.relative_to(REPO / "notebooks").as_posix() for path in report_notebooks(REPO / "notebooks")]
+POOL = len(REPORTS)  # one warm kernel per report
+
+
+def kernels(app: psutil.Process) -> list[psutil.Process]:
+    found = []
+    for child in app.children(recursive=True):
+        try:
+            if "ipykernel_launcher" in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def open_report(browser, base: str, report: str):  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    page.goto(base + "voila/render/" + report)
+    page.wait_for_selector(".widget-button", timeout=90_000)
+    return page
+
+
+def leave(page) -> None:  # type: ignore[no-untyped-def]
+    """Leave the page as a person closing the tab does: the page sends its shutdown request on the way out.
+
+    (Navigating away runs the page's unload handlers and delivers its beacon; headless Chromium
+    drops a beacon sent while the page itself is being destroyed.)
+    """
+    page.goto("about:blank")
+    page.close()
+
+
+def port_is_free(port: int) -> bool:
+    """Nothing listens on the port (connections of the past may linger in TIME_WAIT; a server reuses those)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def test_sigterm_stops_the_app_and_every_kernel_within_seconds(browser, embedded_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with serving(embedded_url, tmp_path) as served:
+        app = psutil.Process(served.process.pid)  # `analytics serve` became the app: one process to signal
+        pages = [open_report(browser, served.base, report) for report in REPORTS[:2]]
+        family = [app, *app.children(recursive=True)]
+        assert len(kernels(app)) >= 2
+        os.kill(served.process.pid, signal.SIGTERM)
+        wait_until(lambda: not [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE], 10,
+                   "a process of the app outlived the SIGTERM by 10 seconds")
+        served.process.wait(timeout=5)
+        assert port_is_free(served.port)
+        for page in pages:
+            page.close()
+
+
+def test_closed_pages_end_their_kernels(browser, embedded_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with serving(embedded_url, tmp_path, ANALYTICS_KERNEL_IDLE_SECONDS="600") as served:
+        app = psutil.Process(served.process.pid)
+        wait_until(lambda: len(kernels(app)) >= POOL, 90, "the warm kernels never started")
+        for visit in range(15):
+            page = open_report(browser, served.base, REPORTS[visit % len(REPORTS)])
+            leave(page)
+        wait_until(lambda: len(kernels(app)) <= POOL, 60,
+                   "closed pages left their kernels running (the page's shutdown request was refused?)")
+
+
+def test_an_abandoned_page_is_culled_after_the_idle_time(browser, embedded_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with serving(embedded_url, tmp_path, ANALYTICS_KERNEL_IDLE_SECONDS="6") as served:
+        app = psutil.Process(served.process.pid)
+        wait_until(lambda: len(kernels(app)) >= POOL, 90, "the warm kernels never started")
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(served.base + "voila/render/" + REPORTS[0])
+        page.wait_for_selector(".widget-button", timeout=90_000)
+        context.close()  # gone without the page's shutdown request, like a killed browser
+        wait_until(lambda: len(kernels(app)) <= POOL, 60, "an abandoned page's kernel was never culled")
+
+
+def test_past_the_cap_a_visitor_sees_busy(browser, embedded_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with serving(embedded_url, tmp_path, ANALYTICS_MAX_VISITOR_KERNELS="1") as served:
+        page = open_report(browser, served.base, REPORTS[0])
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(served.base + "voila/render/" + REPORTS[1], timeout=60)
+        assert refused.value.code == 503 and refused.value.headers["Retry-After"] == "20"
+        assert "Busy, try again shortly" in refused.value.read().decode()
+        leave(page)
+        wait_until(lambda: _status(served.base + "voila/render/" + REPORTS[1]) == 200, 60,
+                   "the page stayed busy after the other visitor left")
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code

@@ -120,3 +120,23 @@ def test_a_link_with_wrong_values_says_so_next_to_the_field(page, app: str) -> N
     page.wait_for_selector(".field-error", timeout=60_000)
     assert page.locator(".field-error").all_inner_texts() == [
         "the link's value was not accepted: must be on or after the first day (31.10.2026)"]
+
+
+def test_a_link_with_an_unknown_partner_refuses_it_next_to_the_field(page, app: str, home: Path) -> None:  # type: ignore[no-untyped-def]
+    page.goto(app + "voila/render/account_managers/plastic_cards.ipynb?partner_id=99999")
+    page.wait_for_selector(".field-partner_id .field-error", timeout=60_000)
+    assert page.inner_text(".field-partner_id .field-error") == (
+        "the link's value was not accepted: there is no partner 99999 in the list")
+    assert page.input_value(".param-partner_id select") == ""  # no other partner put in its place
+    page.click("button:has-text('Run')")
+    page.wait_for_selector(".status.error", timeout=30_000)
+    assert page.inner_text(".field-partner_id .field-error") == "choose a partner"
+    assert "nothing was run" in page.inner_text(".status")
+
+
+def test_a_link_with_an_unknown_parameter_names_it(page, app: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(app + "voila/render/account_managers/plastic_cards.ipynb?partner=3&start=2026-09-01")
+    page.wait_for_selector(".link-notice", timeout=60_000)
+    notice = page.inner_text(".link-notice")
+    assert "'partner' is not a parameter of this report" in notice and "partner_id" in notice
+    assert page.input_value(".param-start input") == "2026-09-01"  # the known values are still used

@@ -40,6 +40,7 @@ class Field:
         label, hint = label_html(parameter.label, parameter.help)
         self.box = widgets.VBox([widgets.HTML(label), self.input, widgets.HTML(hint), self.error],
                                 layout=widgets.Layout(margin="0 0 10px 0"))
+        self.box.add_class(f"field-{parameter.name}")
 
     def _input(self, parameter: Parameter, value: Any, options: list[Option]) -> widgets.Widget:
         widget = parameter.kind.widget
@@ -134,7 +135,7 @@ class ReportForm:
         if unknown:
             listed = "; ".join(f"'{name}' {text}" for name, text in unknown.items())
             self.notice.value = status_html(f"The link has values this report does not take, so they were ignored: {listed}.",
-                                            error=True)
+                                            error=True, kind="link-notice")
 
     def _follow_tables(self) -> None:
         """A column picker tied to a table field (Columns[table]) is rebuilt when the table changes."""

@@ -59,9 +59,9 @@ def outcome_record(outcome: RunOutcome) -> dict[str, Any]:
             "files": [str(result.path) for result in outcome.files]}
 
 
-def status_html(text: str, *, error: bool = False) -> str:
+def status_html(text: str, *, error: bool = False, kind: str = "status") -> str:
     style = ERROR_STYLE if error else OK_STYLE
-    return f"<p class='status{' error' if error else ''}' style='{style}'>{html.escape(text)}</p>"
+    return f"<p class='{kind}{' error' if error else ''}' style='{style}'>{html.escape(text)}</p>"
 
 
 def field_error_html(text: str | None) -> str:

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8866
 
-.PHONY: run test setup bench lint clean
+.PHONY: run test setup lab bench lint clean
 
 setup: $(VENV)/.installed
 
@@ -17,11 +17,17 @@ run: setup
 	$(BIN)/analytics demo-data --scale default --if-missing
 	$(BIN)/analytics serve --port $(PORT)
 
+lab: setup
+	$(BIN)/analytics demo-data --scale default --if-missing
+	$(BIN)/analytics lab
+
 test: setup
 	$(BIN)/python -m pytest
 
 bench: setup
 	$(BIN)/python benchmarks/foundation.py
+	$(BIN)/python benchmarks/writes.py
+	$(BIN)/python benchmarks/app_memory.py
 
 lint: setup
 	$(BIN)/ruff check lib tests benchmarks

@@ -69,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--port", type=int, default=8866)
     sub.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: loopback only)")
     sub.add_argument("--url", help=url_help)
+
+    sub = command("lab", _lab, "Open JupyterLab on the report notebooks, with the library and the database configured.")
+    sub.add_argument("--port", type=int, default=8888)
+    sub.add_argument("--url", help=url_help)
+    sub.add_argument("--no-browser", action="store_true", help="do not open a browser window")
     return parser
 
 
@@ -134,6 +139,22 @@ def _serve(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "analytics.web.app", str(notebooks), f"--port={args.port}", f"--Voila.ip={args.ip}",
                "--no-browser"]
     log.info("Serving the reports in %s on http://%s:%s/ (database: %s)", notebooks, args.ip, args.port,
+             redacted(settings.database_url))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, command, environment)
+    return 1  # not reached
+
+
+def _lab(args: argparse.Namespace) -> int:
+    """Become JupyterLab on notebooks/ (loopback only): the analyst's bench, with the same database as the app."""
+    settings = load_settings(db_url=args.url)
+    environment = {**os.environ, "ANALYTICS_DB_URL": settings.database_url, "ANALYTICS_HOME": str(settings.home)}
+    command = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={settings.notebooks}", f"--port={args.port}",
+               "--ServerApp.ip=127.0.0.1"] + (["--no-browser"] if args.no_browser else [])
+    if os.geteuid() == 0:  # containers and CI machines run as root; Jupyter refuses that unless told
+        command.append("--allow-root")
+    log.info("JupyterLab on %s (database: %s); a report cell run here runs the report headless.", settings.notebooks,
              redacted(settings.database_url))
     sys.stdout.flush()
     sys.stderr.flush()

@@ -1,0 +1,50 @@
+"""Every shipped notebook executes under nbval (the design card's tool), on both backends, and the analyst's
+bench (`analytics lab`) opens JupyterLab on the notebooks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from analytics.testing.clickhouse_server import free_port
+
+from .conftest import REPO, wait_until
+
+
+def test_every_shipped_notebook_passes_nbval(db_url: str, tmp_path: Path) -> None:
+    environment = {**os.environ, "ANALYTICS_DB_URL": db_url, "ANALYTICS_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider",
+                           "--rootdir", str(REPO / "notebooks"), str(REPO / "notebooks")],
+                          capture_output=True, text=True, env=environment, cwd=REPO, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout[-3000:]
+    notebooks = sorted((REPO / "notebooks").rglob("*.ipynb"))
+    assert f"{2 * len(notebooks)} passed" in done.stdout  # every code cell of every notebook ran
+    assert len(list((tmp_path / "reports" / "exports").glob("*.xlsx"))) == len(notebooks)
+
+
+def test_lab_opens_the_notebooks_with_the_database_configured(embedded_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    environment = {**os.environ, "ANALYTICS_HOME": str(tmp_path), "JUPYTER_TOKEN": "bench-token"}
+    output = tmp_path / "lab.log"
+    with open(output, "wb") as log:
+        lab = subprocess.Popen([sys.executable, "-m", "analytics.cli", "lab", "--port", str(port), "--url", embedded_url,
+                                "--no-browser"], env=environment, stdout=log, stderr=log, start_new_session=True)
+    try:
+        api = f"http://127.0.0.1:{port}/api/contents/account_managers?token=bench-token"
+        listing = wait_until(lambda: _get(api), 90, "JupyterLab never answered")
+        assert "plastic_cards.ipynb" in listing
+    finally:
+        os.killpg(lab.pid, 15)
+        lab.wait(timeout=30)
+    assert "JupyterLab on" in output.read_text()
+
+
+def _get(url: str) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.read().decode()
+    except OSError:
+        return ""

@@ -26,13 +26,12 @@ from urllib.parse import urlencode
 import psutil
 
 from analytics import connect
-from analytics.testing import ClickHouseServer, ensure_debian_package
+from analytics.testing import ClickHouseServer
+from analytics.testing.browser import CHROMIUM_ARGS, chromium_executable, print_table
 from analytics.testing.clickhouse_server import free_port
 from analytics.warehouse import demo
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 MB = 2**20
 
 
@@ -135,7 +134,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     rows: list[tuple[str, str, str]] = []
-    executable = ensure_debian_package("chromium", ("/usr/bin/chromium",))
+    executable = chromium_executable()
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         embedded = f"chdb://{folder}/store"
@@ -148,10 +147,7 @@ def main() -> None:
                     demo.load(db, "default", 42)
                 measure("server (ClickHouse 18.16)", server.url, browser, rows)
         browser.close()
-    width = [max(len(row[i]) for row in rows) for i in range(3)]
-    print(f"{'what':<{width[0]}}  {'where':<{width[1]}}  memory")
-    for row in rows:
-        print(f"{row[0]:<{width[0]}}  {row[1]:<{width[1]}}  {row[2]}")
+    print_table(rows, "memory")
 
 
 if __name__ == "__main__":

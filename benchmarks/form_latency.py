@@ -20,11 +20,10 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 from analytics import connect
+from analytics.testing.browser import CHROMIUM_ARGS as ARGS
 from analytics.testing.clickhouse_server import free_port
 from analytics.warehouse import demo
 
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 REPORT = "voila/render/account_managers/plastic_cards.ipynb"
 
 

@@ -21,6 +21,7 @@ import pyarrow.dataset as ds
 
 from analytics import connect
 from analytics.testing import ClickHouseServer
+from analytics.testing.browser import print_table
 from analytics.warehouse import demo
 
 QUERIES = {
@@ -106,10 +107,7 @@ def main() -> None:
             assert len(counts) == 1, f"{name}: backends disagree on the row count {counts}"
         for db in backends.values():
             db.close()
-    width = [max(len(row[i]) for row in rows) for i in range(3)]
-    print(f"{'what':<{width[0]}}  {'where':<{width[1]}}  median of 5")
-    for row in rows:
-        print(f"{row[0]:<{width[0]}}  {row[1]:<{width[1]}}  {row[2]}")
+    print_table(rows, "median of 5")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from analytics import Database, TableSpec, connect, load_settings
 from analytics.testing import ClickHouseServer
+from analytics.testing.browser import print_table
 
 FIRST_DAY = dt.date(2026, 7, 1)
 DAYS = 90
@@ -134,10 +135,7 @@ def main() -> None:
         finally:
             if server is not None:
                 server.stop()
-    width = [max(len(row[i]) for row in rows) for i in range(3)]
-    print(f"{'what':<{width[0]}}  {'where':<{width[1]}}  figure (queries: median of 5)")
-    for row in rows:
-        print(f"{row[0]:<{width[0]}}  {row[1]:<{width[1]}}  {row[2]}")
+    print_table(rows, "figure (queries: median of 5)")
 
 
 if __name__ == "__main__":

@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 
 from analytics import Database, connect, load_settings
-from analytics.testing import ClickHouseServer, ensure_debian_package
+from analytics.testing import ClickHouseServer
+from analytics.testing.browser import CHROMIUM_ARGS, chromium_executable
 from analytics.testing.clickhouse_server import free_port
 from analytics.warehouse import demo
 
 SEED = 42
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -85,7 +85,7 @@ def browser() -> Iterator[object]:
     """Debian's Chromium, headless, driven by Playwright (installed from Debian when missing)."""
     from playwright.sync_api import sync_playwright
 
-    executable = ensure_debian_package("chromium", ("/usr/bin/chromium",))
+    executable = chromium_executable()
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield launched

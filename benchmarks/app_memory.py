@@ -27,8 +27,9 @@ import psutil
 
 from analytics import connect
 from analytics.testing import ClickHouseServer
-from analytics.testing.browser import CHROMIUM_ARGS, chromium_executable, print_table
+from analytics.testing.browser import CHROMIUM_ARGS, chromium_executable
 from analytics.testing.clickhouse_server import free_port
+from analytics.testing.figures import print_table
 from analytics.warehouse import demo
 
 REPO = Path(__file__).resolve().parents[1]

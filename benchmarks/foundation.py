@@ -21,7 +21,7 @@ import pyarrow.dataset as ds
 
 from analytics import connect
 from analytics.testing import ClickHouseServer
-from analytics.testing.browser import print_table
+from analytics.testing.figures import print_table
 from analytics.warehouse import demo
 
 QUERIES = {

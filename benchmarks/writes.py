@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from analytics import Database, TableSpec, connect, load_settings
 from analytics.testing import ClickHouseServer
-from analytics.testing.browser import print_table
+from analytics.testing.figures import print_table
 
 FIRST_DAY = dt.date(2026, 7, 1)
 DAYS = 90

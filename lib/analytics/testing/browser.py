@@ -12,11 +12,3 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 def chromium_executable() -> str:
     """Path of Debian's Chromium, installed with apt when missing (needs root)."""
     return ensure_debian_package("chromium", ("/usr/bin/chromium",))
-
-
-def print_table(rows: list[tuple[str, str, str]], last_header: str) -> None:
-    """Benchmarks print their figures as one aligned table: what, where, figure."""
-    width = [max(len(row[i]) for row in rows) for i in range(3)]
-    print(f"{'what':<{width[0]}}  {'where':<{width[1]}}  {last_header}")
-    for row in rows:
-        print(f"{row[0]:<{width[0]}}  {row[1]:<{width[1]}}  {row[2]}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -30,9 +31,9 @@ def get(url: str) -> tuple[int, bytes, dict[str, str]]:
 
 def test_start_page_lists_reports_with_description_and_audience(served: tuple[str, Path]) -> None:
     status, body, _ = get(served[0] + "/")
-    page = body.decode()
+    page = html.unescape(body.decode())
     assert status == 200
-    for title in ("Plastic cards issued", "Partner&#x27;s cards in the app", "Push delivery report", "Export builder"):
+    for title in ("Plastic cards issued", "Partner's cards in the app", "Push delivery report", "Export builder"):
         assert title in page
     assert "For: Account managers" in page and "For: Analysts" in page
     assert "with card numbers and barcodes" in page

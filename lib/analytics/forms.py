@@ -122,7 +122,8 @@ class ReportForm:
         self.widget = widgets.VBox([self.notice, *(f.box for f in self.fields.values()),
                                     widgets.HBox([self.run_button, self.cancel_button]), self.status, self.results])
 
-    def apply(self, values: Mapping[str, Any], errors: Mapping[str, str], raw: Mapping[str, Any]) -> None:
+    def apply(self, values: Mapping[str, Any], errors: Mapping[str, str], raw: Mapping[str, Any], *,
+              source: str = "the link's value") -> None:
         """Put a shared link's values into the fields; refused ones are left empty with the reason beside them."""
         for name, value in values.items():
             if name in self.fields and name not in errors:
@@ -131,7 +132,7 @@ class ReportForm:
         for name, text in errors.items():
             if name in self.fields:
                 self.fields[name].clear(raw.get(name))
-                self.fields[name].show_error(f"the link's value was not accepted: {text}")
+                self.fields[name].show_error(f"{source} was not accepted: {text}")
         if unknown:
             listed = "; ".join(f"'{name}' {text}" for name, text in unknown.items())
             self.notice.value = status_html(f"The link has values this report does not take, so they were ignored: {listed}.",

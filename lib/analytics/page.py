@@ -86,11 +86,14 @@ def show_form(report: Callable[..., Any], namespace: Mapping[str, Any]) -> None:
     parameters = declaration(current_notebook())
     db = connect(settings=settings)
     lookups = Lookups(db)
-    defaults = resolve(parameters, {p.name: namespace[p.name] for p in parameters if p.name in namespace}, lookups)
+    given = {p.name: namespace[p.name] for p in parameters if p.name in namespace}
+    defaults, refused = prefilled(parameters, {}, given, lookups)  # a default the data no longer has is shown, not hidden
     base = os.environ.get("VOILA_BASE_URL", "/")
     form = ReportForm(parameters, defaults, lambda parameter, values: parameter.kind.options(values, lookups),
                       _form_runner(report, parameters, db, settings), settings,
                       downloads_url=base.rstrip("/") + "/exports/")
+    if refused:
+        form.apply(defaults, refused, given, source="the report's default")
     display(form.widget)
     _wait_for_visitor()  # a preheated kernel did the slow part before anyone asked
     link = values_from_query(os.environ.get("QUERY_STRING", ""))
@@ -100,7 +103,9 @@ def show_form(report: Callable[..., Any], namespace: Mapping[str, Any]) -> None:
     form.page_url = urlsplit(os.environ.get("VOILA_REQUEST_URL", "")).path
 
 
-def _form_runner(report: Callable[..., Any], parameters: list[Parameter], db: Database, settings: Settings):  # type: ignore[no-untyped-def]
+def _form_runner(report: Callable[..., Any], parameters: list[Parameter], db: Database,
+                 settings: Settings) -> Callable[[Mapping[str, Any], Progress, threading.Event], RunOutcome]:
+    """The form's Run: the one pipeline, with the form's progress line and Cancel."""
     def run(raw: Mapping[str, Any], progress: Progress, cancelled: threading.Event) -> RunOutcome:
         return run_report(report, parameters, raw, db, settings=settings, progress=progress, cancelled=cancelled)
     return run

@@ -52,7 +52,7 @@ from .manifest import (
     write_manifest,
 )
 from .sql import sql_string
-from .tables import TableSpec
+from .tables import Partitioning, TableSpec
 from .types import arrow_schema, conform
 
 SCHEMA_FILE = "schema.json"
@@ -269,7 +269,7 @@ class EmbeddedStore(Database):
             os.replace(temporary, folder / part.name)
         manifest.parts.extend(part for part, _ in parts)
 
-    def _partitioning(self, spec: TableSpec):  # type: ignore[no-untyped-def]
+    def _partitioning(self, spec: TableSpec) -> Partitioning:
         if spec.partitioning is None:
             raise DatabaseError(f"Table '{spec.name}' has no partitions; declare partition_by to replace or drop them.")
         return spec.partitioning

@@ -315,3 +315,24 @@ def test_a_bulk_insert_of_many_small_chunks_lands_as_one_block(scratch: Database
     chunks = (pa.table({"row": pa.array(range(start, start + 1_000), pa.uint32())}) for start in range(0, 100_000, 1_000))
     assert scratch.insert(table, chunks) == 100_000
     assert scratch.part_count(table) == 1
+
+
+def test_the_embedded_store_reads_ten_thousand_parts_before_compaction(tmp_path: Path) -> None:
+    """A view lists every part in its file pattern; 10,000 of them still make a valid query (max_query_size)."""
+    from analytics.db.manifest import Part, committing
+
+    with connect(f"chdb://{tmp_path / 'store'}", load_settings(compact_after_parts=0)) as db:
+        db.create_table(TableSpec("many", {"row": "UInt32"}))
+        db.insert("many", pa.table({"row": pa.array([7], pa.uint32())}))
+        folder = db.root / "many"  # type: ignore[attr-defined]
+        with committing(folder) as manifest:
+            original = manifest.parts[0]
+            for copy in range(1, 10_000):  # hard links of the one part: 10,000 listed parts in a second
+                name = f"part-{copy:020d}-{'0' * 12}.parquet"
+                os.link(folder / original.name, folder / name)
+                manifest.parts.append(Part(name, 1, original.size))
+        assert db.part_count("many") == 10_000
+        assert db.query_arrow("SELECT count() AS n, sum(row) AS s FROM many").to_pylist() == [{"n": 10_000, "s": 70_000}]
+        db.compact("many")
+        assert db.part_count("many") == 1
+        assert db.query_arrow("SELECT count() AS n, sum(row) AS s FROM many").to_pylist() == [{"n": 10_000, "s": 70_000}]

@@ -59,8 +59,9 @@ SCHEMA_FILE = "schema.json"
 EMPTY_PART = "empty.parquet"
 _UNSAFE_PATH_CHARACTERS = set("*?{}[],'\\\n\r\0")
 # chDB is ClickHouse 26: the first setting makes it accept SQL written for the 18.16 servers we also
-# support; the second reads part files with pread, not mmap, so resident memory does not grow with file size.
-SESSION_SETTINGS = {"joined_subquery_requires_alias": 0, "storage_file_read_method": "pread"}
+# support; the second reads part files with pread, not mmap, so resident memory does not grow with file size;
+# the third lets a view list tens of thousands of parts (before compaction) in its file pattern.
+SESSION_SETTINGS = {"joined_subquery_requires_alias": 0, "storage_file_read_method": "pread", "max_query_size": 64 * 2**20}
 # Streams (exports) read Parquet with a small prefetch budget, so memory stays flat as rows grow.
 STREAMING_SETTINGS = {"input_format_parquet_memory_high_watermark": 32 * 2**20, "max_block_size": 16_384,
                       "input_format_parquet_max_block_size": 16_384}
@@ -294,6 +295,7 @@ class EmbeddedStore(Database):
         with self._lock:
             session = self._open_session()
             self._apply(session, settings)
+            self._sync_views(session)
             types = self._result_types(session, bound_sql, settings)
             schema = arrow_schema(types)
             produced = False
@@ -333,7 +335,6 @@ class EmbeddedStore(Database):
             self._session_pid = os.getpid()
             self._views = {}
             self._applied_settings = {}
-        self._sync_views(self._session)
         return self._session
 
     def _sync_views(self, session: Any) -> None:

@@ -107,7 +107,8 @@ def measure_replace(label: str, url: str, total: int, rows: list[tuple[str, str,
 
         load()
         started = time.perf_counter()
-        kept = db.query_arrow(f"SELECT * FROM {BIG.name} WHERE day < %(first)s", {"first": FIRST_DAY + dt.timedelta(days=60)})
+        kept = pa.concat_tables(db.iter_chunks(f"SELECT * FROM {BIG.name} WHERE day < %(first)s",
+                                               {"first": FIRST_DAY + dt.timedelta(days=60)}))
         db.drop_table(BIG.name)
         db.create_table(BIG)
         db.insert(BIG.name, [kept, *new_days.values()])

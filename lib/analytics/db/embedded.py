@@ -390,6 +390,33 @@ class EmbeddedStore(Database):
             self._session = None
 
 
+class _PartFile:
+    """One partition's temporary Parquet file; small pieces are gathered into row groups of ROW_GROUP_ROWS."""
+
+    def __init__(self, folder: Path, schema: pa.Schema) -> None:
+        self.path = folder / f".tmp-{uuid.uuid4().hex}.parquet"
+        self.writer = pq.ParquetWriter(self.path, schema, compression="zstd")
+        self.rows = 0
+        self.pending: list[pa.Table] = []
+        self.pending_rows = 0
+
+    def add(self, rows: pa.Table) -> None:
+        self.pending.append(rows)
+        self.pending_rows += rows.num_rows
+        self.rows += rows.num_rows
+        if self.pending_rows >= ROW_GROUP_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.writer.write_table(pa.concat_tables(self.pending).combine_chunks(), row_group_size=ROW_GROUP_ROWS)
+            self.pending, self.pending_rows = [], 0
+
+    def close(self) -> None:
+        self.flush()
+        self.writer.close()
+
+
 class _PartWriter:
     """Writes incoming rows into one temporary Parquet file per partition; nothing is visible until published."""
 
@@ -397,14 +424,15 @@ class _PartWriter:
         self.folder, self.spec, self.only = folder, spec, only
         self.schema = arrow_schema(spec.columns)
         self.partitioning = spec.partitioning
-        self.writers: dict[str, tuple[pq.ParquetWriter, Path, list[int]]] = {}
+        self.files: dict[str, _PartFile] = {}
+        self._finished: list[tuple[Part, Path]] = []
 
     def add(self, chunk: pa.Table) -> None:
         if not chunk.num_rows:
             return
         chunk = conform(chunk, self.spec.columns).cast(self.schema)
         if self.partitioning is None:
-            self._write("", chunk)
+            self._file("").add(chunk)
             return
         ids = self.partitioning.ids(chunk.column(self.partitioning.column))
         for partition in np.unique(ids):
@@ -412,34 +440,31 @@ class _PartWriter:
                 raise DatabaseError(f"Rows for partition {partition} were given among the rows for "
                                     f"{', '.join(sorted(self.only))} of table '{self.spec.name}'.")
             same = ids == partition
-            self._write(str(partition), chunk if same.all() else chunk.filter(pa.array(same)))
+            self._file(str(partition)).add(chunk if same.all() else chunk.filter(pa.array(same)))
 
-    def _write(self, partition: str, rows: pa.Table) -> None:
-        if partition not in self.writers:
-            temporary = self.folder / f".tmp-{uuid.uuid4().hex}.parquet"
-            self.writers[partition] = (pq.ParquetWriter(temporary, self.schema, compression="zstd"), temporary, [0])
-        writer, _, count = self.writers[partition]
-        writer.write_table(rows, row_group_size=ROW_GROUP_ROWS)
-        count[0] += rows.num_rows
+    def _file(self, partition: str) -> _PartFile:
+        if partition not in self.files:
+            self.files[partition] = _PartFile(self.folder, self.schema)
+        return self.files[partition]
 
     def finish(self) -> list[tuple[Part, Path]]:
         """Close and flush every file; the parts to publish, with their temporary paths."""
         parts = []
-        for partition, (writer, temporary, count) in self.writers.items():
-            writer.close()
-            with open(temporary, "rb") as written:
+        for partition, file in self.files.items():
+            file.close()
+            with open(file.path, "rb") as written:
                 os.fsync(written.fileno())
-            parts.append((Part(_part_name(), count[0], temporary.stat().st_size, partition), temporary))
-        self.writers = {}
+            parts.append((Part(_part_name(), file.rows, file.path.stat().st_size, partition), file.path))
+        self.files = {}
         self._finished = parts
         return parts
 
     def discard(self) -> None:
         """Remove whatever was not published (after a failure, a duplicate token or a lost race)."""
-        for writer, temporary, _ in self.writers.values():
-            writer.close()
-            temporary.unlink(missing_ok=True)
-        for _, temporary in getattr(self, "_finished", []):
+        for file in self.files.values():
+            file.writer.close()
+            file.path.unlink(missing_ok=True)
+        for _, temporary in self._finished:
             temporary.unlink(missing_ok=True)
 
 

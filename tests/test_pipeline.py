@@ -68,3 +68,24 @@ def test_unknown_ids_are_refused_by_field(db: Database, call, field: str) -> Non
     with pytest.raises(ParameterError) as caught:
         call(db)
     assert caught.value.name == field
+
+
+def test_a_defaulted_end_obeys_the_period_limit_too(db: Database, tmp_path: Path) -> None:
+    """?start=1970-01-01 with an empty end must not escape the 92-day limit because the report chose the end."""
+    from analytics.params import FormInvalid, declaration
+    from analytics.pipeline import run_report
+
+    from .conftest import REPO
+
+    with pytest.raises(FormInvalid) as refused:
+        run_report(plastic_cards, declaration(REPO / "notebooks/account_managers/plastic_cards.ipynb"),
+                   {"start": "1970-01-01"}, db, settings=load_settings(home=tmp_path))
+    assert list(refused.value.errors) == ["end"]
+    assert refused.value.errors["end"].startswith("the period can be at most 92 days long (left empty, it means ")
+    assert not (tmp_path / "reports" / "exports").exists()
+
+
+def test_export_files_are_readable_by_their_owner_only(db: Database, tmp_path: Path) -> None:
+    query = plastic_cards(db, 3, dt.date(2026, 9, 1), dt.date(2026, 9, 30))
+    outcome = execute(query, db, settings=load_settings(home=tmp_path))
+    assert all(result.path.stat().st_mode & 0o777 == 0o600 for result in outcome.files)

@@ -423,6 +423,33 @@ def resolve(parameters: Sequence[Parameter], given: Mapping[str, Any],
     return values
 
 
+def check_effective(parameters: Sequence[Parameter], values: Mapping[str, Any], effective: Mapping[str, Any]) -> None:
+    """Check the declared rules again on the values a report actually used (its defaults filled in).
+
+    ``?start=1970-01-01`` with an empty end must not escape ``EndDate[start, 92]`` because the
+    report chose the end itself. FormInvalid names the field and says what its empty value meant.
+    """
+    merged = {**values, **{name: value for name, value in effective.items() if name in values}}
+    errors: dict[str, str] = {}
+    for parameter in parameters:
+        if parameter.name not in merged:
+            continue
+        try:
+            parameter.kind.check(merged[parameter.name], merged)
+        except ValueError as problem:
+            errors[parameter.name] = str(problem) + _meaning(parameter.name, values, merged)
+    if errors:
+        raise FormInvalid(errors)
+
+
+def _meaning(name: str, given: Mapping[str, Any], used: Mapping[str, Any]) -> str:
+    if given.get(name) is None and used.get(name) is not None:
+        value = used[name]
+        shown = f"{value:%d.%m.%Y}" if isinstance(value, dt.date) else str(value)
+        return f" (left empty, it means {shown})"
+    return ""
+
+
 def as_error(error: ParameterError) -> FormInvalid:
     """A report's own refusal of a value (an unknown partner, say), shown next to its field."""
     return FormInvalid({error.name: error.allowed})

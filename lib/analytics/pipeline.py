@@ -26,7 +26,7 @@ from .config import Settings, load_settings
 from .db import Database
 from .errors import AnalyticsError, ParameterError
 from .exports import ExportResult, export
-from .params import FormInvalid, Parameter, as_error, resolve
+from .params import FormInvalid, Parameter, as_error, check_effective, resolve
 from .reports import ReportQuery
 from .warehouse.lookups import Lookups
 
@@ -117,6 +117,7 @@ def run_report(report: Report, parameters: Sequence[Parameter], given: Mapping[s
             query = report(db, **report_values)
         except ParameterError as refused:
             raise as_error(refused) from None
+        check_effective(parameters, values, query.effective)
         outcome = execute(query, db, settings=settings, formats=formats, delimiter=delimiter, progress=progress,
                           cancelled=cancelled, run_id=run_id)
     outcome.values = values

@@ -24,11 +24,14 @@ def export_name(report: str, key_params: Mapping[str, object], suffix: str, *, n
 
 @contextmanager
 def atomic_file(path: Path) -> Iterator[IO[bytes]]:
-    """Write to a hidden temporary file beside ``path`` and move it into place only when complete."""
+    """Write to a hidden temporary file beside ``path`` and move it into place only when complete.
+
+    The file is readable and writable by its owner only (exports hold card numbers).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".tmp-{secrets.token_hex(8)}-{path.name}")
     try:
-        with open(temporary, "wb") as handle:
+        with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())

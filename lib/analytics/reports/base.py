@@ -21,6 +21,9 @@ class ReportQuery:
     key_params: dict[str, Any] = field(default_factory=dict)  # what the file name carries
     headers: dict[str, str] = field(default_factory=dict)  # column labels in the files
     facts: list[str] = field(default_factory=list)  # extra lines under the title (rates, totals)
+    # the values the report actually used for declared parameters it filled in (an empty end: the latest day),
+    # so the declared rules (at most 92 days) hold for defaulted values too
+    effective: dict[str, Any] = field(default_factory=dict)
 
 
 def default_period(db: Database, start: dt.date | None, end: dt.date | None, latest_sql: str,

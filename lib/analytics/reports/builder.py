@@ -37,7 +37,8 @@ def export_builder(db: Database, table: str = "cards", columns: Sequence[str] = 
         name=f"export_{table}", title=f"{table}: rows from {start:%d.%m.%Y} to {end:%d.%m.%Y}"
         + (f" for partner {partner_id}" if partner_id else ""), sql=sql,
         params={"start": start, "end": end, "partner": partner_id, "limit": row_limit},
-        key_params={"from": start, "to": end}, headers=WAREHOUSE[table].labels)
+        key_params={"from": start, "to": end}, headers=WAREHOUSE[table].labels,
+        effective={"start": start, "end": end})
 
 
 def _table(name: str) -> Identifier:

@@ -26,7 +26,8 @@ def partner_cards(db: Database, partner_id: int = 0, start: dt.date | None = Non
     return ReportQuery(
         name="partner_cards", title=f"Cards of {name} added to the app from {start:%d.%m.%Y} to {end:%d.%m.%Y}",
         sql=sql, params={"partner": partner_id, "start": start, "end": end},
-        key_params={"partner": name, "from": start, "to": end}, headers=CARD_LABELS)
+        key_params={"partner": name, "from": start, "to": end}, headers=CARD_LABELS,
+        effective={"start": start, "end": end})
 
 
 def plastic_cards(db: Database, partner_id: int = 0, start: dt.date | None = None,
@@ -41,4 +42,5 @@ def plastic_cards(db: Database, partner_id: int = 0, start: dt.date | None = Non
     return ReportQuery(
         name="plastic_cards", title=f"Plastic cards of {name} issued from {start:%d.%m.%Y} to {end:%d.%m.%Y}",
         sql=sql, params={"partner": partner_id, "start": start, "end": end},
-        key_params={"partner": name, "from": start, "to": end}, headers=CARD_LABELS)
+        key_params={"partner": name, "from": start, "to": end}, headers=CARD_LABELS,
+        effective={"start": start, "end": end})

@@ -59,3 +59,18 @@ def test_downloads_refuse_everything_else(served: tuple[str, Path], path: str) -
     (home / "reports" / "logs" / "runs.log").write_text("secret")
     status, body, _ = get(base + "/exports/" + path)
     assert status in (403, 404) and b"secret" not in body
+
+
+@pytest.mark.parametrize("path", ["voila/api/contents", "voila/api/contents/account_managers", "voila/tree",
+                                  "voila/tree/account_managers", "voila/files/account_managers/plastic_cards.ipynb"])
+def test_nothing_lists_or_serves_the_notebook_files(served: tuple[str, Path], path: str) -> None:
+    status, body, _ = get(served[0] + "/" + path)
+    assert status == 404 and b"plastic_cards" not in body
+
+
+@pytest.mark.parametrize("path", ["/", "/voila/render/account_managers/push_report.ipynb"])
+def test_pages_carry_security_headers(served: tuple[str, Path], path: str) -> None:
+    status, _, headers = get(served[0] + path)
+    assert status == 200
+    assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert headers["Referrer-Policy"] == "same-origin"

@@ -18,7 +18,7 @@ from voila.app import Voila
 
 from ..catalog import report_notebooks
 from ..config import load_settings
-from .handlers import our_handlers, replace_report_handler
+from .handlers import SECURITY_HEADERS, our_handlers, replace_report_handler
 
 CULL_INTERVAL_SECONDS = 10
 
@@ -41,6 +41,8 @@ class AnalyticsApp(Voila):
                                                          "kernel_env_variables": {"ANALYTICS_NOTEBOOK": str(path)}}
                 for path in report_notebooks(notebooks)}
         super().initialize(argv)
+        self.tornado_settings = {**self.tornado_settings,
+                                 "headers": {**self.tornado_settings.get("headers", {}), **SECURITY_HEADERS}}
 
     def init_handlers(self) -> list:
         settings = load_settings()

@@ -20,9 +20,22 @@ CONTENT_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsh
                  "csv": "text/csv; charset=utf-8"}
 TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True)
 BUSY_RETRY_SECONDS = 20
+# Sent with every response, ours and Voilà's (Voilà's handlers read them from the "headers" setting).
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
+                    "X-Frame-Options": "SAMEORIGIN", "Cross-Origin-Opener-Policy": "same-origin"}
+# Voilà handlers that list or serve the notebook folder's files: the app shows reports, never their sources.
+CLOSED_PATHS = ("/voila/api/contents", "/voila/tree", "/voila/files/")
 
 
-class ExportDownloadHandler(web.StaticFileHandler):
+class SecureHeaders:
+    """Mixin for our own handlers: the same security headers as Voilà's."""
+
+    def set_default_headers(self) -> None:
+        for name, value in SECURITY_HEADERS.items():
+            self.set_header(name, value)  # type: ignore[attr-defined]
+
+
+class ExportDownloadHandler(SecureHeaders, web.StaticFileHandler):
     """``/exports/<name>``: one exported file, as an attachment; nothing else on disk."""
 
     def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
@@ -40,7 +53,7 @@ class ExportDownloadHandler(web.StaticFileHandler):
         self.set_header("Cache-Control", "no-store")
 
 
-class StartPageHandler(web.RequestHandler):
+class StartPageHandler(SecureHeaders, web.RequestHandler):
     """The list of reports: what each one gives and who it is for."""
 
     def initialize(self, notebooks: Path, base_url: str) -> None:
@@ -88,9 +101,11 @@ def our_handlers(app: Any, settings: Settings, notebooks: Path) -> list:
 
 
 def replace_report_handler(handlers: list, settings: Settings) -> list:
-    """Voilà's handlers with its report page swapped for :class:`ReportPageHandler`."""
+    """Voilà's handlers with its report page swapped for :class:`ReportPageHandler`, and no file listings."""
     replaced = []
     for handler in handlers:
+        if any(closed in handler[0] for closed in CLOSED_PATHS):
+            continue
         if len(handler) == 3 and handler[1] is TornadoVoilaHandler and handler[0].endswith("/voila/render/(.*)"):
             handler = (handler[0], ReportPageHandler, {**handler[2], "max_visitor_kernels": settings.max_visitor_kernels})
         replaced.append(handler)

@@ -246,8 +246,8 @@ class Partner(Lookup):
     args: tuple[str, ...] = ("partners",)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "args", ("partners", *self.args[1:]) if self.args[:1] == ("partners",) else
-                           ("partners", *self.args))
+        if self.args[:1] != ("partners",):
+            object.__setattr__(self, "args", ("partners", *self.args))
         super().__post_init__()
 
 

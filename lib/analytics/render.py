@@ -12,8 +12,6 @@ import html
 from typing import Any
 from urllib.parse import urlencode
 
-import pandas as pd
-
 from .pipeline import PREVIEW_ROWS, RunOutcome
 
 RUN_RECORD_MIME = "application/vnd.analytics.run+json"
@@ -71,10 +69,6 @@ def field_error_html(text: str | None) -> str:
 def label_html(label: str, help_text: str) -> tuple[str, str]:
     return (f"<b>{html.escape(label)}</b>",
             f"<span style='color:#555;font-size:90%'>{html.escape(help_text)}</span>")
-
-
-def preview_frame(outcome: RunOutcome) -> pd.DataFrame:
-    return outcome.labelled_preview.head(PREVIEW_ROWS)
 
 
 def _url_value(value: Any) -> Any:

@@ -138,21 +138,20 @@ def mark_failure(executed: Path, ename: str, evalue: str) -> tuple[int | None, s
 
 
 def _kill_group(child: subprocess.Popen) -> None:
-    """Stop the child, its kernel and anything they started (one process group)."""
+    """Stop the child and what it started in its process group: SIGTERM, then SIGKILL if it lingers.
+
+    The kernel runs in a session of its own; it exits by itself when its parent, the child, is gone
+    (ipykernel's parent poller).
+    """
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(child.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
             child.wait(timeout=5)
-            break
+            return
+        except ProcessLookupError:
+            return
         except subprocess.TimeoutExpired:
             continue
-    try:  # the kernel runs in its own session: stop it by the connection file's owner, papermill's child
-        os.killpg(child.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _os_user() -> str:

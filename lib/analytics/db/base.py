@@ -116,33 +116,33 @@ class Database(abc.ABC):
         batches = [data] if isinstance(data, (pd.DataFrame, pa.Table)) else data
         return (self._conformed(table, columns, batch) for batch in batches)
 
+    @abc.abstractmethod
     def replace_partitions(self, table: str, partitions: Mapping[Any, Data | Iterable[Data]]) -> int:
         """Replace whole partitions (days, weeks or months, as the table declares) with new rows.
 
         At every moment every reader sees each partition wholly old or wholly new; a partition
         given no rows becomes empty. Returns the rows written.
         """
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def drop_partitions(self, table: str, partitions: Iterable[Any]) -> None:
         """Remove whole partitions (retention); each disappears at once for every reader."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def partitions(self, table: str) -> dict[str, int]:
         """Partition ID to row count, for tables declared with ``partition_by``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def compact(self, table: str | None = None) -> int:
         """Merge small parts now (all tables when none is named); queries answer the same afterwards."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def collect_garbage(self, table: str | None = None) -> int:
         """Remove leftovers of interrupted or superseded writes older than the grace period; returns how many."""
-        return 0
 
+    @abc.abstractmethod
     def part_count(self, table: str) -> int:
         """How many data parts the table has now (what compaction reduces)."""
-        raise NotImplementedError
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:

@@ -146,10 +146,14 @@ class ServerDatabase(Database):
             {"db": self.database, "t": self.table(table)}))[0][0])
 
     def partitions(self, table: str) -> dict[str, int]:
+        return self._partitions_of(self.table(table))
+
+    def _partitions_of(self, table: str) -> dict[str, int]:
+        """Rows per partition ID of any table of ours, the staging tables included."""
         rows = self._call("execute", bind(
             "SELECT partition_id, sum(rows) FROM system.parts WHERE database = %(db)s AND table = %(t)s AND active"
-            " GROUP BY partition_id ORDER BY partition_id", {"db": self.database, "t": self.table(table)}))
-        return {str(partition): int(rows) for partition, rows in rows if rows}
+            " GROUP BY partition_id ORDER BY partition_id", {"db": self.database, "t": table}))
+        return {str(partition): int(count) for partition, count in rows if count}
 
     # --- writing -------------------------------------------------------------------------------------
     def _insert_arrow(self, table: str, chunks: Iterable[pa.Table], token: str | None) -> WriteReport:
@@ -208,7 +212,7 @@ class ServerDatabase(Database):
         try:
             columns = self.columns(table)
             rows = self._send(staging, columns, (chunk for data in wanted.values() for chunk in self._batches(table, data)))
-            filled = self.partitions_of(staging)
+            filled = self._partitions_of(staging)
             unexpected = set(filled) - set(wanted)
             if unexpected:
                 raise DatabaseError(f"Rows for partition {sorted(unexpected)[0]} were given among the rows for "
@@ -222,12 +226,6 @@ class ServerDatabase(Database):
         finally:
             self.execute(compose("DROP TABLE IF EXISTS {s}", s=staging))
         return rows
-
-    def partitions_of(self, table: str) -> dict[str, int]:
-        rows = self._call("execute", bind(
-            "SELECT partition_id, sum(rows) FROM system.parts WHERE database = %(db)s AND table = %(t)s AND active"
-            " GROUP BY partition_id", {"db": self.database, "t": table}))
-        return {str(partition): int(count) for partition, count in rows if count}
 
     def drop_partitions(self, table: str, partitions: Iterable[Any]) -> None:
         spec = self.spec(table)
@@ -243,7 +241,7 @@ class ServerDatabase(Database):
         for name in names:
             before = self.part_count(name)
             target = self.table(name)
-            for partition in self.partitions_of(name) or [None]:
+            for partition in self._partitions_of(name) or [None]:
                 where = " PARTITION ID %(p)s" if partition is not None else ""
                 self.execute(compose("OPTIMIZE TABLE {t}", t=target) + where + " FINAL", {"p": partition})
             merged += before - self.part_count(name)

@@ -22,7 +22,7 @@ def test_every_shipped_notebook_passes_nbval(db_url: str, tmp_path: Path) -> Non
     assert done.returncode == 0, done.stdout[-3000:]
     notebooks = sorted((REPO / "notebooks").rglob("*.ipynb"))
     assert f"{2 * len(notebooks)} passed" in done.stdout  # every code cell of every notebook ran
-    assert len(list((tmp_path / "reports" / "exports").glob("*.xlsx"))) == len(notebooks)
+    assert len(list((tmp_path / "reports" / "exports").rglob("*.xlsx"))) == len(notebooks)
 
 
 def test_lab_opens_the_notebooks_with_the_database_configured(embedded_url: str, tmp_path: Path) -> None:

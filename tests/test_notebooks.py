@@ -27,7 +27,7 @@ def test_notebook_defaults_give_a_result(notebook: Path, db_url: str, tmp_path: 
     errors = [out for cell in executed.cells for out in cell.get("outputs", []) if out.get("output_type") == "error"]
     assert errors == []
     assert sorted(path.suffix for path in run.files) == [".csv", ".xlsx"]
-    assert all(path.is_file() and path.parent == tmp_path / "reports" / "exports" for path in run.files)
+    assert all(path.is_file() and path.parent.parent == tmp_path / "reports" / "exports" for path in run.files)
     text = "".join(str(out.get("data", {}).get("text/html", "")) for cell in executed.cells for out in cell.get("outputs", []))
     assert ": 0 rows" not in text  # the defaults give a meaningful result on the demo data
 

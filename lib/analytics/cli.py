@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import getpass
 import logging
 import os
 import sys
@@ -12,9 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from .access.serving import how_to_sign_in, is_loopback, sign_in_configured
+from .access.users import UserError
 from .config import describe_settings, load_settings
 from .db import connect
-from .errors import AnalyticsError
+from .errors import AnalyticsError, ConfigError
 from .warehouse import demo
 
 log = logging.getLogger("analytics")
@@ -69,6 +72,23 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--port", type=int, default=8866)
     sub.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: loopback only)")
     sub.add_argument("--url", help=url_help)
+
+    sub = command("users", _users, "Manage who may sign in to the app and their groups.")
+    actions = sub.add_subparsers(required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="add a person, or set a new password and groups for them")
+    add.set_defaults(action="add")
+    add.add_argument("name")
+    add.add_argument("--groups", default="", help="comma-separated groups, e.g. account_managers,marketing (admin: all)")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input (for scripts)")
+    remove = actions.add_parser("remove", help="remove a person; their sessions end at once")
+    remove.set_defaults(action="remove")
+    remove.add_argument("name")
+    listing = actions.add_parser("list", help="list people and their groups")
+    listing.set_defaults(action="list")
+
+    sub = command("cleanup", _cleanup, "Remove export files and executed notebooks older than the kept age (audit rows stay).")
+    sub.add_argument("--older-than", type=float, metavar="DAYS", help="age in days (default: $ANALYTICS_KEEP_FILES_DAYS, 30)")
+    sub.add_argument("--dry-run", action="store_true", help="only list what would be removed")
 
     sub = command("lab", _lab, "Open JupyterLab on the report notebooks, with the library and the database configured.")
     sub.add_argument("--port", type=int, default=8888)
@@ -131,9 +151,54 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _users(args: argparse.Namespace) -> int:
+    from .access.users import UsersFile  # noqa: PLC0415
+
+    settings = load_settings()
+    users = UsersFile(settings.users_file)
+    if args.action == "list":
+        for name in users.names():
+            person = users.person(name)
+            print(f"{name}\t{','.join(sorted(person.groups)) if person else ''}")
+        return 0
+    if args.action == "remove":
+        users.remove(args.name)
+        log.info("Removed %s from %s.", args.name, settings.users_file)
+        return 0
+    password = _read_password(args.password_stdin)
+    groups = [group.strip() for group in args.groups.split(",") if group.strip()]
+    users.add(args.name, password, groups)
+    log.info("%s can sign in now (groups: %s); the list is in %s.", args.name, ", ".join(groups) or "none",
+             settings.users_file)
+    return 0
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise UserError("The two passwords differ; nothing was changed.")
+    return first
+
+
+def _cleanup(args: argparse.Namespace) -> int:
+    from .retention import cleanup  # noqa: PLC0415
+
+    result = cleanup(load_settings(), older_than_days=args.older_than, dry_run=args.dry_run)
+    for path in result.removed:
+        print(path)
+    verb = "Would remove" if args.dry_run else "Removed"
+    log.info("%s %d file(s), %.1f MB; kept %d newer file(s). Audit rows are kept.", verb, len(result.removed),
+             result.freed_bytes / 1e6, result.kept)
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     """Become the web app (exec), so a SIGTERM or Ctrl-C reaches it and it stops its kernels itself."""
     settings = load_settings(db_url=args.url)
+    if not is_loopback(args.ip) and not sign_in_configured(settings):
+        raise ConfigError(how_to_sign_in(settings))
     notebooks = settings.notebooks
     environment = {**os.environ, "ANALYTICS_DB_URL": settings.database_url, "ANALYTICS_HOME": str(settings.home)}
     command = [sys.executable, "-m", "analytics.web.app", str(notebooks), f"--port={args.port}", f"--Voila.ip={args.ip}",

@@ -10,6 +10,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from dotenv import dotenv_values
 
 from .errors import ConfigError
 
@@ -69,29 +72,99 @@ class Settings:
         "help": "Most report pages open at once (about 400 MB each); past it visitors see 'busy, try again shortly'.",
     })
 
+    db_writer_url: str = field(default="", metadata={
+        "env": "ANALYTICS_DB_WRITER_URL",
+        "help": "Database URL of the writer account, used only by the library's writers (audit, audiences, raffle, "
+                "loads); reports read with ANALYTICS_DB_URL, which should be a read-only account. Default: the same URL.",
+    })
+    users_file: Path = field(default_factory=lambda: _default_home() / "users.json", metadata={
+        "env": "ANALYTICS_USERS_FILE",
+        "help": "Who may sign in: names, groups and salted password hashes (manage with `analytics users`).",
+    })
+    serve_token: str = field(default="", metadata={
+        "env": "ANALYTICS_SERVE_TOKEN",
+        "help": "A shared secret for scripts: sent as 'Authorization: token ...' or ?token=..., it signs in as "
+                "the admin 'token' user.",
+    })
+    trusted_proxies: str = field(default="", metadata={
+        "env": "ANALYTICS_TRUSTED_PROXIES",
+        "help": "Addresses (or networks, 10.0.0.0/8) of a reverse proxy or JupyterHub whose user-name header is trusted.",
+    })
+    proxy_user_header: str = field(default="X-Forwarded-User", metadata={
+        "env": "ANALYTICS_PROXY_USER_HEADER",
+        "help": "Header in which a trusted proxy passes the signed-in user's name.",
+    })
+    proxy_groups_header: str = field(default="X-Forwarded-Groups", metadata={
+        "env": "ANALYTICS_PROXY_GROUPS_HEADER",
+        "help": "Header in which a trusted proxy passes the user's groups (comma-separated); else the users file's.",
+    })
+    serve_hosts: str = field(default="", metadata={
+        "env": "ANALYTICS_SERVE_HOSTS",
+        "help": "Host names the app answers besides this machine's own (comma-separated, e.g. analytics.example.com); "
+                "any other Host header is refused.",
+    })
+    session_hours: float = field(default=12.0, metadata={
+        "env": "ANALYTICS_SESSION_HOURS",
+        "help": "How long a sign-in lasts, in hours.",
+    })
+    keep_files_days: float = field(default=30.0, metadata={
+        "env": "ANALYTICS_KEEP_FILES_DAYS",
+        "help": "Export files and executed notebooks older than this many days are removed by `analytics cleanup` "
+                "(audit rows stay).",
+    })
+
     @property
     def database_url(self) -> str:
         """The configured URL, or the embedded store under ``home`` when none is set."""
         return self.db_url or f"chdb://{self.home / 'data' / 'warehouse'}"
 
     @property
+    def writer_url(self) -> str:
+        """The writer account's URL: ``ANALYTICS_DB_WRITER_URL``, else the readers' URL."""
+        return self.db_writer_url or self.database_url
+
+    @property
     def reports_dir(self) -> Path:
         return self.home / "reports"
 
+    @property
+    def secrets(self) -> dict[str, str]:
+        """Configured secret values (passwords in URLs, tokens), for checks that none leaks into a file."""
+        found = {"ANALYTICS_SERVE_TOKEN": self.serve_token}
+        for name, url in (("ANALYTICS_DB_URL", self.db_url), ("ANALYTICS_DB_WRITER_URL", self.db_writer_url)):
+            password = urlsplit(url).password if url else None
+            found[name] = unquote(password) if password else ""
+        return {name: value for name, value in found.items() if value}
+
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-    """Build settings from the environment, then apply explicit, non-empty overrides."""
+    """Build settings from the environment (a ``.env`` file fills what it lacks), then apply explicit overrides."""
     environ = os.environ if environ is None else environ
+    environ = {**dotenv_file(environ), **environ}
     values: dict[str, object] = {}
     for spec in fields(Settings):
         name = spec.metadata["env"]
         if environ.get(name):
             values[spec.name] = _convert(environ[name], spec.type, name, spec.metadata.get("allow_zero", False))
     values.update({key: value for key, value in overrides.items() if value not in (None, "")})
-    for name in ("home", "notebooks"):
+    if "home" in values and "users_file" not in values:  # the users file lives in the home it belongs to
+        values["users_file"] = Path(str(values["home"])) / "users.json"
+    for name in ("home", "notebooks", "users_file"):
         if name in values:
             values[name] = Path(str(values[name])).expanduser()
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def dotenv_file(environ: Mapping[str, str]) -> dict[str, str]:
+    """``ANALYTICS_*`` values from ``$ANALYTICS_ENV_FILE``, else ``.env`` in ``$ANALYTICS_HOME`` (or the checkout).
+
+    Secrets live there or in the environment, never in notebooks.
+    """
+    path = Path(environ.get("ANALYTICS_ENV_FILE") or Path(environ.get("ANALYTICS_HOME") or _default_home()) / ".env")
+    if not path.is_file():
+        return {}
+    return {name: value for name, value in dotenv_values(path).items()
+            if name.startswith("ANALYTICS_") and value is not None}
 
 
 def _convert(raw: str, kind: object, env_name: str, allow_zero: bool) -> object:

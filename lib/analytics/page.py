@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from .access.identity import current_user, user_folder
 from .config import Settings, load_settings
 from .db import Database, connect
 from .errors import ConfigError
@@ -90,12 +91,12 @@ def show_form(report: Callable[..., Any], namespace: Mapping[str, Any]) -> None:
     defaults, refused = prefilled(parameters, {}, given, lookups)  # a default the data no longer has is shown, not hidden
     base = os.environ.get("VOILA_BASE_URL", "/")
     form = ReportForm(parameters, defaults, lambda parameter, values: parameter.kind.options(values, lookups),
-                      _form_runner(report, parameters, db, settings), settings,
-                      downloads_url=base.rstrip("/") + "/exports/")
+                      _form_runner(report, parameters, db, settings), settings)
     if refused:
         form.apply(defaults, refused, given, source="the report's default")
     display(form.widget)
     _wait_for_visitor()  # a preheated kernel did the slow part before anyone asked
+    form.downloads_url = f"{base.rstrip('/')}/exports/{user_folder(current_user())}/"  # the visitor is known now
     link = values_from_query(os.environ.get("QUERY_STRING", ""))
     if link:
         values, errors = prefilled(parameters, defaults, link, lookups)
@@ -107,7 +108,8 @@ def _form_runner(report: Callable[..., Any], parameters: list[Parameter], db: Da
                  settings: Settings) -> Callable[[Mapping[str, Any], Progress, threading.Event], RunOutcome]:
     """The form's Run: the one pipeline, with the form's progress line and Cancel."""
     def run(raw: Mapping[str, Any], progress: Progress, cancelled: threading.Event) -> RunOutcome:
-        return run_report(report, parameters, raw, db, settings=settings, progress=progress, cancelled=cancelled)
+        return run_report(report, parameters, raw, db, settings=settings, progress=progress, cancelled=cancelled,
+                          user=current_user())
     return run
 
 

@@ -22,6 +22,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from .access.identity import current_user, user_folder
+from .audit import AuditEvent, audit, file_sha256
 from .config import Settings, load_settings
 from .db import Database
 from .errors import AnalyticsError, ParameterError
@@ -103,7 +105,7 @@ def validate(parameters: Sequence[Parameter], given: Mapping[str, Any], db: Data
 def run_report(report: Report, parameters: Sequence[Parameter], given: Mapping[str, Any], db: Database, *,
                settings: Settings | None = None, formats: tuple[str, ...] = ("xlsx", "csv"),
                progress: Progress | None = None, cancelled: threading.Event | None = None,
-               run_id: str | None = None) -> RunOutcome:
+               run_id: str | None = None, user: str | None = None) -> RunOutcome:
     """Validate the values, build the report's query, and run it into files (see :func:`execute`).
 
     A value the form accepts but the data contradicts (a report's ParameterError) is refused the
@@ -119,36 +121,53 @@ def run_report(report: Report, parameters: Sequence[Parameter], given: Mapping[s
             raise as_error(refused) from None
         check_effective(parameters, values, query.effective)
         outcome = execute(query, db, settings=settings, formats=formats, delimiter=delimiter, progress=progress,
-                          cancelled=cancelled, run_id=run_id)
-    outcome.values = values
+                          cancelled=cancelled, run_id=run_id, user=user, values=values)
     return outcome
 
 
 def execute(query: ReportQuery, db: Database, *, settings: Settings | None = None, formats: tuple[str, ...] = ("xlsx", "csv"),
             delimiter: str = ",", progress: Progress | None = None, cancelled: threading.Event | None = None,
-            run_id: str | None = None) -> RunOutcome:
-    """Run one report query and write its files under reports/exports/."""
+            run_id: str | None = None, user: str | None = None, values: Mapping[str, Any] | None = None) -> RunOutcome:
+    """Run one report query and write its files under ``reports/exports/<user>/``; audit the run and each file.
+
+    The files land in the folder of the person the run is for (``user``, else :func:`current_user`), and
+    the app lets only that person (or an admin) download them.
+    """
     settings = settings or load_settings()
     run_id = run_id or new_run_id()
+    user = user or current_user()
+    values = dict(values if values is not None else query.params)
     log = run_log(settings)
-    log.info("run %s: %s %s", run_id, query.name, query.params)
-    folder = settings.reports_dir / "exports"
+    log.info("run %s: %s %s for %s", run_id, query.name, query.params, user)
+    folder = settings.reports_dir / "exports" / user_folder(user)
     folder.mkdir(parents=True, exist_ok=True)
     spool = folder / f".spool-{run_id}-{secrets.token_hex(4)}.arrow"
     try:
         rows, preview = _spool(db.iter_chunks(query.sql, query.params), spool, progress, cancelled)
         files = [export(_read_spool(spool), folder, query.name, query.key_params, file_format=file_format,
                         delimiter=delimiter, headers=query.headers) for file_format in formats]
-    except AnalyticsError:
+    except AnalyticsError as error:
         log.info("run %s stopped", run_id, exc_info=True)
+        _audit_run(settings, "run_failed", query, values, run_id, user, detail=str(error))
         raise
     except Exception:
         log.exception("run %s failed", run_id)
+        _audit_run(settings, "run_failed", query, values, run_id, user)
         raise
     finally:
         spool.unlink(missing_ok=True)
     log.info("run %s: %d rows, files %s", run_id, rows, [str(result.path) for result in files])
-    return RunOutcome(run_id, query, rows, preview, files)
+    _audit_run(settings, "run", query, values, run_id, user, rows=rows)
+    for result in files:
+        audit(AuditEvent("export", query.name, values, rows, result.path.name, file_sha256(result.path), run_id, user),
+              settings)
+    return RunOutcome(run_id, query, rows, preview, files, values)
+
+
+def _audit_run(settings: Settings, action: str, query: ReportQuery, values: Mapping[str, Any], run_id: str, user: str,
+               *, rows: int | None = None, detail: str = "") -> None:
+    parameters = {**values, **({"error": detail} if detail else {})}
+    audit(AuditEvent(action, query.name, parameters, rows, run_id=run_id, user=user), settings)
 
 
 def _spool(chunks: Iterator[pa.Table], path: Path, progress: Progress | None,

@@ -8,16 +8,23 @@ kernel waiting for each report, and visitor kernels that end with their visit.
 * At most ``ANALYTICS_MAX_VISITOR_KERNELS`` visitor kernels run; past that a visitor gets a plain
   "busy, try again shortly" page instead of a new kernel.
 * SIGTERM or SIGINT stops the web server and shuts down every kernel it started (Voilà's own stop).
+* Every handler sits behind the gate (:mod:`analytics.web.gate`): host names, sign-in, permissions.
+  Serving beyond loopback without a way to sign in refuses to start.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from jupyter_core.utils import ensure_async
 from voila.app import Voila
 
+from ..access.identity import CLIENT_HEADER, USER_HEADER
+from ..access.serving import how_to_sign_in, is_loopback, sign_in_configured
 from ..catalog import report_notebooks
 from ..config import load_settings
+from .gate import AnalyticsIdentityProvider, Gate, cookie_secret, guarded
 from .handlers import SECURITY_HEADERS, our_handlers, replace_report_handler
 
 CULL_INTERVAL_SECONDS = 10
@@ -40,13 +47,36 @@ class AnalyticsApp(Voila):
                 path.relative_to(notebooks).as_posix(): {"pool_size": 1,
                                                          "kernel_env_variables": {"ANALYTICS_NOTEBOOK": str(path)}}
                 for path in report_notebooks(notebooks)}
+        self.config.Voila.identity_provider_class = AnalyticsIdentityProvider
+        self.config.Voila.cookie_secret = cookie_secret(settings)
+        self.config.VoilaConfiguration.http_header_envs = [USER_HEADER, CLIENT_HEADER]  # set by the gate, never the browser
         super().initialize(argv)
-        self.tornado_settings = {**self.tornado_settings,
+        if not is_loopback(self.ip or "0.0.0.0") and not sign_in_configured(settings):
+            self.log.critical(how_to_sign_in(settings))
+            self.exit(1)
+        self.gate = Gate(settings, self.base_url, self.ip)
+        self.tornado_settings = {**self.tornado_settings, "analytics_gate": self.gate, "analytics_settings": settings,
+                                 "xsrf_cookie_kwargs": {"samesite": "Lax"},
                                  "headers": {**self.tornado_settings.get("headers", {}), **SECURITY_HEADERS}}
 
     def init_handlers(self) -> list:
         settings = load_settings()
-        return our_handlers(self, settings, Path(self.root_dir)) + replace_report_handler(super().init_handlers(), settings)
+        self.gate.kernels = self.kernel_manager
+        self._record_visitor_kernels()
+        handlers = our_handlers(self, settings, Path(self.root_dir)) + replace_report_handler(super().init_handlers(), settings)
+        return guarded(handlers)
+
+    def _record_visitor_kernels(self) -> None:
+        """Tell the gate which report each visitor kernel runs (warm kernels are known to Voilà's pools)."""
+        start_kernel = self.kernel_manager.start_kernel
+        gate = self.gate
+
+        async def recording_start_kernel(*args: Any, **kwargs: Any) -> str:
+            kernel_id = await ensure_async(start_kernel(*args, **kwargs))
+            gate.record_kernel(kernel_id, kwargs.get("env") or {})
+            return kernel_id
+
+        self.kernel_manager.start_kernel = recording_start_kernel
 
 
 main = AnalyticsApp.launch_instance

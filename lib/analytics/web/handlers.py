@@ -10,10 +10,13 @@ from urllib.parse import quote
 import jinja2
 from jupyter_server.utils import url_path_join
 from tornado import web
+from tornado.ioloop import IOLoop
 from voila.tornado.handler import TornadoVoilaHandler
 
+from ..audit import AuditEvent, audit, file_sha256
 from ..catalog import report_catalog
 from ..config import Settings
+from .gate import safe_next
 
 EXPORT_NAME = re.compile(r"^[\w.-]+\.(xlsx|csv)$", re.UNICODE)
 CONTENT_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -36,13 +39,23 @@ class SecureHeaders:
 
 
 class ExportDownloadHandler(SecureHeaders, web.StaticFileHandler):
-    """``/exports/<name>``: one exported file, as an attachment; nothing else on disk."""
+    """``/exports/<person>/<name>``: one exported file of the person's own runs, as an attachment; nothing else on
+    disk. The gate has checked the folder is the signed-in person's (or that they are an admin); each
+    download is audited with the file's SHA-256."""
 
     def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
-        name = Path(absolute_path).name
-        if not EXPORT_NAME.match(name) or name.startswith(".") or Path(absolute_path).parent != Path(root):
+        path = Path(absolute_path)
+        if (not EXPORT_NAME.match(path.name) or path.name.startswith(".") or path.parent.parent != Path(root)
+                or path.parent.name.startswith(".")):
             raise web.HTTPError(404)
         return super().validate_absolute_path(root, absolute_path)
+
+    def on_finish(self) -> None:
+        if self.get_status() != 200 or self.request.method != "GET" or not getattr(self, "absolute_path", None):
+            return
+        person = getattr(self, "_analytics_person", None)
+        IOLoop.current().run_in_executor(None, _audit_download, Path(self.absolute_path), person.name if person else "",
+                                         self.request.remote_ip or "", self.settings["analytics_settings"])
 
     def get_content_type(self) -> str:
         return CONTENT_TYPES[Path(self.absolute_path).suffix.lstrip(".")]
@@ -53,17 +66,70 @@ class ExportDownloadHandler(SecureHeaders, web.StaticFileHandler):
         self.set_header("Cache-Control", "no-store")
 
 
+def _audit_download(path: Path, user: str, client: str, settings: Settings) -> None:
+    """Runs off the web server's loop: hashes the file served and records who took it."""
+    audit(AuditEvent("download", file=path.name, sha256=file_sha256(path), user=user, client=client), settings)
+
+
 class StartPageHandler(SecureHeaders, web.RequestHandler):
-    """The list of reports: what each one gives and who it is for."""
+    """The list of reports the signed-in person may open: what each one gives and who it is for."""
 
     def initialize(self, notebooks: Path, base_url: str) -> None:
         self.notebooks, self.base_url = notebooks, base_url
 
     def get(self) -> None:
+        gate = self.settings["analytics_gate"]
+        person = self._analytics_person  # type: ignore[attr-defined] - set by the gate
         reports = [{"url": url_path_join(self.base_url, "voila/render", quote(entry.path)), "title": entry.title,
                     "description": entry.description, "audience": entry.audience}
-                   for entry in report_catalog(self.notebooks)]
-        self.finish(TEMPLATES.get_template("start.html").render(reports=reports))
+                   for entry in gate.visible_reports(person, report_catalog(self.notebooks))]
+        self.finish(TEMPLATES.get_template("start.html").render(
+            reports=reports, user=person.name, sign_out=None if gate.open_local else url_path_join(self.base_url, "logout")))
+
+
+class SignInHandler(SecureHeaders, web.RequestHandler):
+    """A plain sign-in form; failed attempts per address and per name are limited (see FailedSignIns)."""
+
+    def get(self) -> None:
+        self._form("", "")
+
+    def _form(self, name: str, message: str, status: int = 200) -> None:
+        gate = self.settings["analytics_gate"]
+        self.set_status(status)
+        self.set_header("Cache-Control", "no-store")
+        self.finish(TEMPLATES.get_template("sign_in.html").render(
+            name=name, message=message, xsrf=self.xsrf_form_html(), signed_out=self.get_query_argument("signed_out", ""),
+            next=safe_next(self.get_query_argument("next", None), gate.base_url)))
+
+    def post(self) -> None:
+        self.check_xsrf_cookie()
+        gate = self.settings["analytics_gate"]
+        name = self.get_body_argument("name", "").strip()[:64]
+        password = self.get_body_argument("password", "")[:1024]
+        client = self.request.remote_ip or ""
+        keys = (f"address:{client}", f"name:{name.lower()}")
+        wait = gate.failures.wait_seconds(*keys)
+        if wait > 0:
+            self.set_header("Retry-After", str(int(wait) + 1))
+            return self._form(name, f"Too many failed sign-ins. Try again in {int(wait) // 60 + 1} minute(s).", 429)
+        person = gate.users.verify(name, password) if name and password else None
+        settings = self.settings["analytics_settings"]
+        if person is None:
+            gate.failures.failed(*keys)
+            IOLoop.current().run_in_executor(None, lambda: audit(
+                AuditEvent("sign_in_refused", user=name, client=client), settings))
+            return self._form(name, "That name and password do not match. Check them and try again.", 401)
+        gate.failures.succeeded(*keys)
+        gate.start_session(self, person)
+        IOLoop.current().run_in_executor(None, lambda: audit(AuditEvent("sign_in", user=person.name, client=client), settings))
+        self.redirect(safe_next(self.get_body_argument("next", None), gate.base_url))
+
+
+class SignOutHandler(SecureHeaders, web.RequestHandler):
+    def get(self) -> None:
+        gate = self.settings["analytics_gate"]
+        gate.end_session(self)
+        self.redirect(gate.base_url + "login?signed_out=1")
 
 
 class ReportPageHandler(TornadoVoilaHandler):
@@ -96,6 +162,8 @@ def our_handlers(app: Any, settings: Settings, notebooks: Path) -> list:
     exports.mkdir(parents=True, exist_ok=True)
     return [
         (url_path_join(app.server_url, r"/exports/(.*)"), ExportDownloadHandler, {"path": str(exports)}),
+        (url_path_join(app.server_url, "/login"), SignInHandler),
+        (url_path_join(app.server_url, "/logout"), SignOutHandler),
         (app.server_url, StartPageHandler, {"notebooks": notebooks, "base_url": app.base_url}),
     ]
 

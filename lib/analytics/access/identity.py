@@ -1,0 +1,57 @@
+"""A person as the product sees them (name and groups), and who a run is for inside any process.
+
+The app passes the signed-in name to a report's kernel in the ``HTTP_X_ANALYTICS_USER`` variable (a
+header the app sets itself and never takes from the browser); ``analytics run`` passes ``--as NAME`` or
+the operating-system user as ``ANALYTICS_RUN_BY``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+
+ADMIN_GROUP = "admin"
+USER_HEADER = "X-Analytics-User"  # set by the app on each request it lets through, forwarded to kernels
+CLIENT_HEADER = "X-Analytics-Client"  # the client address the app saw
+USER_ENV = "HTTP_X_ANALYTICS_USER"
+CLIENT_ENV = "HTTP_X_ANALYTICS_CLIENT"
+RUN_BY_ENV = "ANALYTICS_RUN_BY"
+_FOLDER_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    groups: frozenset[str] = frozenset()
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN_GROUP in self.groups
+
+
+def os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container user without a passwd entry
+        return f"uid-{os.getuid()}"
+
+
+def current_user() -> str:
+    """Who the running report is for: the app's signed-in user, else ``--as``, else the system user."""
+    return os.environ.get(USER_ENV) or os.environ.get(RUN_BY_ENV) or os_user()
+
+
+def current_client() -> str:
+    """The address the person's browser came from (empty for headless runs)."""
+    return os.environ.get(CLIENT_ENV, "")
+
+
+def user_folder(name: str) -> str:
+    """The folder under ``reports/exports/`` holding this person's files: the name itself when it is a safe
+    file name, else a stable digest of it (an e-mail with odd characters, a proxy's name)."""
+    if _FOLDER_SAFE.match(name) and ".." not in name:
+        return name
+    return "u-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]

@@ -1,0 +1,174 @@
+"""The audit trail: who ran, exported, downloaded or wrote what, when, from where, and the file's SHA-256.
+
+One row per event in ``audit_log``, written by the writer account with the event's id as the insert
+token, so a retried write never makes a second row. When the database cannot take the row (an
+outage), the event goes to ``reports/audit/pending.jsonl`` and is written with the next event that
+gets through (or by ``analytics cleanup``): an audit row is never lost, and never removed by retention.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from .access.identity import current_client, current_user
+from .config import Settings, load_settings
+from .db import Database, TableSpec, connect
+
+log = logging.getLogger(__name__)
+
+ACTIONS = ("run", "run_failed", "export", "download", "write", "sign_in", "sign_in_refused", "cleanup")
+AUDIT_TABLE = TableSpec("audit_log", {
+    "event_id": "String", "at": "DateTime", "user": "String", "action": "String", "report": "String",
+    "parameters": "String", "rows": "Nullable(UInt64)", "file": "String", "sha256": "String", "client": "String",
+    "run_id": "String",
+}, order_by=("at", "event_id"), partition_by="toYYYYMM(at)", description="Who ran, exported, downloaded or wrote what",
+    labels={"event_id": "Event", "at": "When (UTC)", "user": "Who", "action": "What", "report": "Report",
+            "parameters": "Parameters", "rows": "Rows", "file": "File", "sha256": "SHA-256 of the file",
+            "client": "From address", "run_id": "Run"})
+READ_BLOCK = 1 << 20
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    action: str
+    report: str = ""
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    rows: int | None = None
+    file: str = ""
+    sha256: str = ""
+    run_id: str = ""
+    user: str = field(default_factory=current_user)
+    client: str = field(default_factory=current_client)
+    at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0))
+    event_id: str = field(default_factory=lambda: secrets.token_hex(12))
+
+    def row(self) -> dict[str, Any]:
+        values = asdict(self)
+        values["parameters"] = json.dumps(self.parameters, default=str, ensure_ascii=False, sort_keys=True)
+        return values
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as source:
+        while block := source.read(READ_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _table(events: Iterable[AuditEvent]) -> pa.Table:
+    rows = [event.row() for event in events]
+    columns = {name: [row[name] for row in rows] for name in AUDIT_TABLE.columns}
+    types = {"at": pa.timestamp("s"), "rows": pa.uint64()}
+    return pa.table({name: pa.array(values, type=types.get(name, pa.string())) for name, values in columns.items()})
+
+
+class AuditLog:
+    """Writes audit events through the writer account; keeps one connection per process, opened when first needed."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or load_settings()
+        self.pending = self.settings.reports_dir / "audit" / "pending.jsonl"
+        self._db: Database | None = None
+        self._lock = threading.Lock()
+
+    def record(self, event: AuditEvent) -> bool:
+        """Write the event; True when it reached the database, False when it waits in the pending file."""
+        with self._lock:
+            try:
+                self._flush_pending()
+                self._write([event])
+                return True
+            except Exception:  # an outage must not lose the row nor stop the person's work
+                log.warning("audit: database unavailable, event %s kept in %s", event.event_id, self.pending, exc_info=True)
+                self._reset()
+                self._append_pending(event)
+                return False
+
+    def flush(self) -> int:
+        """Write events left in the pending file by an outage; returns how many were pending."""
+        with self._lock:
+            return self._flush_pending()
+
+    def close(self) -> None:
+        with self._lock:
+            self._reset()
+
+    def _database(self) -> Database:
+        if self._db is None:
+            db = connect(self.settings.writer_url, settings=self.settings)
+            try:
+                if AUDIT_TABLE.name not in db.tables():
+                    db.create_table(AUDIT_TABLE)
+            except BaseException:
+                db.close()
+                raise
+            self._db = db
+        return self._db
+
+    def _write(self, events: list[AuditEvent]) -> None:
+        db = self._database()
+        for event in events:  # one token per event: a retry of any of them is a no-op
+            db.insert(AUDIT_TABLE.name, _table([event]), token=f"audit-{event.event_id}")
+
+    def _reset(self) -> None:
+        if self._db is not None:
+            try:
+                self._db.close()
+            finally:
+                self._db = None
+
+    def _append_pending(self, event: AuditEvent) -> None:
+        self.pending.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps({**event.row(), "at": event.at.isoformat()}, ensure_ascii=False) + "\n"
+        descriptor = os.open(self.pending, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            os.write(descriptor, line.encode("utf-8"))
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+    def _flush_pending(self) -> int:
+        if not self.pending.exists():
+            return 0
+        with self.pending.open("r+", encoding="utf-8") as journal:
+            fcntl.flock(journal, fcntl.LOCK_EX)
+            events = [_event_from_json(line) for line in journal if line.strip()]
+            self._write(events)  # tokens make a crash between this write and the truncate harmless
+            journal.truncate(0)
+        return len(events)
+
+
+def _event_from_json(line: str) -> AuditEvent:
+    data = json.loads(line)
+    data["at"] = dt.datetime.fromisoformat(data["at"])
+    data["parameters"] = json.loads(data["parameters"])
+    return AuditEvent(**data)
+
+
+_process_log: AuditLog | None = None
+
+
+def audit(event: AuditEvent, settings: Settings | None = None) -> bool:
+    """Record ``event`` with this process's audit log (one writer connection per process and settings)."""
+    global _process_log
+    settings = settings or load_settings()
+    if _process_log is None or _process_log.settings != settings:
+        if _process_log is not None:
+            _process_log.close()
+        _process_log = AuditLog(settings)
+    return _process_log.record(event)

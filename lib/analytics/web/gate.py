@@ -1,0 +1,354 @@
+"""The app's front door: which host names it answers, who is asking, and what they may open.
+
+Every handler the app serves (ours and Voilà's, pages, kernels, websockets, static files) is wrapped
+by :class:`Guard`, whose ``prepare`` runs before the handler's own:
+
+1. a ``Host`` that is not one of ours is refused (a DNS-rebinding page cannot read a local server);
+2. the person is identified, in this order: a trusted proxy's user header (only from the configured
+   proxy addresses), the shared token (``Authorization: token ...`` or ``?token=``), the session cookie
+   set by the sign-in page; with nothing configured and the app on loopback, the local user is an admin;
+3. a page asked without a sign-in goes to the sign-in page; anything else answers 401;
+4. a report page, a kernel (its API, websocket, shutdown) answers 403 unless the person's groups may
+   open the report; a download answers 403 unless the file is in the person's own folder (or an admin's);
+5. the signed-in name and the client address go to Voilà as request headers the app sets itself (any
+   the browser sent are dropped), and from there into the report's kernel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import html
+import ipaddress
+import json
+import os
+import re
+import secrets
+import socket
+import time
+from collections import deque
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+from jupyter_server.auth.identity import IdentityProvider, User
+from tornado import web
+from tornado.httputil import split_host_and_port
+
+from ..access.identity import ADMIN_GROUP, CLIENT_HEADER, USER_HEADER, Person, os_user, user_folder
+from ..access.rules import may_open
+from ..access.serving import is_loopback, sign_in_configured
+from ..access.users import UsersFile
+from ..config import Settings
+
+SESSION_COOKIE = "analytics_session"
+TOKEN_USER = "token"
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+MAX_FAILURES = 5  # failed sign-ins per address (and per name) within the window, then a pause
+FAILURE_WINDOW_SECONDS = 300.0
+_KERNEL = r"(?P<kernel>[0-9a-f-]{36})"
+_ROUTES = [  # (kind, pattern of the path after the base URL)
+    ("public", re.compile(r"^(login|logout)$")),
+    ("kernel_query", re.compile(r"^voila/query/" + _KERNEL + "$")),
+    ("start", re.compile(r"^$")),
+    ("report", re.compile(r"^voila/render/(?P<notebook>.+)$")),
+    ("kernel", re.compile(r"^(api/kernels|voila/api/shutdown|voila/execution)/" + _KERNEL + r"(/.*)?$")),
+    ("download", re.compile(r"^exports/(?P<folder>[^/]+)/(?P<file>[^/]+)$")),
+]
+
+
+class NotAllowed(Exception):
+    """The person may not see this; the message says why in plain words."""
+
+
+def cookie_secret(settings: Settings) -> bytes:
+    """The key signing session cookies: kept in ``reports/.cookie_secret`` (owner-only) so sign-ins survive restarts."""
+    path = settings.reports_dir / ".cookie_secret"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes()
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+@dataclass
+class FailedSignIns:
+    """Failed sign-ins per key (an address, a name) in a sliding window: past the limit, sign-in pauses."""
+
+    limit: int = MAX_FAILURES
+    window: float = FAILURE_WINDOW_SECONDS
+    _failures: dict[str, deque[float]] = field(default_factory=dict)
+
+    def wait_seconds(self, *keys: str) -> float:
+        now = time.monotonic()
+        waits = []
+        for key in keys:
+            recent = self._failures.get(key, deque())
+            while recent and recent[0] <= now - self.window:
+                recent.popleft()
+            if len(recent) >= self.limit:
+                waits.append(recent[0] + self.window - now)
+        return max(waits, default=0.0)
+
+    def failed(self, *keys: str) -> None:
+        for key in keys:
+            self._failures.setdefault(key, deque(maxlen=self.limit * 4)).append(time.monotonic())
+
+    def succeeded(self, *keys: str) -> None:
+        for key in keys:
+            self._failures.pop(key, None)
+
+
+class Gate:
+    """Host names, identification and permissions, for one app."""
+
+    def __init__(self, settings: Settings, base_url: str, ip: str, kernels: Any = None) -> None:
+        self.settings, self.base_url = settings, "/" + base_url.strip("/") + "/" if base_url.strip("/") else "/"
+        self.users = UsersFile(settings.users_file)
+        self.open_local = not sign_in_configured(settings) and is_loopback(ip)
+        self.hosts = allowed_hosts(settings, ip)
+        self.proxies = [ipaddress.ip_network(item.strip(), strict=False)
+                        for item in settings.trusted_proxies.split(",") if item.strip()]
+        self.failures = FailedSignIns()
+        self.kernels = kernels  # the kernel manager, to tell which report a kernel runs
+        self.kernel_reports: dict[str, str] = {}  # kernels started for a visitor: id -> report path
+
+    # -- host names -------------------------------------------------------------------------------
+    def host_allowed(self, host_header: str) -> bool:
+        host, _ = split_host_and_port(host_header.lower())
+        return host.strip("[]") in self.hosts
+
+    # -- who is asking ------------------------------------------------------------------------------
+    def identify(self, handler: web.RequestHandler) -> Person | None:
+        request = handler.request
+        if self.proxies and self._from_proxy(request.remote_ip or ""):
+            name = request.headers.get(self.settings.proxy_user_header, "").strip()
+            if name:
+                return self._proxied(name, request.headers.get(self.settings.proxy_groups_header))
+        token = self._token(handler)
+        if token is not None:
+            if self.settings.serve_token and hmac.compare_digest(token.encode(), self.settings.serve_token.encode()):
+                return Person(TOKEN_USER, frozenset({ADMIN_GROUP}))
+            return None
+        person = self._session(handler)
+        if person is not None:
+            return person
+        if self.open_local:
+            return Person(os_user(), frozenset({ADMIN_GROUP}))
+        return None
+
+    def _from_proxy(self, address: str) -> bool:
+        try:
+            peer = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(peer in network for network in self.proxies)
+
+    def _proxied(self, name: str, groups_header: str | None) -> Person:
+        if groups_header is not None:
+            return Person(name, frozenset(group.strip() for group in groups_header.split(",") if group.strip()))
+        known = self.users.person(name)
+        return known or Person(name)
+
+    @staticmethod
+    def _token(handler: web.RequestHandler) -> str | None:
+        header = handler.request.headers.get("Authorization", "")
+        if header.lower().startswith("token "):
+            return header[6:].strip()
+        return handler.get_query_argument("token", None)
+
+    def _session(self, handler: web.RequestHandler) -> Person | None:
+        raw = handler.get_signed_cookie(SESSION_COOKIE, max_age_days=self.settings.session_hours / 24)
+        if not raw:
+            return None
+        try:
+            session = json.loads(raw)
+            name, stamp = session["user"], session["stamp"]
+        except (ValueError, KeyError, TypeError):
+            return None
+        if name == TOKEN_USER and session.get("kind") == "token":
+            if self.settings.serve_token and hmac.compare_digest(stamp, _token_stamp(self.settings.serve_token)):
+                return Person(TOKEN_USER, frozenset({ADMIN_GROUP}))
+            return None
+        person = self.users.person(name)
+        if person is None or not hmac.compare_digest(stamp, self.users.stamp(name)):
+            return None  # removed, or the password changed since this sign-in
+        return person
+
+    def start_session(self, handler: web.RequestHandler, person: Person) -> None:
+        if person.name == TOKEN_USER:
+            session = {"user": TOKEN_USER, "stamp": _token_stamp(self.settings.serve_token), "kind": "token"}
+        else:
+            session = {"user": person.name, "stamp": self.users.stamp(person.name), "kind": "password"}
+        handler.set_signed_cookie(SESSION_COOKIE, json.dumps(session), expires_days=self.settings.session_hours / 24,
+                                  httponly=True, samesite="Lax", path=self.base_url,
+                                  secure=handler.request.protocol == "https")
+
+    def end_session(self, handler: web.RequestHandler) -> None:
+        handler.clear_cookie(SESSION_COOKIE, path=self.base_url)
+
+    # -- what they may open -------------------------------------------------------------------------
+    def route(self, path: str) -> tuple[str, dict[str, str]]:
+        relative = unquote(path)[len(self.base_url):] if unquote(path).startswith(self.base_url) else unquote(path)
+        for kind, pattern in _ROUTES:
+            found = pattern.match(relative)
+            if found:
+                return kind, {key: value for key, value in found.groupdict().items() if value is not None}
+        return "other", {}
+
+    def check(self, person: Person, kind: str, target: dict[str, str]) -> None:
+        """Raise :class:`NotAllowed` unless ``person`` may have this."""
+        if person.is_admin:
+            return
+        if kind == "report" and not may_open(person, self.settings.notebooks, target["notebook"]):
+            raise NotAllowed("This report is not shared with you. Ask an administrator to add you to its group.")
+        if kind == "kernel":
+            report = self.kernel_report(target["kernel"])
+            if report is None or not may_open(person, self.settings.notebooks, report):
+                raise NotAllowed("This report is not shared with you.")
+        if kind == "download" and target["folder"] != user_folder(person.name):
+            raise NotAllowed("This file belongs to someone else's run: run the report yourself to get it.")
+
+    def kernel_report(self, kernel_id: str) -> str | None:
+        """The report a kernel runs: recorded when a visitor's kernel started, or its warm pool's report."""
+        if kernel_id in self.kernel_reports:
+            return self.kernel_reports[kernel_id]
+        find = getattr(self.kernels, "_get_notebook_from_kernel", None)
+        return find(kernel_id) if find is not None else None
+
+    def record_kernel(self, kernel_id: str, environment: dict[str, str]) -> None:
+        """Note the report of a kernel Voilà started for a visitor (its ``SCRIPT_NAME`` is the page's path)."""
+        kind, target = self.route(environment.get("SCRIPT_NAME", ""))
+        if kind == "report":
+            self.kernel_reports[kernel_id] = target["notebook"]
+
+    def visible_reports(self, person: Person, entries: list[Any]) -> list[Any]:
+        return [entry for entry in entries if person.is_admin or may_open(person, self.settings.notebooks, entry.path)]
+
+
+def _token_stamp(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+def allowed_hosts(settings: Settings, ip: str) -> frozenset[str]:
+    """Loopback names, this machine's names and addresses, the address served on, and ``ANALYTICS_SERVE_HOSTS``."""
+    names = set(LOOPBACK_NAMES)
+    for name in (socket.gethostname(), socket.getfqdn()):
+        names.add(name.lower())
+        try:
+            names.update(info[4][0] for info in socket.getaddrinfo(name, None))
+        except OSError:
+            pass
+    if ip and ip not in ("0.0.0.0", "::", ""):
+        names.add(ip.lower().strip("[]"))
+    names.update(item.strip().lower() for item in settings.serve_hosts.split(",") if item.strip())
+    return frozenset(names)
+
+
+PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font-family:system-ui,sans-serif;max-width:34em;margin:4em auto;padding:0 1em;color:#222}}
+a{{color:#1565c0}}</style></head><body><h1>{title}</h1><p>{message}</p>{extra}</body></html>"""
+
+
+def plain_page(title: str, message: str, extra: str = "") -> str:
+    return PAGE.format(title=html.escape(title), message=html.escape(message), extra=extra)
+
+
+class Guard:
+    """Mixin put in front of every handler's class: host check, sign-in, permissions (see the module doc)."""
+
+    async def prepare(self) -> Any:
+        handler: Any = self
+        gate: Gate = handler.settings["analytics_gate"]
+        request = handler.request
+        for header in (USER_HEADER, CLIENT_HEADER):  # only the app sets these
+            if header in request.headers:
+                del request.headers[header]
+        if not gate.host_allowed(request.host or ""):
+            return self._refuse(403, "Unknown address", "This server does not answer to that address.")
+        kind, target = gate.route(request.path)
+        if kind == "kernel_query":  # a warm kernel asking for its visitor's request: only from this machine
+            if not is_loopback(request.remote_ip or ""):
+                return self._refuse(403, "Not allowed", "This address is for the app's own kernels.")
+        elif kind != "public":
+            person = gate.identify(handler)
+            if person is None:
+                return self._sign_in_first(gate, kind)
+            try:
+                gate.check(person, kind, target)
+            except NotAllowed as refused:
+                return self._refuse(403, "Not shared with you", str(refused))
+            if handler.get_query_argument("token", None) is not None:  # a link with ?token= signs the browser in
+                gate.start_session(handler, person)
+            handler._analytics_person = person
+            request.headers[USER_HEADER] = person.name
+            request.headers[CLIENT_HEADER] = request.remote_ip or ""
+        result = super().prepare()  # type: ignore[misc]
+        if isinstance(result, Awaitable):
+            return await result
+        return result
+
+    def _sign_in_first(self, gate: Gate, kind: str) -> None:
+        handler: Any = self
+        wants_page = handler.request.method in ("GET", "HEAD") and kind in ("start", "report", "other") and \
+            handler.request.headers.get("Upgrade", "").lower() != "websocket"
+        if wants_page:
+            handler.redirect(gate.base_url + "login?next=" + quote(handler.request.uri or gate.base_url, safe=""))
+            return
+        self._refuse(401, "Sign in first", "Sign in to use this.")
+
+    def _refuse(self, status: int, title: str, message: str) -> None:
+        handler: Any = self
+        handler.clear()
+        handler.set_status(status)
+        for name, value in handler.settings.get("headers", {}).items():
+            handler.set_header(name, value)
+        handler.set_header("Content-Type", "text/html; charset=utf-8")
+        handler.set_header("Cache-Control", "no-store")
+        handler.finish(plain_page(title, message, f"<p><a href='{html.escape(handler.settings['analytics_gate'].base_url)}'>"
+                                                   "Back to the reports</a></p>"))
+
+
+def guarded(handlers: list) -> list:
+    """Every handler class, with :class:`Guard` in front of it."""
+    wrapped = []
+    for spec in handlers:
+        pattern, cls, *rest = spec
+        guarded_cls = type(f"Guarded{cls.__name__}", (Guard, cls), {})
+        wrapped.append((pattern, guarded_cls, *rest))
+    return wrapped
+
+
+class AnalyticsIdentityProvider(IdentityProvider):
+    """Tells Jupyter's handlers who the :class:`Guard` let in (so their own checks agree with ours)."""
+
+    def get_user(self, handler: web.RequestHandler) -> User | None:
+        person = getattr(handler, "_analytics_person", None)
+        return User(username=person.name) if person is not None else None
+
+    def get_handlers(self) -> list:
+        return []  # our sign-in and sign-out pages are added by the app
+
+    @property
+    def auth_enabled(self) -> bool:
+        return True
+
+    @property
+    def login_available(self) -> bool:
+        return True
+
+
+def safe_next(target: str | None, base_url: str) -> str:
+    """Where to go after signing in: a path of this app only (never another site)."""
+    if not target:
+        return base_url
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith(base_url) or target.startswith("//"):
+        return base_url
+    return target
+

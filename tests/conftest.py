@@ -100,12 +100,12 @@ class Served:
 
 
 @contextmanager
-def serving(db_url: str, home: Path, **environment: str) -> Iterator[Served]:
+def serving(db_url: str, home: Path, *, ip: str = "127.0.0.1", **environment: str) -> Iterator[Served]:
     """A real `analytics serve` on a free port, yielded once its start page answers (else the test fails)."""
     port = free_port()
     env = {**os.environ, "ANALYTICS_DB_URL": db_url, "ANALYTICS_HOME": str(home),
            "ANALYTICS_NOTEBOOKS": str(REPO / "notebooks"), **environment}
-    process = subprocess.Popen([sys.executable, "-m", "analytics.cli", "serve", "--port", str(port)], env=env,
+    process = subprocess.Popen([sys.executable, "-m", "analytics.cli", "serve", "--port", str(port), "--ip", ip], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     base = f"http://127.0.0.1:{port}/"
     try:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from analytics import Database
+from analytics.access.identity import os_user, user_folder
 
 from .conftest import REPO, running_app
 
@@ -77,7 +78,7 @@ def test_fill_run_preview_download_and_match_the_headless_run(page, app: str, ho
     downloaded = {}
     for file_format in ("xlsx", "csv"):
         data, name = download(page, f"a.download-{file_format}")
-        on_disk = home / "reports" / "exports" / name
+        on_disk = home / "reports" / "exports" / user_folder(os_user()) / name  # loopback, no sign-in: the local user
         assert data == on_disk.read_bytes()  # the bytes the browser got are the file on disk
         downloaded[file_format] = data
 
@@ -94,7 +95,7 @@ def test_fill_run_preview_download_and_match_the_headless_run(page, app: str, ho
 def test_invalid_form_shows_the_message_and_runs_nothing(page, app: str, home: Path,
                                                          embedded: Database) -> None:  # type: ignore[no-untyped-def]
     exports = home / "reports" / "exports"
-    before = sorted(exports.iterdir()) if exports.exists() else []
+    before = sorted(exports.rglob("*"))
     log = home / "reports" / "logs" / "runs.log"
     log_before = log.read_text() if log.exists() else ""
     open_plastic_cards(page, app)
@@ -104,7 +105,7 @@ def test_invalid_form_shows_the_message_and_runs_nothing(page, app: str, home: P
     page.wait_for_selector(".field-error", timeout=30_000)
     assert page.locator(".field-error").all_inner_texts() == ["must be on or after the first day (31.10.2026)"]
     assert "nothing was run" in page.inner_text(".status")
-    assert (sorted(exports.iterdir()) if exports.exists() else []) == before
+    assert sorted(exports.rglob("*")) == before
     assert (log.read_text() if log.exists() else "") == log_before
 
 

@@ -11,6 +11,8 @@ from urllib.parse import quote
 
 import pytest
 
+from analytics.access.identity import os_user, user_folder
+
 from .conftest import running_app
 
 
@@ -41,18 +43,20 @@ def test_start_page_lists_reports_with_description_and_audience(served: tuple[st
 
 def test_downloads_serve_export_files_with_name_and_type(served: tuple[str, Path]) -> None:
     base, home = served
-    exports = home / "reports" / "exports"
+    mine = user_folder(os_user())  # on loopback with no sign-in set up, the local user is the visitor
+    exports = home / "reports" / "exports" / mine
     exports.mkdir(parents=True, exist_ok=True)
     name = "plastic_cards_Лента_2026-10-01_20261122-101010_0123456789abcdef.xlsx"
     (exports / name).write_bytes(b"PK fake xlsx")
-    status, body, headers = get(base + "/exports/" + quote(name))
+    status, body, headers = get(base + f"/exports/{mine}/" + quote(name))
     assert status == 200 and body == b"PK fake xlsx"
     assert headers["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     assert headers["Content-Disposition"] == "attachment; filename*=UTF-8''" + quote(name)
 
 
 @pytest.mark.parametrize("path", ["..%2F..%2Fetc%2Fpasswd", "../runs.log", "%2Fetc%2Fpasswd", ".spool-x.arrow",
-                                  "notes.txt", "..%2Flogs%2Fruns.log"])
+                                  "notes.txt", "..%2Flogs%2Fruns.log", "x/..%2F..%2Flogs%2Fruns.log", "x/.spool-x.arrow",
+                                  "..%2Fx.csv", "logs/runs.log"])
 def test_downloads_refuse_everything_else(served: tuple[str, Path], path: str) -> None:
     base, home = served
     (home / "reports" / "logs").mkdir(parents=True, exist_ok=True)

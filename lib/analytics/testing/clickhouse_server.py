@@ -44,13 +44,22 @@ _CONFIG = """<?xml version="1.0"?>
 
 _USERS = """<?xml version="1.0"?>
 <yandex>
-  <profiles><default><max_memory_usage>8000000000</max_memory_usage></default></profiles>
+  <profiles>
+    <default><max_memory_usage>8000000000</max_memory_usage></default>
+    <!-- the reports' account: reads, and may change query settings (timeouts, limits), never writes -->
+    <reports><max_memory_usage>8000000000</max_memory_usage><readonly>2</readonly></reports>
+  </profiles>
   <users>
     <{user}>
       <password>{password}</password>
       <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
       <profile>default</profile><quota>default</quota>
     </{user}>
+    <{reader}>
+      <password>{password}</password>
+      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+      <profile>reports</profile><quota>default</quota>
+    </{reader}>
   </users>
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
     <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
@@ -109,6 +118,7 @@ class ClickHouseServer:
 
     def __init__(self, user: str = "analytics", password: str = "s3cret-pass", database: str = "default") -> None:
         self.user, self.password, self.database = user, password, database
+        self.reader = f"{user}_reports"
         self.root = Path(tempfile.mkdtemp(prefix="analytics-clickhouse-"))
         self.tcp_port = free_port()
         self.http_port = free_port()
@@ -116,7 +126,13 @@ class ClickHouseServer:
 
     @property
     def url(self) -> str:
+        """The writer account (the ``default`` profile): loads data, runs the library's writers."""
         return f"clickhouse://{self.user}:{self.password}@127.0.0.1:{self.tcp_port}/{self.database}"
+
+    @property
+    def reader_url(self) -> str:
+        """The reports' account: the ``reports`` profile, ``readonly = 2``."""
+        return f"clickhouse://{self.reader}:{self.password}@127.0.0.1:{self.tcp_port}/{self.database}"
 
     def start(self, timeout: float = 60.0) -> ClickHouseServer:
         binary = ensure_clickhouse_installed()
@@ -124,7 +140,7 @@ class ClickHouseServer:
             (self.root / folder).mkdir(parents=True, exist_ok=True)
         (self.root / "config.xml").write_text(_CONFIG.format(root=self.root, tcp_port=self.tcp_port,
                                                              http_port=self.http_port))
-        (self.root / "users.xml").write_text(_USERS.format(user=self.user, password=self.password))
+        (self.root / "users.xml").write_text(_USERS.format(user=self.user, reader=self.reader, password=self.password))
         self.process = subprocess.Popen([binary, f"--config-file={self.root / 'config.xml'}"],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                         start_new_session=True)

@@ -62,6 +62,10 @@ class NotAllowed(Exception):
     """The person may not see this; the message says why in plain words."""
 
 
+class NotFound(Exception):
+    """There is no such report."""
+
+
 def cookie_secret(settings: Settings) -> bytes:
     """The key signing session cookies: kept in ``reports/.cookie_secret`` (owner-only) so sign-ins survive restarts."""
     path = settings.reports_dir / ".cookie_secret"
@@ -201,7 +205,9 @@ class Gate:
         return "other", {}
 
     def check(self, person: Person, kind: str, target: dict[str, str]) -> None:
-        """Raise :class:`NotAllowed` unless ``person`` may have this."""
+        """Raise :class:`NotAllowed` unless ``person`` may have this (:class:`NotFound` for a report that is not one)."""
+        if kind == "report" and not self._is_report(target["notebook"]):
+            raise NotFound()
         if person.is_admin:
             return
         if kind == "report" and not may_open(person, self.settings.notebooks, target["notebook"]):
@@ -212,6 +218,12 @@ class Gate:
                 raise NotAllowed("This report is not shared with you.")
         if kind == "download" and target["folder"] != user_folder(person.name):
             raise NotAllowed("This file belongs to someone else's run: run the report yourself to get it.")
+
+    def _is_report(self, relative: str) -> bool:
+        root = self.settings.notebooks.resolve()
+        path = (root / relative).resolve()
+        return path.suffix == ".ipynb" and path.is_relative_to(root) and path.is_file() and \
+            ".ipynb_checkpoints" not in path.parts
 
     def kernel_report(self, kernel_id: str) -> str | None:
         """The report a kernel runs: recorded when a visitor's kernel started, or its warm pool's report."""
@@ -283,6 +295,8 @@ class Guard:
                 gate.check(person, kind, target)
             except NotAllowed as refused:
                 return self._refuse(403, "Not shared with you", str(refused))
+            except NotFound:
+                return self._refuse(404, "No such report", "There is no report at this address.")
             if handler.get_query_argument("token", None) is not None:  # a link with ?token= signs the browser in
                 gate.start_session(handler, person)
             handler._analytics_person = person

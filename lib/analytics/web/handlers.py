@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 from tornado.ioloop import IOLoop
 from voila.tornado.handler import TornadoVoilaHandler
+from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler, read_header_from_binary_message
 
 from ..audit import AuditEvent, audit, file_sha256
 from ..catalog import report_catalog
@@ -28,6 +30,7 @@ SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "sam
                     "X-Frame-Options": "SAMEORIGIN", "Cross-Origin-Opener-Policy": "same-origin"}
 # Voilà handlers that list or serve the notebook folder's files: the app shows reports, never their sources.
 CLOSED_PATHS = ("/voila/api/contents", "/voila/tree", "/voila/files/")
+HIDDEN_KERNEL_MESSAGES = {"stream", "error"}
 
 
 class SecureHeaders:
@@ -151,6 +154,32 @@ class ReportPageHandler(TornadoVoilaHandler):
         return await super().get(path)
 
 
+class QuietKernelWebsocketHandler(VoilaKernelWebsocketHandler):
+    """The kernel's websocket without its ``stream`` and ``error`` messages: a report page shows its outputs
+    from the server-side render, so these carry only what a person must not see (a widget's TraitError
+    traceback with the server's paths, warnings). They go to the app's log instead."""
+
+    def write_message(self, message: bytes | str | dict[str, Any], binary: bool = False) -> Any:
+        kind = _message_type(message)
+        if kind in HIDDEN_KERNEL_MESSAGES:
+            self.log.info("kernel %s: %s message kept from the browser", getattr(self, "kernel_id", "?"), kind)
+            return None
+        return super().write_message(message, binary)
+
+
+def _message_type(message: bytes | str | dict[str, Any]) -> str | None:
+    """The Jupyter message type, whichever way the server serialized the message for this websocket."""
+    if isinstance(message, bytes):
+        header = read_header_from_binary_message(message) or {}
+    elif isinstance(message, dict):
+        header = message.get("header") or {}
+    elif isinstance(message, str) and any(f'"msg_type": "{kind}"' in message for kind in HIDDEN_KERNEL_MESSAGES):
+        header = json.loads(message).get("header") or {}  # parsed only when it may be one to hide
+    else:
+        return None
+    return header.get("msg_type")
+
+
 def visitor_kernels(manager: Any) -> int:
     """Kernels serving visitors: all running kernels but the warm ones waiting in the pools."""
     pooled = sum(len(pool) for pool in getattr(manager, "_pools", {}).values())
@@ -176,5 +205,7 @@ def replace_report_handler(handlers: list, settings: Settings) -> list:
             continue
         if len(handler) == 3 and handler[1] is TornadoVoilaHandler and handler[0].endswith("/voila/render/(.*)"):
             handler = (handler[0], ReportPageHandler, {**handler[2], "max_visitor_kernels": settings.max_visitor_kernels})
+        if handler[1] is VoilaKernelWebsocketHandler:
+            handler = (handler[0], QuietKernelWebsocketHandler, *handler[2:])
         replaced.append(handler)
     return replaced

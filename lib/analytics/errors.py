@@ -60,6 +60,16 @@ class QueryError(DatabaseError):
         super().__init__(message)
 
 
+class ReadOnlyAccountError(QueryError):
+    """The account may only read (the reports' account, ``readonly`` profile) and a write was asked of it."""
+
+    hint = "Writes go through the writer account: set ANALYTICS_DB_WRITER_URL."
+
+    def __init__(self, **fields: object) -> None:
+        super().__init__("This database account may only read; writing needs the writer account "
+                         "(ANALYTICS_DB_WRITER_URL).", **fields)  # type: ignore[arg-type]
+
+
 class QueryTimeoutError(QueryError):
     """The query ran past its time limit and was stopped."""
 

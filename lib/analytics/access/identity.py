@@ -52,6 +52,6 @@ def current_client() -> str:
 def user_folder(name: str) -> str:
     """The folder under ``reports/exports/`` holding this person's files: the name itself when it is a safe
     file name, else a stable digest of it (an e-mail with odd characters, a proxy's name)."""
-    if _FOLDER_SAFE.match(name) and ".." not in name:
+    if _FOLDER_SAFE.fullmatch(name) and ".." not in name:
         return name
     return "u-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]

@@ -74,9 +74,9 @@ class UsersFile:
 
     def add(self, name: str, password: str, groups: list[str]) -> Person:
         """Add a person, or replace their password and groups."""
-        if not NAME.match(name):
+        if not NAME.fullmatch(name):
             raise UserError(f"'{name}' cannot be a user name: use letters, digits, '.', '_', '-' or '@' (up to 64).")
-        bad = [group for group in groups if not GROUP.match(group)]
+        bad = [group for group in groups if not GROUP.fullmatch(group)]
         if bad:
             raise UserError(f"Group names are lower-case letters, digits and '_': {', '.join(bad)} is not one.")
         if len(password) < MIN_PASSWORD:

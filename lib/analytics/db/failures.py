@@ -8,6 +8,7 @@ from ..errors import (
     AuthenticationError,
     QueryError,
     QueryTimeoutError,
+    ReadOnlyAccountError,
     ResultTooLargeError,
     SqlSyntaxError,
     UnknownColumnError,
@@ -28,6 +29,7 @@ REQUIRED_PASSWORD = 194
 UNKNOWN_USER = 192
 AUTHENTICATION_FAILED = 516
 QUERY_WAS_CANCELLED = 394
+READONLY = 164
 
 _CODE = re.compile(r"Code:\s*(\d+)")
 _POSITION = re.compile(r"failed at position (\d+)")
@@ -58,6 +60,8 @@ def translate(code: int | None, text: str, *, sql: str, user: str = "", limit_se
         return QueryTimeoutError(limit_seconds, **fields)  # type: ignore[arg-type]
     if code in (TOO_MANY_ROWS, TOO_MANY_ROWS_OR_BYTES):
         return ResultTooLargeError("The result has more rows than a report may show at once.", **fields)  # type: ignore[arg-type]
+    if code == READONLY:
+        return ReadOnlyAccountError(**fields)
     if code in (WRONG_PASSWORD, REQUIRED_PASSWORD, UNKNOWN_USER, AUTHENTICATION_FAILED):
         return AuthenticationError(user or "default")
     if code in (UNKNOWN_TABLE, UNKNOWN_DATABASE):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 AUDIENCES = {"account_managers": "Account managers", "marketing": "Marketers", "analysts": "Analysts",
-             "monitoring": "On-call analysts"}
+             "monitoring": "On-call analysts", "admin": "Administrators"}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,37 @@
+"""The audit trail as a report for administrators: who ran, exported, downloaded or wrote what, and when."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from ..audit import ACTIONS, AUDIT_TABLE
+from ..db import Database
+from ..errors import ParameterError
+from .base import ReportQuery, default_period
+
+ALL = "all"
+
+
+def audit_trail(db: Database, start: dt.date | None = None, end: dt.date | None = None, user: str = "",
+                action: str = ALL) -> ReportQuery:
+    """Audit rows between two days (UTC), newest first, for one person and one kind of event if given."""
+    if AUDIT_TABLE.name not in db.tables():
+        raise ParameterError("start", start.isoformat() if start else "", "nothing has been recorded yet")
+    if action != ALL and action not in ACTIONS:
+        raise ParameterError("action", action, f"must be one of: {', '.join((ALL, *ACTIONS))}")
+    start, end = default_period(db, start, end, "SELECT toDate(max(at)) FROM audit_log", days=7)
+    conditions = ["at >= toDateTime(%(start)s)", "at < toDateTime(%(end)s) + 86400"]
+    if user:
+        conditions.append("user = %(user)s")
+    if action != ALL:
+        conditions.append("action = %(action)s")
+    columns = ", ".join(name for name in AUDIT_TABLE.columns if name != "event_id")
+    sql = f"SELECT {columns} FROM audit_log WHERE {' AND '.join(conditions)} ORDER BY at DESC, event_id"
+    who = f" by {user}" if user else ""
+    what = "" if action == ALL else f" ({action})"
+    return ReportQuery(
+        name="audit_trail", title=f"Activity{who}{what} from {start:%d.%m.%Y} to {end:%d.%m.%Y} (UTC)", sql=sql,
+        params={"start": start.isoformat() + " 00:00:00", "end": end.isoformat() + " 00:00:00", "user": user,
+                "action": action},
+        key_params={"start": start, "end": end, **({"user": user} if user else {})}, headers=AUDIT_TABLE.labels,
+        effective={"start": start, "end": end})

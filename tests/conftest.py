@@ -16,12 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from analytics import Database, connect, load_settings
 from analytics.testing import ClickHouseServer
 from analytics.testing.browser import CHROMIUM_ARGS, chromium_executable
 from analytics.testing.clickhouse_server import free_port
 from analytics.warehouse import demo
+
+# The hostile-input properties: seeded (the same examples every run) and bounded, so CI is repeatable.
+settings.register_profile("ci", derandomize=True, max_examples=40, deadline=None, database=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile("ci")
 
 SEED = 42
 

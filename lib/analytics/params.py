@@ -233,7 +233,7 @@ class Lookup(Kind):
         noun = LOOKUPS[self.source].noun
         for item in value if self.multiple else [value]:
             if str(item) not in allowed:
-                raise ValueError(f"there is no {noun} {item!r} in the list")
+                raise ValueError(f"there is no {noun} {shown(item)} in the list")
 
     def options(self, values: Mapping[str, Any], lookups: OptionsProvider | None = None) -> list[Option] | None:
         return list(lookups(self.source)) if lookups is not None else None
@@ -282,7 +282,7 @@ class Columns(Kind):
         known = WAREHOUSE[self.table(values)].columns if self.table(values) in WAREHOUSE else {}
         unknown = [name for name in value if name not in known]
         if unknown:
-            raise ValueError(f"unknown column {unknown[0]!r}; allowed: {', '.join(known)}")
+            raise ValueError(f"unknown column {shown(unknown[0])}; allowed: {', '.join(known)}")
 
     def options(self, values: Mapping[str, Any], lookups: OptionsProvider | None = None) -> list[Option]:
         table = self.table(values)
@@ -312,6 +312,12 @@ class Code(Kind):
         if text is None or not re.fullmatch(r"[\w.-]{0,64}", text):
             raise ValueError("may hold only letters, digits, '_', '-' and '.', at most 64 characters")
         return _required(self, text)
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """A refused value as a message quotes it: short, on one line (a 5,000-character paste stays readable)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 KINDS: dict[str, type[Kind]] = {

@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, settings
 from analytics import Database, connect, load_settings
 from analytics.testing import ClickHouseServer
 from analytics.testing.browser import CHROMIUM_ARGS, chromium_executable
-from analytics.testing.clickhouse_server import free_port
+from analytics.testing.clickhouse_server import DEFAULT_PASSWORD, free_port
+from analytics.testing.secrets import secret_leaks
 from analytics.warehouse import demo
 
 # The hostile-input properties: seeded (the same examples every run) and bounded, so CI is repeatable.
@@ -147,3 +148,23 @@ def wait_until(condition, seconds: float, failure: str, every: float = 0.2):  # 
         if time.monotonic() > deadline:
             pytest.fail(failure)
         time.sleep(every)
+
+
+def suite_secrets() -> dict[str, str]:
+    """The secret values the suite configures: the server's password, the shared token, users' passwords."""
+    from .test_sharing import PASSWORDS, TOKEN  # noqa: PLC0415
+
+    return {"database password": DEFAULT_PASSWORD, "ANALYTICS_SERVE_TOKEN": TOKEN,
+            **{f"password of {name}": password for name, password in PASSWORDS.items()}}
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After every test: no executed notebook, export or log the suite wrote holds a configured secret."""
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None or session.config.option.collectonly:
+        return
+    leaks = secret_leaks([factory.getbasetemp(), REPO / "reports"], suite_secrets())
+    if leaks:
+        lines = "\n".join(f"  {path}: {name}" for path, name in leaks)
+        session.config.get_terminal_writer().line(f"Secret values found in files the suite wrote:\n{lines}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -107,6 +107,9 @@ def ensure_clickhouse_installed() -> str:
     return ensure_debian_package("clickhouse-server", BINARY_CANDIDATES)
 
 
+DEFAULT_PASSWORD = "s3cret-pass"  # the test server's; the suite checks no file it writes holds it
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -116,7 +119,7 @@ def free_port() -> int:
 class ClickHouseServer:
     """Start with :meth:`start` (or as a context manager); ``url`` is ready for :func:`analytics.connect`."""
 
-    def __init__(self, user: str = "analytics", password: str = "s3cret-pass", database: str = "default") -> None:
+    def __init__(self, user: str = "analytics", password: str = DEFAULT_PASSWORD, database: str = "default") -> None:
         self.user, self.password, self.database = user, password, database
         self.reader = f"{user}_reports"
         self.root = Path(tempfile.mkdtemp(prefix="analytics-clickhouse-"))

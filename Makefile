@@ -28,6 +28,7 @@ bench: setup
 	$(BIN)/python benchmarks/foundation.py
 	$(BIN)/python benchmarks/writes.py
 	$(BIN)/python benchmarks/app_memory.py
+	$(BIN)/python benchmarks/sharing.py
 
 lint: setup
 	$(BIN)/ruff check lib tests benchmarks

@@ -1,0 +1,165 @@
+"""What sign-in, permissions and the audit cost.
+
+Run: ``.venv/bin/python benchmarks/sharing.py [--runs 5] [--downloads 300]``.
+
+1. Time to a usable form in Debian's headless Chromium: the app signed in (served on 0.0.0.0 with a users
+   file; the browser holds a session cookie, as a person who signed in that morning) against the open app
+   of before (loopback, no sign-in configured). Target: within 10%.
+2. Requests per second of the download handler: ours (host check, session check, owner check, SHA-256 of
+   the file and an audit row per download) against a plain tornado StaticFileHandler serving the same file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+from tornado import web
+from tornado.httpserver import HTTPServer
+
+from analytics import connect
+from analytics.access.identity import os_user, user_folder
+from analytics.access.users import UsersFile
+from analytics.testing.browser import CHROMIUM_ARGS, chromium_executable
+from analytics.testing.clickhouse_server import free_port
+from analytics.testing.figures import print_table
+from analytics.testing.http import Client
+from analytics.warehouse import demo
+
+REPORT = "voila/render/account_managers/plastic_cards.ipynb"
+NAME, PASSWORD = "anna", "anna-password-1"
+FILE = "plastic_cards_bench_20261201-000000_0123456789abcdef.csv"
+
+
+def serve(url: str, home: Path, ip: str) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    environment = {**os.environ, "ANALYTICS_DB_URL": url, "ANALYTICS_HOME": str(home)}
+    process = subprocess.Popen([sys.executable, "-m", "analytics.cli", "serve", "--port", str(port), "--ip", ip],
+                               env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    client = Client(port)
+    for _ in range(600):
+        try:
+            if client.get("/login").status in (200, 302):
+                break
+        except OSError:
+            time.sleep(0.2)
+    return process, port
+
+
+def stop(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, 15)
+    process.wait(timeout=30)
+
+
+def form_timings(port: int, runs: int, sign_in: bool) -> list[float]:
+    base = f"http://127.0.0.1:{port}/"
+    found = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_executable(), args=CHROMIUM_ARGS)
+        context = browser.new_context()
+        if sign_in:
+            page = context.new_page()
+            page.goto(base + "login")
+            page.fill("#name", NAME)
+            page.fill("#password", PASSWORD)
+            page.click("button:has-text('Sign in')")
+            page.wait_for_selector("li.report")
+            page.close()
+        for _ in range(runs):
+            time.sleep(8.0)  # let the app warm the next kernel, as between two real visitors
+            page = context.new_page()
+            started = time.perf_counter()
+            page.goto(base + REPORT)
+            page.wait_for_selector(".param-partner_id select", timeout=120_000)
+            page.wait_for_selector("button:has-text('Run'):not([disabled])")
+            found.append(time.perf_counter() - started)
+            page.goto("about:blank")
+            page.close()
+        browser.close()
+    return found
+
+
+def downloads_per_second(client: Client, path: str, count: int) -> float:
+    assert client.get(path).status == 200, path
+    started = time.perf_counter()
+    for _ in range(count):
+        reply = client.get(path)
+        assert reply.status == 200
+    return count / (time.perf_counter() - started)
+
+
+def plain_static_server(folder: Path) -> int:
+    """The baseline: tornado's StaticFileHandler on the same folder, no gate, no audit."""
+    port = free_port()
+    ready = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        server = HTTPServer(web.Application([(r"/exports/(.*)", web.StaticFileHandler, {"path": str(folder)})]))
+        server.listen(port, "127.0.0.1")
+        ready.set()
+        asyncio.get_event_loop().run_forever()
+
+    threading.Thread(target=run, daemon=True).start()
+    ready.wait(10)
+    return port
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--downloads", type=int, default=300)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as temporary:
+        root = Path(temporary)
+        url = f"chdb://{root}/store"
+        with connect(url) as db:
+            demo.load(db, "default", 42)
+        open_home, signed_home = root / "open", root / "signed"
+        UsersFile(signed_home / "users.json").add(NAME, PASSWORD, ["account_managers"])
+        payload = ("card_number;barcode;issued_at\n" + "4276000011112222;4600000000001;2026-10-01 10:00:00\n" * 20_000)
+        for home, person in ((open_home, os_user()), (signed_home, NAME)):
+            folder = home / "reports" / "exports" / user_folder(person)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / FILE).write_text(payload)
+        size_mb = len(payload) / 1e6
+
+        process, port = serve(url, open_home, "127.0.0.1")
+        try:
+            open_times = form_timings(port, args.runs, sign_in=False)
+        finally:
+            stop(process)
+        process, port = serve(url, signed_home, "0.0.0.0")
+        try:
+            signed_times = form_timings(port, args.runs, sign_in=True)
+            client = Client(port)
+            client.sign_in(NAME, PASSWORD)
+            ours = downloads_per_second(client, f"/exports/{NAME}/{FILE}", args.downloads)
+        finally:
+            stop(process)
+        baseline_port = plain_static_server(signed_home / "reports" / "exports")
+        plain = downloads_per_second(Client(baseline_port), f"/exports/{NAME}/{FILE}", args.downloads)
+
+    open_median, signed_median = statistics.median(open_times), statistics.median(signed_times)
+    form = "time to a usable form (Chromium)"
+    download = f"downloads of a {size_mb:.1f} MB CSV, one at a time"
+    print_table([
+        (form, "open app (loopback, no sign-in)", f"median {open_median:.2f} s, worst {max(open_times):.2f} s"),
+        (form, "signed in (0.0.0.0, session cookie)", f"median {signed_median:.2f} s, worst {max(signed_times):.2f} s"),
+        (form, "signed in vs open", f"{(signed_median / open_median - 1) * 100:+.1f}%"),
+        (download, "plain tornado StaticFileHandler (no gate, no audit)", f"{plain:.0f} requests/s"),
+        (download, "ours: host, session, owner checks + SHA-256 + audit row", f"{ours:.0f} requests/s ({ours / plain:.2f}x)"),
+    ], "figure")
+
+if __name__ == "__main__":
+    main()

@@ -8,6 +8,7 @@ import http.client
 import json
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Any
@@ -73,7 +74,7 @@ class Client:
 
     def websocket(self, path: str, **headers: str) -> int:
         """The status of a websocket upgrade: 101 when it opened, else the refusal's status."""
-        return asyncio.run(self._websocket_status(path, headers))
+        return _run(self._websocket_status(path, headers))
 
     async def _websocket_status(self, path: str, headers: dict[str, str]) -> int:
         sent = {**({"Cookie": self.cookie_header()} if self.cookies else {}), **headers}
@@ -91,7 +92,7 @@ class Client:
                         until: Callable[[dict], bool] | None = None) -> list[dict]:
         """Send Jupyter messages over the kernel's websocket (as the page does) and collect what it sends back
         for ``listen_seconds``, or until a message satisfies ``until``."""
-        return asyncio.run(self._exchange(kernel_id, messages, listen_seconds, until))
+        return _run(self._exchange(kernel_id, messages, listen_seconds, until))
 
     async def _exchange(self, kernel_id: str, messages: list[dict[str, Any]], listen_seconds: float,
                         until: Callable[[dict], bool] | None) -> list[dict]:
@@ -119,3 +120,9 @@ class Client:
             connection.close()
             await asyncio.sleep(0.05)
         return received
+
+
+def _run(coroutine: Any) -> Any:
+    """Run a coroutine on a loop of its own thread: the caller's thread may already run one (Playwright's)."""
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        return worker.submit(asyncio.run, coroutine).result()

@@ -34,8 +34,8 @@ from analytics.testing.clickhouse_server import free_port
 from analytics.testing.figures import print_table
 from analytics.testing.http import Client
 from analytics.warehouse import demo
+from form_latency import time_to_form  # benchmarks/ is on the path when run as a script
 
-REPORT = "voila/render/account_managers/plastic_cards.ipynb"
 NAME, PASSWORD = "anna", "anna-password-1"
 FILE = "plastic_cards_bench_20261201-000000_0123456789abcdef.csv"
 
@@ -63,7 +63,6 @@ def stop(process: subprocess.Popen) -> None:
 
 def form_timings(port: int, runs: int, sign_in: bool) -> list[float]:
     base = f"http://127.0.0.1:{port}/"
-    found = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_executable(), args=CHROMIUM_ARGS)
         context = browser.new_context()
@@ -75,16 +74,7 @@ def form_timings(port: int, runs: int, sign_in: bool) -> list[float]:
             page.click("button:has-text('Sign in')")
             page.wait_for_selector("li.report")
             page.close()
-        for _ in range(runs):
-            time.sleep(8.0)  # let the app warm the next kernel, as between two real visitors
-            page = context.new_page()
-            started = time.perf_counter()
-            page.goto(base + REPORT)
-            page.wait_for_selector(".param-partner_id select", timeout=120_000)
-            page.wait_for_selector("button:has-text('Run'):not([disabled])")
-            found.append(time.perf_counter() - started)
-            page.goto("about:blank")
-            page.close()
+        found = time_to_form(context, base, runs, pause=8.0)
         browser.close()
     return found
 

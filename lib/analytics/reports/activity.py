@@ -6,6 +6,7 @@ import datetime as dt
 
 from ..audit import ACTIONS, AUDIT_TABLE
 from ..db import Database
+from ..db.sql import compose, identifier
 from ..errors import ParameterError
 from .base import ReportQuery, default_period
 
@@ -20,13 +21,10 @@ def audit_trail(db: Database, start: dt.date | None = None, end: dt.date | None 
     if action != ALL and action not in ACTIONS:
         raise ParameterError("action", action, f"must be one of: {', '.join((ALL, *ACTIONS))}")
     start, end = default_period(db, start, end, "SELECT toDate(max(at)) FROM audit_log", days=7)
-    conditions = ["at >= toDateTime(%(start)s)", "at < toDateTime(%(end)s) + 86400"]
-    if user:
-        conditions.append("user = %(user)s")
-    if action != ALL:
-        conditions.append("action = %(action)s")
-    columns = ", ".join(name for name in AUDIT_TABLE.columns if name != "event_id")
-    sql = f"SELECT {columns} FROM audit_log WHERE {' AND '.join(conditions)} ORDER BY at DESC, event_id"
+    columns = [identifier(name, AUDIT_TABLE.columns) for name in AUDIT_TABLE.columns if name != "event_id"]
+    sql = compose("SELECT {columns} FROM audit_log WHERE at >= toDateTime(%(start)s) AND at < toDateTime(%(end)s) + 86400"
+                  " AND (%(user)s = '' OR user = %(user)s) AND (%(action)s = 'all' OR action = %(action)s)"
+                  " ORDER BY at DESC, event_id", columns=columns)
     who = f" by {user}" if user else ""
     what = "" if action == ALL else f" ({action})"
     return ReportQuery(

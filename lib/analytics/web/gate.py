@@ -197,7 +197,8 @@ class Gate:
 
     # -- what they may open -------------------------------------------------------------------------
     def route(self, path: str) -> tuple[str, dict[str, str]]:
-        relative = unquote(path)[len(self.base_url):] if unquote(path).startswith(self.base_url) else unquote(path)
+        decoded = unquote(path)
+        relative = decoded[len(self.base_url):] if decoded.startswith(self.base_url) else decoded
         for kind, pattern in _ROUTES:
             found = pattern.match(relative)
             if found:

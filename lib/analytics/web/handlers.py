@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -57,8 +58,9 @@ class ExportDownloadHandler(SecureHeaders, web.StaticFileHandler):
         if self.get_status() != 200 or self.request.method != "GET" or not getattr(self, "absolute_path", None):
             return
         person = getattr(self, "_analytics_person", None)
-        IOLoop.current().run_in_executor(None, _audit_download, Path(self.absolute_path), person.name if person else "",
-                                         self.request.remote_ip or "", self.settings["analytics_settings"])
+        path, client = Path(self.absolute_path), self.request.remote_ip or ""
+        audit_later(lambda: AuditEvent("download", file=path.name, sha256=file_sha256(path),
+                                       user=person.name if person else "", client=client), self.settings)
 
     def get_content_type(self) -> str:
         return CONTENT_TYPES[Path(self.absolute_path).suffix.lstrip(".")]
@@ -69,9 +71,10 @@ class ExportDownloadHandler(SecureHeaders, web.StaticFileHandler):
         self.set_header("Cache-Control", "no-store")
 
 
-def _audit_download(path: Path, user: str, client: str, settings: Settings) -> None:
-    """Runs off the web server's loop: hashes the file served and records who took it."""
-    audit(AuditEvent("download", file=path.name, sha256=file_sha256(path), user=user, client=client), settings)
+def audit_later(event: Callable[[], AuditEvent], settings: dict[str, Any]) -> None:
+    """Build and record an audit event off the web server's loop (hashing a file or a database write may take a while)."""
+    config = settings["analytics_settings"]
+    IOLoop.current().run_in_executor(None, lambda: audit(event(), config))
 
 
 class StartPageHandler(SecureHeaders, web.RequestHandler):
@@ -116,15 +119,13 @@ class SignInHandler(SecureHeaders, web.RequestHandler):
             self.set_header("Retry-After", str(int(wait) + 1))
             return self._form(name, f"Too many failed sign-ins. Try again in {int(wait) // 60 + 1} minute(s).", 429)
         person = gate.users.verify(name, password) if name and password else None
-        settings = self.settings["analytics_settings"]
         if person is None:
             gate.failures.failed(*keys)
-            IOLoop.current().run_in_executor(None, lambda: audit(
-                AuditEvent("sign_in_refused", user=name, client=client), settings))
+            audit_later(lambda: AuditEvent("sign_in_refused", user=name, client=client), self.settings)
             return self._form(name, "That name and password do not match. Check them and try again.", 401)
         gate.failures.succeeded(*keys)
         gate.start_session(self, person)
-        IOLoop.current().run_in_executor(None, lambda: audit(AuditEvent("sign_in", user=person.name, client=client), settings))
+        audit_later(lambda: AuditEvent("sign_in", user=person.name, client=client), self.settings)
         self.redirect(safe_next(self.get_body_argument("next", None), gate.base_url))
 
 

@@ -1,6 +1,6 @@
 """What sign-in, permissions and the audit cost.
 
-Run: ``.venv/bin/python benchmarks/sharing.py [--runs 5] [--downloads 300]``.
+Run: ``.venv/bin/python benchmarks/sharing.py [--runs 9] [--downloads 300]`` (visits vary by ±0.5 s, so take 9).
 
 1. Time to a usable form in Debian's headless Chromium: the app signed in (served on 0.0.0.0 with a users
    file; the browser holds a session cookie, as a person who signed in that morning) against the open app
@@ -107,7 +107,7 @@ def plain_static_server(folder: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--downloads", type=int, default=300)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temporary:

@@ -112,6 +112,35 @@ class Settings:
         "help": "Export files and executed notebooks older than this many days are removed by `analytics cleanup` "
                 "(audit rows stay).",
     })
+    amplitude_url: str = field(default="", metadata={
+        "env": "ANALYTICS_AMPLITUDE_URL",
+        "help": "Base URL of Amplitude's REST API; overrides the region (for a proxy or a test server).",
+    })
+    amplitude_region: str = field(default="us", metadata={
+        "env": "ANALYTICS_AMPLITUDE_REGION",
+        "help": "Where the Amplitude project keeps its data: 'us' (amplitude.com) or 'eu' (analytics.eu.amplitude.com).",
+    })
+    amplitude_api_key: str = field(default="", metadata={
+        "env": "ANALYTICS_AMPLITUDE_API_KEY",
+        "help": "The Amplitude project's API key (Settings > Projects), for downloading cohorts.",
+    })
+    amplitude_secret_key: str = field(default="", metadata={
+        "env": "ANALYTICS_AMPLITUDE_SECRET_KEY",
+        "help": "The Amplitude project's secret key, paired with the API key.",
+    })
+    amplitude_wait_seconds: float = field(default=300.0, metadata={
+        "env": "ANALYTICS_AMPLITUDE_WAIT_SECONDS",
+        "help": "Longest wait for Amplitude to prepare a cohort file (it usually takes 30-60 seconds).",
+    })
+    amplitude_poll_seconds: float = field(default=2.0, metadata={
+        "env": "ANALYTICS_AMPLITUDE_POLL_SECONDS",
+        "help": "Pause between questions to Amplitude whether the cohort file is ready.",
+    })
+    holdout_share: float = field(default=5.0, metadata={
+        "env": "ANALYTICS_HOLDOUT_SHARE",
+        "help": "Percent of all users (1-15) in the global hold-out who never receive campaigns; a change "
+                "starts a new hold-out version.",
+    })
 
     @property
     def database_url(self) -> str:
@@ -130,7 +159,7 @@ class Settings:
     @property
     def secrets(self) -> dict[str, str]:
         """Configured secret values (passwords in URLs, tokens), for checks that none leaks into a file."""
-        found = {"ANALYTICS_SERVE_TOKEN": self.serve_token}
+        found = {"ANALYTICS_SERVE_TOKEN": self.serve_token, "ANALYTICS_AMPLITUDE_SECRET_KEY": self.amplitude_secret_key}
         for name, url in (("ANALYTICS_DB_URL", self.db_url), ("ANALYTICS_DB_WRITER_URL", self.db_writer_url)):
             password = urlsplit(url).password if url else None
             found[name] = unquote(password) if password else ""

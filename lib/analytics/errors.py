@@ -137,3 +137,20 @@ class ParameterError(AnalyticsError):
 
 class StoreError(DatabaseError):
     """The embedded store's files are missing or inconsistent."""
+
+
+class ServiceError(AnalyticsError):
+    """An outside service (Amplitude, Slack, amoCRM) refused or failed a request; the message says what to do."""
+
+    def __init__(self, message: str, *, service: str = "", status: int | None = None) -> None:
+        self.service = service
+        self.status = status
+        super().__init__(message)
+
+
+class ServiceUnavailableError(ServiceError):
+    """The service did not answer, or kept answering 'busy' or 'error' after every retry."""
+
+
+class CohortError(ServiceError):
+    """A cohort cannot be used: unknown, empty, or not ready in time."""

@@ -1,0 +1,5 @@
+"""Local stand-ins for the SaaS APIs we cannot reach in tests and demos, following shared/contracts/."""
+
+from .amplitude import FakeAmplitude, cohort_csv
+
+__all__ = ["FakeAmplitude", "cohort_csv"]

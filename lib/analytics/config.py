@@ -142,6 +142,16 @@ class Settings:
                 "starts a new hold-out version.",
     })
 
+    def environment(self) -> dict[str, str]:
+        """Every setting that differs from its default, as ``ANALYTICS_*`` variables (for a child process or kernel)."""
+        defaults = Settings()
+        found: dict[str, str] = {}
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if value != getattr(defaults, spec.name):
+                found[spec.metadata["env"]] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+        return found
+
     @property
     def database_url(self) -> str:
         """The configured URL, or the embedded store under ``home`` when none is set."""

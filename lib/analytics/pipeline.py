@@ -58,6 +58,7 @@ class RunOutcome:
     preview: pd.DataFrame
     files: list[ExportResult] = field(default_factory=list)
     values: dict[str, Any] = field(default_factory=dict)
+    file_labels: dict[str, str] = field(default_factory=dict)  # file name: which result it holds ("Control group")
 
     @property
     def summary(self) -> str:
@@ -141,11 +142,10 @@ def execute(query: ReportQuery, db: Database, *, settings: Settings | None = Non
     log.info("run %s: %s %s for %s", run_id, query.name, query.params, user)
     folder = settings.reports_dir / "exports" / user_folder(user)
     folder.mkdir(parents=True, exist_ok=True)
-    spool = folder / f".spool-{run_id}-{secrets.token_hex(4)}.arrow"
     try:
-        rows, preview = _spool(db.iter_chunks(query.sql, query.params), spool, progress, cancelled)
-        files = [export(_read_spool(spool), folder, query.name, query.key_params, file_format=file_format,
-                        delimiter=delimiter, headers=query.headers) for file_format in formats]
+        rows, preview, files = _export_query(query, db, folder, formats, delimiter, progress, cancelled, run_id)
+        for extra in query.also:
+            files += _export_query(extra, db, folder, formats, delimiter, None, cancelled, run_id)[2]
     except AnalyticsError as error:
         log.info("run %s stopped", run_id, exc_info=True)
         _audit_run(settings, "run_failed", query, values, run_id, user, detail=str(error))
@@ -154,14 +154,28 @@ def execute(query: ReportQuery, db: Database, *, settings: Settings | None = Non
         log.exception("run %s failed", run_id)
         _audit_run(settings, "run_failed", query, values, run_id, user)
         raise
+    log.info("run %s: %d rows, files %s", run_id, rows, [str(result.path) for _, result in files])
+    _audit_run(settings, "run", query, values, run_id, user, rows=rows)
+    for part, result in files:
+        audit(AuditEvent("export", part.name, values, result.rows, result.path.name, file_sha256(result.path), run_id,
+                         user), settings)
+    labels = {result.path.name: part.label for part, result in files if part.label}
+    return RunOutcome(run_id, query, rows, preview, [result for _, result in files], values, labels)
+
+
+def _export_query(query: ReportQuery, db: Database, folder: Path, formats: tuple[str, ...], delimiter: str,
+                  progress: Progress | None, cancelled: threading.Event | None,
+                  run_id: str) -> tuple[int, pd.DataFrame, list[tuple[ReportQuery, ExportResult]]]:
+    """Spool one result once, then write each of its formats from the spool."""
+    spool = folder / f".spool-{run_id}-{secrets.token_hex(4)}.arrow"
+    chunks = iter([query.data]) if query.data is not None else db.iter_chunks(query.sql, query.params)
+    try:
+        rows, preview = _spool(chunks, spool, progress, cancelled)
+        files = [(query, export(_read_spool(spool), folder, query.name, query.key_params, file_format=file_format,
+                                delimiter=delimiter, headers=query.headers)) for file_format in query.formats or formats]
     finally:
         spool.unlink(missing_ok=True)
-    log.info("run %s: %d rows, files %s", run_id, rows, [str(result.path) for result in files])
-    _audit_run(settings, "run", query, values, run_id, user, rows=rows)
-    for result in files:
-        audit(AuditEvent("export", query.name, values, rows, result.path.name, file_sha256(result.path), run_id, user),
-              settings)
-    return RunOutcome(run_id, query, rows, preview, files, values)
+    return rows, preview, files
 
 
 def _audit_run(settings: Settings, action: str, query: ReportQuery, values: Mapping[str, Any], run_id: str, user: str,

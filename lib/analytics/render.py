@@ -24,7 +24,7 @@ def outcome_html(outcome: RunOutcome, *, downloads_url: str = "", share_url: str
     shown = outcome.labelled_preview.head(PREVIEW_ROWS)
     more = f" The first {len(shown)} are shown below." if outcome.rows > len(shown) else ""
     facts = "".join(f"<p class='fact'>{html.escape(fact)}</p>" for fact in outcome.query.facts)
-    files = " ".join(_file_html(result, downloads_url) for result in outcome.files)
+    files = _files_html(outcome, downloads_url)
     share = ""
     if share_url:
         query = urlencode({name: _url_value(value) for name, value in outcome.values.items() if value not in (None, "")},
@@ -33,7 +33,30 @@ def outcome_html(outcome: RunOutcome, *, downloads_url: str = "", share_url: str
     preview = shown.to_html(index=False, na_rep="", classes="preview", border=0, escape=True)
     return (f"<div class='run-result'><p class='title'>{html.escape(outcome.query.title)}</p>"
             f"<p><b class='row-count'>{outcome.rows:,}</b> rows.{html.escape(more)}</p>"
-            f"{facts}<p class='files'>{files}</p>{share}{preview}</div>")
+            f"{facts}{funnel_html(outcome.query.funnel)}{files}{share}{preview}</div>")
+
+
+def _files_html(outcome: RunOutcome, downloads_url: str) -> str:
+    """One line of download links per result ("Target group: XLSX, CSV"), in the order they were written."""
+    groups: dict[str, list[str]] = {}
+    for result in outcome.files:
+        groups.setdefault(outcome.file_labels.get(result.path.name, ""), []).append(_file_html(result, downloads_url))
+    return "".join(f"<p class='files'>{'<b>' + html.escape(label) + ':</b> ' if label else ''}{' '.join(links)}</p>"
+                   for label, links in groups.items())
+
+
+def funnel_html(steps: tuple[tuple[str, int, int], ...]) -> str:
+    """Steps as horizontal bars (people still in after each), with how many each step left out."""
+    if not steps:
+        return ""
+    widest = max(max(step[1] for step in steps), 1)
+    rows = "".join(
+        f"<tr class='funnel-step'><td>{html.escape(label)}</td><td style='text-align:right'>{remaining:,}</td>"
+        f"<td style='width:40%'><div style='background:#1565c0;height:12px;width:{100 * remaining / widest:.1f}%'>"
+        f"</div></td><td style='color:#777'>{f'−{left_out:,}' if left_out else ''}</td></tr>"
+        for label, remaining, left_out in steps)
+    return ("<table class='funnel'><tr><th>Step</th><th>People</th><th></th><th>Left out here</th></tr>"
+            f"{rows}</table>")
 
 
 def _file_html(result: Any, downloads_url: str) -> str:
@@ -47,6 +70,7 @@ def _file_html(result: Any, downloads_url: str) -> str:
 def outcome_text(outcome: RunOutcome) -> str:
     """Plain text for a terminal or a chat message: the summary, the facts, one file per line."""
     lines = [outcome.summary, *outcome.query.facts]
+    lines += [f"  {label}: {remaining:,} (left out {left_out:,})" for label, remaining, left_out in outcome.query.funnel]
     lines += [f"{result.path} ({result.note})" for result in outcome.files]
     return "\n".join(lines)
 

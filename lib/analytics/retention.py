@@ -2,7 +2,8 @@
 
 Run by ``analytics cleanup`` now (and by the scheduler when it exists). Audit rows are never removed:
 the audit table is not touched here, and a cleanup is itself recorded in it. Files are chosen by
-their modification time; only regular files under ``reports/exports/`` and ``reports/runs/`` go.
+their modification time; only regular files under ``reports/exports/``, ``reports/runs/`` and
+``reports/cohorts/`` (downloaded Amplitude cohorts) go.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from .audit import AuditEvent, AuditLog
 from .config import Settings, load_settings
 
-FOLDERS = ("exports", "runs")
+FOLDERS = ("exports", "runs", "cohorts")
 
 
 @dataclass

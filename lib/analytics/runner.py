@@ -75,8 +75,9 @@ def run_notebook(notebook: Path, parameters: Mapping[str, Any] | None = None, *,
     executed.parent.mkdir(parents=True, exist_ok=True)
     log = run_log(settings)
     log.info("run %s: notebook %s %s -> %s", run_id, notebook, parameters, executed)
-    environment = {**os.environ, NOTEBOOK_ENV: str(notebook), RUN_ID_ENV: run_id, "ANALYTICS_HOME": str(settings.home),
-                   "ANALYTICS_DB_URL": settings.database_url, "ANALYTICS_RUN_BY": user or _os_user()}
+    environment = {**os.environ, **settings.environment(), NOTEBOOK_ENV: str(notebook), RUN_ID_ENV: run_id,
+                   "ANALYTICS_HOME": str(settings.home), "ANALYTICS_DB_URL": settings.database_url,
+                   "ANALYTICS_RUN_BY": user or _os_user()}
     request = json.dumps({"notebook": str(notebook), "executed": str(executed), "parameters": parameters,
                           "timeout": timeout}, default=str)
     log_path = settings.reports_dir / "logs" / "runs.log"

@@ -171,9 +171,9 @@ class AmplitudeClient:
 
 def _refusal(status: int, cohort_id: str) -> ServiceError:
     if status in (401, 403):
-        return ServiceError("Amplitude did not accept the API key and secret key (HTTP %d). Check "
+        return ServiceError(f"Amplitude did not accept the API key and secret key (HTTP {status}). Check "
                             "ANALYTICS_AMPLITUDE_API_KEY and ANALYTICS_AMPLITUDE_SECRET_KEY, and the region: a project "
-                            "in the EU needs ANALYTICS_AMPLITUDE_REGION=eu." % status, service="Amplitude", status=status)
+                            "in the EU needs ANALYTICS_AMPLITUDE_REGION=eu.", service="Amplitude", status=status)
     if status in (400, 404):
         return CohortError(f"Amplitude has no cohort {cohort_id} in this project (HTTP {status}). Copy the ID from "
                            "the cohort's page in Amplitude.", service="Amplitude", status=status)

@@ -146,6 +146,12 @@ class TableSpec:
                        t=identifier(self.name, [self.name], kind="table"),
                        v=identifier(self.version, self.columns, table=self.name), k=key)
 
+    def arrow(self, values: Mapping[str, Any]) -> pa.Table:
+        """Rows given as lists per column, typed as this table declares (a UInt64 salt above 2^63 stays exact)."""
+        from .types import arrow_type  # noqa: PLC0415 - types imports nothing of ours, tables is imported first
+
+        return pa.table({name: pa.array(values[name], arrow_type(kind)) for name, kind in self.columns.items()})
+
     def to_json(self) -> dict[str, Any]:
         return {"columns": [list(item) for item in self.columns.items()], "order_by": list(self.order_by),
                 "partition_by": self.partition_by, "key": list(self.key), "version": self.version}

@@ -11,9 +11,10 @@ import pyarrow as pa
 from ..errors import ParameterError
 from .csvfile import DELIMITERS, write_csv
 from .files import atomic_file, export_name
+from .idlist import write_id_list
 from .xlsx import SHEET_ROWS, write_xlsx
 
-FORMATS = ("xlsx", "csv")
+FORMATS = ("xlsx", "csv", "txt")  # txt: an ID list for ad platforms, one per line
 
 __all__ = ["FORMATS", "SHEET_ROWS", "ExportResult", "export", "export_name", "write_csv", "write_xlsx"]
 
@@ -46,6 +47,8 @@ def export(chunks: Iterable[pa.Table], folder: Path, report: str, key_params: Ma
     with atomic_file(path) as handle:
         if file_format == "xlsx":
             rows, sheets = write_xlsx(chunks, handle, headers=headers, sheet_rows=sheet_rows)
+        elif file_format == "txt":
+            rows, sheets = write_id_list(chunks, handle), 1
         else:
             rows, sheets = write_csv(chunks, handle, delimiter=delimiter, headers=headers), 1
     return ExportResult(path, file_format, rows, sheets)

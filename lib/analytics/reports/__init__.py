@@ -8,9 +8,11 @@ returns a :class:`ReportQuery`. SQL runs unchanged on ClickHouse 18.16 and chDB 
 from __future__ import annotations
 
 from .activity import audit_trail
+from .audiences import past_audiences, push_audience, retargeting_audience
 from .base import ReportQuery, default_period
 from .builder import export_builder
 from .cards import partner_cards, plastic_cards
 from .pushes import push_report
 
-__all__ = ["ReportQuery", "audit_trail", "default_period", "export_builder", "partner_cards", "plastic_cards", "push_report"]
+__all__ = ["ReportQuery", "audit_trail", "default_period", "export_builder", "partner_cards", "past_audiences",
+           "plastic_cards", "push_audience", "push_report", "retargeting_audience"]

@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
+
 from ..db import Database
 from ..errors import ParameterError
 
@@ -24,6 +26,11 @@ class ReportQuery:
     # the values the report actually used for declared parameters it filled in (an empty end: the latest day),
     # so the declared rules (at most 92 days) hold for defaulted values too
     effective: dict[str, Any] = field(default_factory=dict)
+    data: pa.Table | None = None  # rows computed in memory (an audience not saved yet); then ``sql`` is ""
+    formats: tuple[str, ...] = ()  # this result's file formats; empty: the run's own (XLSX and CSV)
+    label: str = ""  # names this result's files on the page ("Control group") when a run has several
+    also: tuple[ReportQuery, ...] = ()  # further results exported beside this one, each into its own files
+    funnel: tuple[tuple[str, int, int], ...] = ()  # steps shown as bars: (what, people still in, left out here)
 
 
 def default_period(db: Database, start: dt.date | None, end: dt.date | None, latest_sql: str,

@@ -42,6 +42,7 @@ LOOKUPS: dict[str, LookupSource] = {source.name: source for source in [
     LookupSource("regions", "users", "region", "region", "region"),
     LookupSource("os", "users", "os", "os", "operating system"),
     LookupSource("device_models", "users", "device_model", "device_model", "device model"),
+    LookupSource("carriers", "users", "carrier", "carrier", "mobile carrier"),
     LookupSource("pushes", "pushes", "push_id", "title", "push"),
 ]}
 

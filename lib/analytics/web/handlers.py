@@ -21,9 +21,9 @@ from ..catalog import report_catalog
 from ..config import Settings
 from .gate import safe_next
 
-EXPORT_NAME = re.compile(r"^[\w.-]+\.(xlsx|csv)$", re.UNICODE)
+EXPORT_NAME = re.compile(r"^[\w.-]+\.(xlsx|csv|txt)$", re.UNICODE)
 CONTENT_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                 "csv": "text/csv; charset=utf-8"}
+                 "csv": "text/csv; charset=utf-8", "txt": "text/plain; charset=us-ascii"}
 TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True)
 BUSY_RETRY_SECONDS = 20
 # Sent with every response, ours and Voilà's (Voilà's handlers read them from the "headers" setting).

@@ -1,0 +1,168 @@
+"""Saving an audience as one keyed write, and reading saved ones back (any version).
+
+Order of a save: exclusions, recipients, then the commit row in ``audiences``, each insert named by
+a token. Until the commit lands, nothing of the write is visible (readers join on the commit's
+``write_id``); the commit's token (sub_id, version) lets only one of two racing saves become that
+version. A kill anywhere leaves the sub_id as it was; a second run finds the commit and writes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from ..audit import AuditEvent, audit
+from ..config import Settings
+from ..db import Database
+from ..db.sql import compose, identifier
+from ..errors import AnalyticsError
+from .tables import AUDIENCE_TABLES, AUDIENCES, EXCLUSIONS, RECIPIENTS
+
+GROUPS = ("target", "control")
+
+
+class AudienceConflict(AnalyticsError):
+    """Someone saved this sub_id at the same moment; theirs was kept."""
+
+
+@dataclass(frozen=True)
+class SavedAudience:
+    """The commit row of one audience version."""
+
+    sub_id: str
+    version: int
+    write_id: str
+    kind: str
+    cohort_id: str
+    salt: int
+    control_percent: float
+    holdout_version: int
+    cohort_size: int
+    target_size: int
+    control_size: int
+    excluded_size: int
+    parameters: str
+    created_at: dt.datetime
+    created_by: str
+
+    @property
+    def values(self) -> dict[str, Any]:
+        return json.loads(self.parameters or "{}")
+
+    def bound(self, **extra: Any) -> dict[str, Any]:
+        return {"sub_id": self.sub_id, "version": self.version, "write_id": self.write_id, **extra}
+
+
+def ensure_tables(writer: Database) -> None:
+    for spec in AUDIENCE_TABLES:
+        writer.create_table(spec)
+
+
+def saved(db: Database, sub_id: str, version: int | None = None) -> SavedAudience | None:
+    """The current (or the given) version of ``sub_id``, None if never saved."""
+    if AUDIENCES.name not in db.tables():
+        return None
+    which = "AND version = %(version)s" if version else ""
+    rows = db.query_arrow(
+        "SELECT * FROM audiences WHERE sub_id = %(sub_id)s " + which +
+        " ORDER BY version DESC, created_at, write_id LIMIT 1", {"sub_id": sub_id, "version": version or 0}).to_pylist()
+    return SavedAudience(**rows[0]) if rows else None
+
+
+def history(db: Database, sub_id: str) -> list[SavedAudience]:
+    """Every version of ``sub_id``, oldest first."""
+    if AUDIENCES.name not in db.tables():
+        return []
+    rows = db.query_arrow("SELECT * FROM audiences WHERE sub_id = %(sub_id)s ORDER BY version, created_at, write_id"
+                          " LIMIT 1 BY version", {"sub_id": sub_id}).to_pylist()
+    return [SavedAudience(**row) for row in rows]
+
+
+def next_version(db: Database, sub_id: str) -> int:
+    current = saved(db, sub_id)
+    return current.version + 1 if current else 1
+
+
+def members_sql(group: str, columns: tuple[str, ...] = ("user_id", "amplitude_id")) -> str:
+    """Recipients of one saved version and group; bind with ``SavedAudience.bound(group=...)``."""
+    if group not in GROUPS:
+        raise ValueError(f"group must be one of {GROUPS}")
+    return compose("SELECT {c} FROM audience_recipients WHERE sub_id = %(sub_id)s AND version = %(version)s"
+                   " AND write_id = %(write_id)s AND {g} = %(group)s ORDER BY user_id",
+                   c=[identifier(name, RECIPIENTS.columns) for name in columns],
+                   g=identifier("group", RECIPIENTS.columns))
+
+
+EXCLUSIONS_SQL = ("SELECT user_id, amplitude_id, reason FROM audience_exclusions WHERE sub_id = %(sub_id)s"
+                  " AND version = %(version)s AND write_id = %(write_id)s ORDER BY reason, user_id")
+
+
+def why_not(db: Database, sub_id: str, user_id: int, version: int | None = None) -> str:
+    """The answer to "why didn't user X get the push": their group, or the reason they were left out."""
+    audience = saved(db, sub_id, version)
+    if audience is None:
+        return f"There is no saved audience with sub_id {sub_id}."
+    where = " WHERE sub_id = %(sub_id)s AND version = %(version)s AND write_id = %(write_id)s AND user_id = %(user)s"
+    group = db.scalar(compose("SELECT any({g}) FROM audience_recipients", g=identifier("group", RECIPIENTS.columns))
+                      + where + " HAVING count() > 0", audience.bound(user=user_id))
+    if group:
+        return f"User {user_id} is in the {group} group of {sub_id} (version {audience.version})."
+    reason = db.scalar("SELECT any(reason) FROM audience_exclusions" + where + " HAVING count() > 0",
+                       audience.bound(user=user_id))
+    if reason:
+        return f"User {user_id} was left out of {sub_id} (version {audience.version}): {reason}."
+    return f"User {user_id} was not in cohort {audience.cohort_id} when {sub_id} (version {audience.version}) was saved."
+
+
+def save(writer: Database, settings: Settings, *, sub_id: str, version: int, kind: str, cohort_id: str, salt: int,
+         control_percent: float, holdout_version: int, cohort_size: int, members: pa.Table, control: np.ndarray,
+         exclusions: pa.Table, parameters: Mapping[str, Any], user: str,
+         before_commit: Any = None) -> SavedAudience:
+    """Write one audience version (exclusions, recipients, then the commit); returns what is stored for it.
+
+    ``members`` has ``user_id`` and ``amplitude_id``; ``control`` marks the control group. When a racing
+    save committed the same version first, its audience is returned and this write stays invisible.
+    """
+    ensure_tables(writer)
+    write_id = secrets.token_hex(8)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    text = json.dumps(dict(parameters), default=str, ensure_ascii=False, sort_keys=True)
+    rows = members.num_rows
+    common = {"sub_id": sub_id, "version": version, "write_id": write_id}
+    writer.insert(EXCLUSIONS.name, pa.table({**_repeat(common, exclusions.num_rows), "user_id": exclusions.column("user_id"),
+                                             "amplitude_id": exclusions.column("amplitude_id"),
+                                             "reason": exclusions.column("reason")}), token=f"{write_id}-exclusions")
+    groups = pa.array(np.where(control, "control", "target"), pa.string())
+    writer.insert(RECIPIENTS.name, pa.table({
+        **_repeat(common, rows), "user_id": members.column("user_id"), "amplitude_id": members.column("amplitude_id"),
+        "group": groups, **_repeat({"cohort_id": cohort_id, "salt": salt, "created_at": now, "created_by": user,
+                                    "parameters": text}, rows)}), token=f"{write_id}-recipients")
+    if before_commit is not None:
+        before_commit()  # tests stop the write here
+    commit = {**common, "kind": kind, "cohort_id": cohort_id, "salt": salt, "control_percent": control_percent,
+              "holdout_version": holdout_version, "cohort_size": cohort_size,
+              "target_size": int(rows - np.count_nonzero(control)), "control_size": int(np.count_nonzero(control)),
+              "excluded_size": exclusions.num_rows, "parameters": text, "created_at": now, "created_by": user}
+    report = writer.write(AUDIENCES.name, AUDIENCES.arrow({name: [value] for name, value in commit.items()}),
+                          token=f"audience-{sub_id}-v{version}")
+    stored = saved(writer, sub_id, version)
+    if report.duplicate or stored is None or stored.write_id != write_id:
+        if stored is None:
+            raise AudienceConflict(f"The audience {sub_id} could not be saved; try again.")
+        return stored
+    audit(AuditEvent("write", f"audience:{kind}", {**parameters, "sub_id": sub_id, "version": version},
+                     rows, run_id=write_id, user=user), settings)
+    return stored
+
+
+def _repeat(values: Mapping[str, Any], rows: int) -> dict[str, pa.Array]:
+    """Constant columns of ``rows`` rows."""
+    kinds = {str: pa.string(), int: pa.uint64(), float: pa.float64(), dt.datetime: pa.timestamp("s")}
+    return {name: pa.repeat(pa.scalar(value, kinds[type(value)]), rows) for name, value in values.items()}

@@ -1,0 +1,140 @@
+"""Marketers' reports: a push audience, a retargeting audience, and the list of audiences saved before.
+
+Each audience report computes the funnel first; with "Save" it stores the recipients once under the
+sub_id (see :mod:`analytics.audiences`) and exports the target group, the control group and who was left
+out and why. A sub_id already saved is shown as stored: nothing is downloaded or written again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import pyarrow as pa
+
+from ..access.identity import current_user
+from ..audiences import AudienceRequest, Filters, build_audience, suggested_sub_id
+from ..audiences.pipeline import AudienceOutcome
+from ..audiences.store import EXCLUSIONS_SQL, members_sql
+from ..audiences.tables import AUDIENCES, EXCLUSIONS, RECIPIENTS
+from ..config import load_settings
+from ..db import Database
+from ..db.sql import compose, identifier
+from ..errors import ParameterError
+from .base import ReportQuery, default_period
+
+ID_TYPES = {"user_id": "our user IDs", "amplitude_id": "Amplitude IDs"}
+GROUP_LABELS = {"user_id": "User ID", "amplitude_id": "Amplitude ID"}
+FUNNEL_LABELS = {"step": "Step", "remaining": "People still in", "left_out": "Left out at this step"}
+
+
+def push_audience(db: Database, cohort_id: str, sub_id: str = "", gender: str = "any", age_from: int = 0,
+                  age_to: int = 0, os: Sequence[str] = (), device_models: Sequence[str] = (),
+                  regions: Sequence[str] = (), carriers: Sequence[str] = (), push_enabled: bool = True,
+                  cap_days: int = 7, control_percent: int = 10, save: bool = False,
+                  replace: bool = False) -> ReportQuery:
+    """Recipients of a push from an Amplitude cohort, with a control group; saved when ``save`` is on."""
+    filters = Filters(gender, age_from, age_to, tuple(os), tuple(device_models), tuple(regions), tuple(carriers),
+                      push_enabled)
+    outcome, used_sub_id = _build(db, "push", cohort_id, sub_id, filters, cap_days, control_percent, save, replace)
+    return _audience_query(outcome, "push_audience", used_sub_id, formats=(), id_column="user_id")
+
+
+def retargeting_audience(db: Database, cohort_id: str, sub_id: str = "", id_type: str = "user_id",
+                         gender: str = "any", age_from: int = 0, age_to: int = 0, os: Sequence[str] = (),
+                         regions: Sequence[str] = (), cap_days: int = 0, control_percent: int = 10,
+                         save: bool = False, replace: bool = False) -> ReportQuery:
+    """An ID list for an ad platform (one ID per line), with a control group kept out of the campaign."""
+    if id_type not in ID_TYPES:
+        raise ParameterError("id_type", id_type, f"one of {', '.join(ID_TYPES)}")
+    filters = Filters(gender, age_from, age_to, tuple(os), (), tuple(regions), (), False)
+    outcome, used_sub_id = _build(db, "retargeting", cohort_id, sub_id, filters, cap_days, control_percent, save,
+                                  replace)
+    return _audience_query(outcome, "retargeting", used_sub_id, formats=("txt", "csv"), id_column=id_type)
+
+
+def _build(db: Database, kind: str, cohort_id: str, sub_id: str, filters: Filters, cap_days: int,
+           control_percent: int, save: bool, replace: bool) -> tuple[AudienceOutcome, str]:
+    if age_to_below_from(filters):
+        raise ParameterError("age_to", filters.age_to, f"an age at or above the lowest age ({filters.age_from})")
+    if not 1 <= control_percent <= 50:
+        raise ParameterError("control_percent", control_percent, "a share between 1% and 50%")
+    used = sub_id or suggested_sub_id(cohort_id, kind, dt.date.today())
+    request = AudienceRequest(cohort_id, used, filters, cap_days, float(control_percent), kind=kind)
+    settings = load_settings()
+    return build_audience(db, request, settings, save=save, replace_saved=replace, user=current_user()), used
+
+
+def age_to_below_from(filters: Filters) -> bool:
+    return bool(filters.age_to) and filters.age_to < filters.age_from
+
+
+def _audience_query(outcome: AudienceOutcome, name: str, sub_id: str, *, formats: tuple[str, ...],
+                    id_column: str) -> ReportQuery:
+    funnel = tuple((step.label, step.remaining, step.left_out) for step in outcome.steps)
+    audience = outcome.saved
+    if audience is None or (outcome.plan is not None and audience.version != outcome.plan.version and not outcome.reused):
+        return _preview(outcome, name, sub_id, funnel)
+    columns = (id_column,) if formats and formats[0] == "txt" else ("user_id", "amplitude_id")
+    key = {"sub_id": audience.sub_id, "version": f"v{audience.version}"}
+    control = ReportQuery(name=f"{name}_control", title="Control group", sql=members_sql("control", columns),
+                          params=audience.bound(group="control"), key_params={**key, "group": "control"},
+                          headers=RECIPIENTS.labels, label="Control group")
+    excluded = ReportQuery(name=f"{name}_left_out", title="Left out, with the reason", sql=EXCLUSIONS_SQL,
+                           params=audience.bound(), key_params={**key, "group": "left-out"}, headers=EXCLUSIONS.labels,
+                           formats=("csv",), label="Left out, and why")
+    when = f"{audience.created_at:%d.%m.%Y %H:%M} UTC by {audience.created_by or 'unknown'}"
+    facts = [f"Sub ID {audience.sub_id}, version {audience.version}: saved {when}. Cohort {audience.cohort_id}; "
+             f"control group {audience.control_percent:g}% (salt {audience.salt}); global hold-out version "
+             f"{audience.holdout_version}."]
+    if outcome.reused:
+        facts.append("This sub_id was saved before, so nothing new was written and the saved audience is shown. "
+                     "To replace it, tick 'Replace the saved audience' (the old version stays in history).")
+    return ReportQuery(name=name, title=f"Audience {audience.sub_id}: target group ({audience.target_size:,} people)",
+                       sql=members_sql("target", columns), params=audience.bound(group="target"),
+                       key_params={**key, "group": "target"}, headers=RECIPIENTS.labels, facts=facts,
+                       effective={"sub_id": audience.sub_id}, formats=formats, label="Target group",
+                       also=(control, excluded), funnel=funnel)
+
+
+def _preview(outcome: AudienceOutcome, name: str, sub_id: str, funnel: tuple[tuple[str, int, int], ...]) -> ReportQuery:
+    assert outcome.plan is not None
+    table = pa.table({"step": [step[0] for step in funnel], "remaining": pa.array([step[1] for step in funnel], pa.uint64()),
+                      "left_out": pa.array([step[2] for step in funnel], pa.uint64())})
+    replacing = f" It will replace version {outcome.saved.version} (kept in history)." if outcome.saved else ""
+    facts = [f"Nothing is saved yet. Tick 'Save the audience' and press Run to store these "
+             f"{len(outcome.plan.control):,} people as sub_id {sub_id} (version {outcome.plan.version}) and get the "
+             f"files.{replacing}"]
+    return ReportQuery(name=f"{name}_funnel", title=f"Audience preview for cohort {outcome.plan.request.cohort_id}",
+                       sql="", data=table, key_params={"sub_id": sub_id}, headers=FUNNEL_LABELS, facts=facts,
+                       effective={"sub_id": sub_id}, formats=("csv",), funnel=funnel)
+
+
+def past_audiences(db: Database, sub_id: str = "", start: dt.date | None = None,
+                   end: dt.date | None = None) -> ReportQuery:
+    """Audiences saved between two days (every version), newest first; a sub_id narrows to those containing it."""
+    if AUDIENCES.name not in db.tables():
+        raise ParameterError("sub_id", sub_id, "no audience has been saved yet")
+    start, end = default_period(db, start, end, "SELECT toDate(max(created_at)) FROM audiences", days=90)
+    shown = ("sub_id", "version", "kind", "cohort_id", "created_at", "created_by", "cohort_size", "target_size",
+             "control_size", "excluded_size", "control_percent", "holdout_version")
+    columns = [identifier(column, AUDIENCES.columns) for column in shown]
+    sql = compose("SELECT {c} FROM audiences WHERE created_at >= toDateTime(%(start)s) AND created_at < "
+                  "toDateTime(%(end)s) + 86400 AND (%(q)s = '' OR positionCaseInsensitiveUTF8(sub_id, %(q)s) > 0)"
+                  " ORDER BY created_at DESC, sub_id, version DESC LIMIT 1 BY sub_id, version", c=columns)
+    params = {"start": f"{start} 00:00:00", "end": f"{end} 00:00:00", "q": sub_id}
+    also: tuple[ReportQuery, ...] = ()
+    if sub_id and db.scalar("SELECT count() FROM audiences WHERE sub_id = %(s)s", {"s": sub_id}):
+        also = (ReportQuery(
+            name="audience_recipients", title=f"Recipients of {sub_id}, every version",
+            sql=compose("SELECT {c} FROM audience_recipients WHERE sub_id = %(s)s AND write_id IN "
+                        "(SELECT write_id FROM audiences WHERE sub_id = %(s)s) ORDER BY version, {g}, user_id",
+                        c=[identifier(column, RECIPIENTS.columns) for column in
+                           ("sub_id", "version", "group", "user_id", "amplitude_id", "created_at", "created_by")],
+                        g=identifier("group", RECIPIENTS.columns)),
+            params={"s": sub_id}, key_params={"sub_id": sub_id}, headers=RECIPIENTS.labels,
+            label=f"Recipients of {sub_id}"),)
+    looked_for = f" with '{sub_id}' in the sub_id" if sub_id else ""
+    return ReportQuery(name="past_audiences", title=f"Audiences saved{looked_for} from {start:%d.%m.%Y} to {end:%d.%m.%Y}",
+                       sql=sql, params=params, key_params={"start": start, "end": end, "sub_id": sub_id},
+                       headers=AUDIENCES.labels, effective={"start": start, "end": end}, also=also)

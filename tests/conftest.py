@@ -22,6 +22,7 @@ from analytics import Database, connect, load_settings
 from analytics.testing import ClickHouseServer
 from analytics.testing.browser import CHROMIUM_ARGS, chromium_executable
 from analytics.testing.clickhouse_server import DEFAULT_PASSWORD, free_port
+from analytics.testing.fakes import FakeAmplitude
 from analytics.testing.secrets import secret_leaks
 from analytics.warehouse import demo
 
@@ -85,6 +86,13 @@ def scratch_store(tmp_path: Path) -> Iterator[Database]:
     """An empty embedded store of the test's own."""
     with connect(f"chdb://{tmp_path / 'store'}") as database:
         yield database
+
+
+@pytest.fixture
+def amplitude() -> Iterator[FakeAmplitude]:
+    """A local Amplitude cohorts API (contracts §1.3); put cohorts in ``amplitude.cohorts[id]``."""
+    with FakeAmplitude() as fake:
+        yield fake
 
 
 @pytest.fixture(scope="session")

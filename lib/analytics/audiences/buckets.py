@@ -1,6 +1,6 @@
 """Which of 10,000 buckets a user falls in under a salt: the same number in NumPy, ClickHouse 18.16 and chDB.
 
-A bucket is ``murmurHash3_32(bitXor(user_id, salt)) % 10000``: ClickHouse hashes the eight
+A bucket is ``murmurHash3_32(bitXor(user_id, salt)) mod 10000``: ClickHouse hashes the eight
 little-endian bytes of the UInt64, and :func:`buckets` does the same arithmetic over whole NumPy
 arrays (no Python loop), so a split decided here can be re-checked by anyone in SQL
 (:func:`bucket_sql`) and a racing second writer computes identical groups. The salt is a
@@ -56,7 +56,7 @@ def bucket_sql(user_id: Identifier, salt_param: str = "salt") -> str:
     """The same bucket in SQL, for a checked column and a bound ``%(salt)s`` parameter."""
     if not salt_param.isidentifier():
         raise ValueError(f"not a parameter name: {salt_param!r}")
-    return compose("(murmurHash3_32(bitXor(toUInt64({u}), toUInt64(%(" + salt_param + ")s))) % 10000)", u=user_id)
+    return compose("modulo(murmurHash3_32(bitXor(toUInt64({u}), toUInt64(%(" + salt_param + ")s))), 10000)", u=user_id)
 
 
 def in_ranges(bucket: np.ndarray, ranges: list[tuple[int, int]]) -> np.ndarray:

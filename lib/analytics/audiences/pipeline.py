@@ -137,15 +137,19 @@ def _member(sorted_unique: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 def messaged_since(db: Database, since: dt.datetime, sub_id: str) -> np.ndarray:
     """Users sent a push since ``since``, or put in another saved audience's target group since then."""
-    found = [db.query_arrow("SELECT DISTINCT user_id FROM push_deliveries WHERE sent_at >= %(since)s",
-                            {"since": since}, settings={"max_result_rows": 0}).column(0).to_numpy()]
+    found = [_ids(db, "SELECT DISTINCT user_id FROM push_deliveries WHERE sent_at >= %(since)s", {"since": since})]
     if RECIPIENTS.name in db.tables():
         sql = compose("SELECT DISTINCT user_id FROM audience_recipients WHERE {g} = 'target' AND created_at >= %(since)s"
                       " AND sub_id != %(sub_id)s AND write_id IN (SELECT write_id FROM audiences)",
                       g=identifier("group", RECIPIENTS.columns))
-        found.append(db.query_arrow(sql, {"since": since, "sub_id": sub_id}, settings={"max_result_rows": 0})
-                     .column(0).to_numpy())
+        found.append(_ids(db, sql, {"since": since, "sub_id": sub_id}))
     return np.unique(np.concatenate(found)).astype(np.uint64)
+
+
+def _ids(db: Database, sql: str, params: dict[str, Any]) -> np.ndarray:
+    """One column of IDs, streamed (a cap over months of pushes may hold millions)."""
+    parts = [chunk.column(0).to_numpy() for chunk in db.iter_chunks(sql, params)]
+    return np.concatenate(parts).astype(np.uint64) if parts else np.array([], np.uint64)
 
 
 # --- the cohort -----------------------------------------------------------------------------------------------------

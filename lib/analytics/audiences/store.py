@@ -23,6 +23,7 @@ from ..config import Settings
 from ..db import Database
 from ..db.sql import compose, identifier
 from ..errors import AnalyticsError
+from .steps import REASON_DUPLICATE
 from .tables import AUDIENCE_TABLES, AUDIENCES, EXCLUSIONS, RECIPIENTS
 
 GROUPS = ("target", "control")
@@ -114,8 +115,9 @@ def why_not(db: Database, sub_id: str, user_id: int, version: int | None = None)
                       + where + " HAVING count() > 0", audience.bound(user=user_id))
     if group:
         return f"User {user_id} is in the {group} group of {sub_id} (version {audience.version})."
-    reason = db.scalar("SELECT any(reason) FROM audience_exclusions" + where + " HAVING count() > 0",
-                       audience.bound(user=user_id))
+    # a user listed twice in the cohort has "duplicate" for the extra row; the first row's fate is the answer
+    reason = db.scalar("SELECT reason FROM audience_exclusions" + where + " ORDER BY reason = %(duplicate)s, reason LIMIT 1",
+                       audience.bound(user=user_id, duplicate=REASON_DUPLICATE))
     if reason:
         return f"User {user_id} was left out of {sub_id} (version {audience.version}): {reason}."
     return f"User {user_id} was not in cohort {audience.cohort_id} when {sub_id} (version {audience.version}) was saved."

@@ -89,6 +89,11 @@ class FakeAmplitude:
                 "ANALYTICS_AMPLITUDE_SECRET_KEY": SECRET_KEY, "ANALYTICS_AMPLITUDE_POLL_SECONDS": "0.05",
                 "ANALYTICS_AMPLITUDE_WAIT_SECONDS": "20"}
 
+    def overrides(self) -> dict[str, object]:
+        """The same, as ``load_settings(**overrides)`` keyword arguments."""
+        return {"amplitude_url": self.url, "amplitude_api_key": API_KEY, "amplitude_secret_key": SECRET_KEY,
+                "amplitude_poll_seconds": 0.05, "amplitude_wait_seconds": 20.0}
+
     def __enter__(self) -> FakeAmplitude:
         fake = self
 
@@ -103,7 +108,7 @@ class FakeAmplitude:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:

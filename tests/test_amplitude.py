@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -14,16 +16,24 @@ from analytics.testing.fakes import FakeAmplitude, cohort_csv
 from analytics.testing.fakes.amplitude import API_KEY, SECRET_KEY
 
 
-def client(fake: FakeAmplitude, **options: object) -> AmplitudeClient:
+@contextmanager
+def client(fake: FakeAmplitude, **options: object) -> Iterator[AmplitudeClient]:
     options = {"poll_seconds": 0.02, "wait_seconds": 5.0, "session": http_session(backoff=0.01), **options}
-    return AmplitudeClient(fake.url, API_KEY, str(options.pop("secret", SECRET_KEY)), **options)  # type: ignore[arg-type]
+    with AmplitudeClient(fake.url, API_KEY, str(options.pop("secret", SECRET_KEY)), **options) as opened:  # type: ignore[arg-type]
+        yield opened
+
+
+def download(fake: FakeAmplitude, cohort_id: str, folder: Path, **options: object):  # type: ignore[no-untyped-def]
+    with client(fake, **options) as opened:
+        return opened.download_cohort(cohort_id, folder)
 
 
 def test_the_documented_flow_gives_every_member(amplitude: FakeAmplitude, tmp_path: Path) -> None:
     amplitude.cohorts["abc1"] = cohort_csv(np.arange(1, 50_001), [str(i) if i % 3 else "" for i in range(1, 50_001)])
     amplitude.polls_before_ready = 3
     said: list[str] = []
-    members = client(amplitude).download_cohort("abc1", tmp_path, said.append).read()
+    with client(amplitude) as opened:
+        members = opened.download_cohort("abc1", tmp_path, said.append).read()
     assert members.num_rows == 50_000
     assert members.column("amplitude_id").to_pylist()[:3] == [1, 2, 3]
     assert members.column("user_id").to_pylist()[:3] == ["1", "2", ""]
@@ -36,7 +46,7 @@ def test_the_documented_flow_gives_every_member(amplitude: FakeAmplitude, tmp_pa
 def test_two_429s_are_retried_honouring_retry_after(amplitude: FakeAmplitude, tmp_path: Path) -> None:
     amplitude.cohorts["abc1"] = cohort_csv(np.arange(1, 11))
     amplitude.throttle, amplitude.retry_after = 2, "1"
-    assert client(amplitude).download_cohort("abc1", tmp_path).read().num_rows == 10
+    assert download(amplitude, "abc1", tmp_path).read().num_rows == 10
     first, second, third = amplitude.requests[:3]
     assert [first.status, second.status, third.status] == [429, 429, 202]
     assert second.at - first.at >= 0.9 and third.at - second.at >= 0.9  # the server's Retry-After was waited
@@ -46,7 +56,7 @@ def test_a_gzip_file_behind_a_presigned_redirect_is_read_without_sending_our_key
                                                                                  tmp_path: Path) -> None:
     amplitude.cohorts["abc1"] = cohort_csv(np.arange(1, 1001))
     amplitude.gzip = amplitude.redirect = True
-    assert client(amplitude).download_cohort("abc1", tmp_path).read().num_rows == 1000
+    assert download(amplitude, "abc1", tmp_path).read().num_rows == 1000
     storage = [request for request in amplitude.requests if request.path.startswith("/s3/")]
     assert len(storage) == 1 and not storage[0].authorized and storage[0].status == 200
 
@@ -75,7 +85,7 @@ def test_refusals_become_plain_messages(amplitude: FakeAmplitude, tmp_path: Path
     for name, value in setup.items():
         setattr(amplitude, name, value)
     with pytest.raises(error, match=words) as raised:
-        client(amplitude, secret=secret, wait_seconds=0.3).download_cohort(cohort, tmp_path / "files")
+        download(amplitude, cohort, tmp_path / "files", secret=secret, wait_seconds=0.3)
     assert "Traceback" not in str(raised.value) and SECRET_KEY not in str(raised.value)
     if error is ServiceUnavailableError:
         assert len(amplitude.requests) == 6  # the first try and five retries with backoff
@@ -86,7 +96,8 @@ def test_an_unreachable_amplitude_is_a_plain_message(tmp_path: Path) -> None:
     with FakeAmplitude() as gone:
         url = gone.url
     with pytest.raises(ServiceUnavailableError, match="Cannot reach Amplitude"):
-        AmplitudeClient(url, API_KEY, SECRET_KEY, session=http_session(backoff=0.01)).download_cohort("abc1", tmp_path)
+        with AmplitudeClient(url, API_KEY, SECRET_KEY, session=http_session(backoff=0.01)) as opened:
+            opened.download_cohort("abc1", tmp_path)
 
 
 def test_missing_keys_say_where_to_put_them() -> None:
@@ -98,5 +109,5 @@ def test_missing_keys_say_where_to_put_them() -> None:
                                        "abc\x00def", "abc\ndef", "%2e%2e", "", " "])
 def test_hostile_cohort_ids_never_reach_amplitude(amplitude: FakeAmplitude, tmp_path: Path, cohort_id: str) -> None:
     with pytest.raises(ParameterError, match="Amplitude cohort ID"):
-        client(amplitude).download_cohort(cohort_id, tmp_path)
+        download(amplitude, cohort_id, tmp_path)
     assert amplitude.requests == []

@@ -228,3 +228,54 @@ _RUNNING: list[FakeAmplitude] = []
 @pytest.fixture(autouse=True)
 def _remember(amplitude: FakeAmplitude) -> None:
     _RUNNING[:] = [amplitude]
+
+
+# --- hostile input, in the form's pipeline and headless ------------------------------------------------------------
+
+PUSH_NOTEBOOK = REPO / "notebooks" / "marketing" / "push_audience.ipynb"
+HOSTILE = ["1'; DROP TABLE audiences; --", "../../etc/passwd", "..", "a" * 10_000, "когорта", "abc\x00def",
+           "abc\r\ndef", "%2e%2e%2f", "<script>x</script>", " "]
+
+
+VALID_SUB_IDS = (" ", "когорта")  # empty suggests one; Cyrillic is stored as itself (test below)
+HOSTILE_FIELDS = [(field, value) for field in ("cohort_id", "sub_id") for value in HOSTILE
+                  if not (field == "sub_id" and value in VALID_SUB_IDS)]
+
+
+@pytest.mark.parametrize(("field", "value"), HOSTILE_FIELDS, ids=[f"{f}-{i}" for i, (f, _) in enumerate(HOSTILE_FIELDS)])
+def test_hostile_cohort_ids_and_sub_ids_are_refused_beside_their_field(db: Database, settings, amplitude: FakeAmplitude,  # type: ignore[no-untyped-def]
+                                                                       field: str, value: str,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from analytics.params import FormInvalid, declaration
+    from analytics.pipeline import run_report
+    from analytics.reports import push_audience
+
+    amplitude.cohorts["good1"] = cohort_csv(users_sample(db, 50).column("amplitude_id").to_numpy())
+    given = {"cohort_id": "good1", "sub_id": unique_sub_id(), "save": True, "cap_days": 0, field: value}
+    for name, setting in amplitude.settings().items():  # what the report's kernel reads
+        monkeypatch.setenv(name, setting)
+    rows_before = db.scalar("SELECT count() FROM audiences") if "audiences" in db.tables() else 0
+    with pytest.raises(FormInvalid) as refused:
+        run_report(push_audience, declaration(PUSH_NOTEBOOK), given, db, settings=settings)
+    assert list(refused.value.errors) == [field] and "Traceback" not in str(refused.value)
+    assert (db.scalar("SELECT count() FROM audiences") if "audiences" in db.tables() else 0) == rows_before
+    assert amplitude.requests == []  # refused before Amplitude is asked
+
+
+def test_a_cyrillic_sub_id_is_stored_and_read_back_as_itself(db: Database, settings, amplitude: FakeAmplitude) -> None:  # type: ignore[no-untyped-def]
+    amplitude.cohorts["ru1"] = cohort_csv(users_sample(db, 100).column("amplitude_id").to_numpy())
+    sub_id = f"акция_ёлка_{uuid.uuid4().hex[:6]}"
+    outcome = build_audience(db, AudienceRequest("ru1", sub_id, cap_days=0), settings, save=True)
+    assert outcome.saved is not None and saved(db, sub_id) == outcome.saved and outcome.saved.sub_id == sub_id
+
+
+def test_a_hostile_cohort_id_headless_is_a_plain_message(embedded_url: str, tmp_path: Path,
+                                                         amplitude: FakeAmplitude) -> None:
+    from analytics.runner import NotebookFailed, run_notebook
+
+    settings = load_settings(db_url=embedded_url, home=tmp_path, **amplitude.overrides())
+    for value in ("1'; DROP TABLE users; --", "когорта"):
+        with pytest.raises(NotebookFailed) as failed:
+            run_notebook(PUSH_NOTEBOOK, {"cohort_id": value, "save": True}, settings=settings)
+        assert "cohort_id" in str(failed.value) and "Traceback" not in str(failed.value)
+    assert amplitude.requests == []

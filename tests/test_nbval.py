@@ -9,18 +9,26 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from analytics.params import declaration
 from analytics.testing.clickhouse_server import free_port
 
 from .conftest import REPO, wait_until
 
 
-def test_every_shipped_notebook_passes_nbval(db_url: str, tmp_path: Path) -> None:
+def runs_on_defaults(notebook: Path) -> bool:
+    """A notebook whose every parameter has a usable default (an audience needs a cohort ID typed in)."""
+    return not any("required" in parameter.kind.args for parameter in declaration(notebook))
+
+
+def test_every_shipped_notebook_with_defaults_passes_nbval(db_url: str, tmp_path: Path) -> None:
+    """Notebooks that need an input (a cohort ID) run headless with one in test_notebooks instead."""
     environment = {**os.environ, "ANALYTICS_DB_URL": db_url, "ANALYTICS_HOME": str(tmp_path)}
+    notebooks = [path for path in sorted((REPO / "notebooks").rglob("*.ipynb")) if runs_on_defaults(path)]
+    assert len(notebooks) >= 6
     done = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider",
-                           "--rootdir", str(REPO / "notebooks"), str(REPO / "notebooks")],
+                           "--rootdir", str(REPO / "notebooks"), *map(str, notebooks)],
                           capture_output=True, text=True, env=environment, cwd=REPO, timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-3000:]
-    notebooks = sorted((REPO / "notebooks").rglob("*.ipynb"))
     assert f"{2 * len(notebooks)} passed" in done.stdout  # every code cell of every notebook ran
     assert len(list((tmp_path / "reports" / "exports").rglob("*.xlsx"))) == len(notebooks)
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from analytics import load_settings
+from analytics import connect, load_settings
+from analytics.audiences import AudienceRequest, build_audience
 from analytics.params import declaration
 from analytics.runner import run_notebook
+from analytics.testing.fakes import FakeAmplitude, cohort_csv
 
 from .conftest import REPO
 
@@ -20,13 +23,31 @@ def test_there_are_notebooks() -> None:
     assert len(NOTEBOOKS) >= 4
 
 
+# What a person types before the first run where a notebook has no usable default, and the files it then gives.
+TYPED = {"push_audience": {"cohort_id": "demo1", "save": True},
+         "retargeting_audience": {"cohort_id": "demo1", "save": True, "id_type": "amplitude_id"}}
+FILES = {"push_audience": [".csv", ".csv", ".csv", ".xlsx", ".xlsx"],  # target, control (CSV, XLSX); left out (CSV)
+         "retargeting_audience": [".csv", ".csv", ".csv", ".txt", ".xlsx"],  # the ad platform's ID list
+         "past_audiences": [".csv", ".csv", ".xlsx", ".xlsx"]}  # the list, and the recipients of the exact sub_id
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
-def test_notebook_defaults_give_a_result(notebook: Path, db_url: str, tmp_path: Path) -> None:
-    run = run_notebook(notebook, settings=load_settings(db_url=db_url, home=tmp_path))
+def test_notebook_defaults_give_a_result(notebook: Path, db_url: str, tmp_path: Path, amplitude: FakeAmplitude) -> None:
+    with connect(db_url) as db:
+        members = db.query_arrow("SELECT amplitude_id FROM users ORDER BY user_id LIMIT 600").column(0).to_numpy()
+    amplitude.cohorts["demo1"] = cohort_csv(members)
+    settings = load_settings(db_url=db_url, home=tmp_path, **amplitude.overrides())
+    parameters = dict(TYPED.get(notebook.stem, {}))
+    if notebook.stem == "past_audiences":  # a saved audience to list
+        with connect(db_url) as db:
+            sub_id = f"push_{uuid.uuid4().hex[:8]}"
+            build_audience(db, AudienceRequest("demo1", sub_id, cap_days=0), settings, save=True)
+        parameters["sub_id"] = sub_id
+    run = run_notebook(notebook, parameters, settings=settings)
     executed = nbformat.read(run.executed, as_version=4)
     errors = [out for cell in executed.cells for out in cell.get("outputs", []) if out.get("output_type") == "error"]
     assert errors == []
-    assert sorted(path.suffix for path in run.files) == [".csv", ".xlsx"]
+    assert sorted(path.suffix for path in run.files) == FILES.get(notebook.stem, [".csv", ".xlsx"])
     assert all(path.is_file() and path.parent.parent == tmp_path / "reports" / "exports" for path in run.files)
     text = "".join(str(out.get("data", {}).get("text/html", "")) for cell in executed.cells for out in cell.get("outputs", []))
     assert ": 0 rows" not in text  # the defaults give a meaningful result on the demo data

@@ -111,6 +111,12 @@ class AmplitudeClient:
     def close(self) -> None:
         self.session.close()
 
+    def __enter__(self) -> AmplitudeClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     # --- the three steps ------------------------------------------------------------------------------------
     def download_cohort(self, cohort_id: str, folder: Path, status: Status | None = None) -> CohortFile:
         """Request the export of ``cohort_id``, wait until it is ready, and stream it into ``folder``."""

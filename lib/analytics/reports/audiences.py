@@ -114,7 +114,9 @@ def past_audiences(db: Database, sub_id: str = "", start: dt.date | None = None,
                    end: dt.date | None = None) -> ReportQuery:
     """Audiences saved between two days (every version), newest first; a sub_id narrows to those containing it."""
     if AUDIENCES.name not in db.tables():
-        raise ParameterError("sub_id", sub_id, "no audience has been saved yet")
+        return ReportQuery(name="past_audiences", title="Audiences saved", sql="",
+                           data=AUDIENCES.arrow({name: [] for name in AUDIENCES.columns}), headers=AUDIENCES.labels,
+                           facts=["No audience has been saved yet: save one with the push or retargeting audience report."])
     start, end = default_period(db, start, end, "SELECT toDate(max(created_at)) FROM audiences", days=90)
     shown = ("sub_id", "version", "kind", "cohort_id", "created_at", "created_by", "cohort_size", "target_size",
              "control_size", "excluded_size", "control_percent", "holdout_version")

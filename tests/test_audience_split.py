@@ -8,7 +8,7 @@ import pytest
 from analytics import Database
 from analytics.audiences import bucket_sql, buckets, salt_for
 from analytics.audiences import holdout as holdouts
-from analytics.audiences.buckets import murmur3_32
+from analytics.audiences.buckets import bucket_of, murmur3_32
 from analytics.audiences.steps import split
 from analytics.db.sql import identifier
 
@@ -88,3 +88,9 @@ def test_a_changed_holdout_is_a_new_version_and_every_version_stays_queryable(sc
 def test_a_holdout_outside_1_to_15_percent_is_refused(scratch_store: Database, percent: float) -> None:
     with pytest.raises(Exception, match="between 1% and 15%"):
         holdouts.current(scratch_store, percent, by="anna")
+
+
+def test_the_vectorized_buckets_equal_the_plain_python_reference() -> None:
+    users = np.random.default_rng(3).integers(0, 2**64 - 1, 2_000, dtype=np.uint64, endpoint=True)
+    for salt in (0, salt_for("x"), 2**64 - 1):
+        assert buckets(users, salt).tolist() == [bucket_of(int(user), salt) for user in users]

@@ -27,7 +27,19 @@ from ..warehouse import WAREHOUSE
 from . import holdout as holdouts
 from . import store
 from .buckets import salt_for
-from .steps import USER_COLUMNS, Filters, Funnel, Step, apply_cap, apply_filters, apply_holdout, match_cohort, split
+from .steps import (
+    USER_COLUMNS,
+    Filters,
+    Funnel,
+    Step,
+    apply_cap,
+    apply_filters,
+    apply_holdout,
+    match_cohort,
+    numeric_ids,
+    sorted_unique,
+    split,
+)
 from .tables import RECIPIENTS
 
 COHORT_CACHE_SECONDS = 3600  # a preview and its save within the hour use one download (Amplitude counts them)
@@ -111,28 +123,40 @@ def suggested_sub_id(cohort_id: str, kind: str, today: dt.date) -> str:
 
 # --- reading the warehouse ------------------------------------------------------------------------------------------
 
-def cohort_users(db: Database, cohort: pa.Table) -> pa.Table:
-    """The rows of ``users`` the cohort names (by Amplitude ID or user ID), read chunk by chunk."""
-    amplitude = np.unique(cohort.column("amplitude_id").to_numpy(zero_copy_only=False))
-    texts = pc.utf8_trim_whitespace(cohort.column("user_id"))
-    numeric = pc.match_substring_regex(texts, r"^\d{1,19}$")
-    ours = np.unique(pc.if_else(numeric, texts, "0").cast(pa.uint64()).to_numpy(zero_copy_only=False))
-    columns = [identifier(name, WAREHOUSE["users"].columns) for name in USER_COLUMNS]
+def cohort_users(db: Database, cohort: pa.Table, attributes: tuple[str, ...] = USER_COLUMNS[2:]) -> pa.Table:
+    """The rows of ``users`` the cohort names (by Amplitude ID or user ID), with the ``attributes`` filters need.
+
+    Read chunk by chunk; each chunk keeps only cohort members (sorted lookups), so memory follows the
+    cohort, not the users table. Text columns come back dictionary-encoded (a region stored once).
+    """
+    amplitude = sorted_unique(cohort.column("amplitude_id").to_numpy(zero_copy_only=False))
+    ours = sorted_unique(numeric_ids(cohort.column("user_id")))
+    names = ("user_id", "amplitude_id", *(name for name in USER_COLUMNS[2:] if name in attributes))
+    columns = [identifier(name, WAREHOUSE["users"].columns) for name in names]
     kept = []
     for chunk in db.iter_chunks(compose("SELECT {c} FROM users", c=columns)):
         mask = _member(amplitude, chunk.column("amplitude_id").to_numpy()) | _member(ours, chunk.column("user_id").to_numpy())
-        if mask.any():
-            kept.append(chunk.filter(pa.array(mask)))
-    if not kept:
-        return pa.schema([(name, chunk.schema.field(name).type) for name in USER_COLUMNS]).empty_table()
-    return pa.concat_tables(kept).combine_chunks()
+        kept.append(chunk.filter(pa.array(mask)))
+    return _encoded(pa.concat_tables(kept).combine_chunks())
+
+
+def _encoded(table: pa.Table) -> pa.Table:
+    for index, field_ in enumerate(table.schema):
+        if pa.types.is_string(field_.type) or pa.types.is_large_string(field_.type):
+            table = table.set_column(index, field_.name, pc.dictionary_encode(table.column(index).combine_chunks()))
+    return table
 
 
 def _member(sorted_unique: np.ndarray, values: np.ndarray) -> np.ndarray:
-    if len(sorted_unique) == 0:
+    """Whether each value is in ``sorted_unique``; the needles are sorted first, so lookups stay in the cache."""
+    if len(sorted_unique) == 0 or len(values) == 0:
         return np.zeros(len(values), dtype=bool)
-    index = np.minimum(np.searchsorted(sorted_unique, values), len(sorted_unique) - 1)
-    return (sorted_unique[index] == values) & (values != 0)
+    order = np.argsort(values)
+    needles = values[order]
+    index = np.minimum(np.searchsorted(sorted_unique, needles), len(sorted_unique) - 1)
+    found = np.empty(len(values), dtype=bool)
+    found[order] = (sorted_unique[index] == needles) & (needles != 0)
+    return found
 
 
 def messaged_since(db: Database, since: dt.datetime, sub_id: str) -> np.ndarray:
@@ -143,7 +167,7 @@ def messaged_since(db: Database, since: dt.datetime, sub_id: str) -> np.ndarray:
                       " AND sub_id != %(sub_id)s AND write_id IN (SELECT write_id FROM audiences)",
                       g=identifier("group", RECIPIENTS.columns))
         found.append(_ids(db, sql, {"since": since, "sub_id": sub_id}))
-    return np.unique(np.concatenate(found)).astype(np.uint64)
+    return sorted_unique(np.concatenate(found).astype(np.uint64))
 
 
 def _ids(db: Database, sql: str, params: dict[str, Any]) -> np.ndarray:
@@ -192,7 +216,7 @@ def _recent_download(folder: Path) -> Path | None:
 def plan_audience(db: Database, cohort: pa.Table, request: AudienceRequest, holdout: holdouts.HoldoutVersion, *,
                   now: dt.datetime, version: int = 1) -> AudiencePlan:
     """Every step up to the split, computed in memory; nothing is written."""
-    funnel = match_cohort(cohort, cohort_users(db, cohort))
+    funnel = match_cohort(cohort, cohort_users(db, cohort, request.filters.columns))
     apply_filters(funnel, request.filters, now.year)
     if request.cap_days > 0:
         apply_cap(funnel, messaged_since(db, now - dt.timedelta(days=request.cap_days), request.sub_id), request.cap_days)

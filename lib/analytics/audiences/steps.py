@@ -65,25 +65,53 @@ def _reasons(user_id: pa.Array | pa.ChunkedArray, amplitude_id: pa.Array | pa.Ch
 # --- cleaning -----------------------------------------------------------------------------------------------------
 
 def match_cohort(cohort: pa.Table, users: pa.Table) -> Funnel:
-    """Map cohort rows to our users (by Amplitude ID, else by a user ID Amplitude knows), then drop unknowns and duplicates.
+    """Map cohort rows to our users (by a user ID Amplitude knows, else by Amplitude ID); drop unknowns and duplicates.
 
     ``cohort`` has ``amplitude_id`` (0 when missing) and ``user_id`` (text, may be empty); ``users``
-    has :data:`USER_COLUMNS`. The result's rows are users' rows, in the cohort's order.
+    has :data:`USER_COLUMNS`. Everyone kept is one row of ``users`` (in its order); each cohort row that
+    names nobody we know, or someone named before, is left out with its reason.
     """
     amplitude_ids = cohort.column("amplitude_id").to_numpy(zero_copy_only=False)
-    text_ids = pc.utf8_trim_whitespace(cohort.column("user_id"))
-    numeric = pc.match_substring_regex(text_ids, r"^\d{1,19}$")
-    our_ids = pc.if_else(numeric, text_ids, "0").cast(pa.uint64()).to_numpy(zero_copy_only=False)
+    our_ids = numeric_ids(cohort.column("user_id"))
     row = _find(users.column("user_id").to_numpy(), our_ids)  # Amplitude's user_id is ours when set
     row = np.where(row >= 0, row, _find(users.column("amplitude_id").to_numpy(), amplitude_ids))
     known = row >= 0
-    funnel = Funnel(users.take(pa.array(row[known])), [Step("In the Amplitude cohort", cohort.num_rows, 0)])
-    if not known.all():
-        funnel.excluded.append(_reasons(pa.array(our_ids[~known]), pa.array(amplitude_ids[~known]), REASON_UNKNOWN))
-    funnel.steps.append(Step("Known users", int(known.sum()), int((~known).sum())))
-    first = np.zeros(funnel.kept.num_rows, dtype=bool)
-    first[np.unique(funnel.column("user_id"), return_index=True)[1]] = True
-    return funnel.keep(first, "Without duplicates", REASON_DUPLICATE)
+    first = np.zeros(len(row), dtype=bool)
+    first[np.flatnonzero(known)[_first_occurrences(row[known])]] = True
+    duplicate = known & ~first
+    referenced = np.zeros(users.num_rows, dtype=bool)
+    referenced[row[first]] = True
+    funnel = Funnel(users if referenced.all() else users.filter(pa.array(referenced)),
+                    [Step("In the Amplitude cohort", cohort.num_rows, 0)])
+    for mask, label, reason in ((~known, "Known users", REASON_UNKNOWN), (duplicate, "Without duplicates", REASON_DUPLICATE)):
+        if mask.any():
+            funnel.excluded.append(_reasons(pa.array(np.where(known, users.column("user_id").to_numpy()[np.maximum(row, 0)],
+                                                              our_ids)[mask]), pa.array(amplitude_ids[mask]), reason))
+        funnel.steps.append(Step(label, funnel.steps[-1].remaining - int(mask.sum()), int(mask.sum())))
+    return funnel
+
+
+def numeric_ids(texts: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Text IDs as uint64 (0 where empty or not a number)."""
+    texts = pc.utf8_trim_whitespace(texts)
+    numeric = pc.match_substring_regex(texts, r"^\d{1,19}$")
+    return pc.if_else(numeric, texts, "0").cast(pa.uint64()).to_numpy(zero_copy_only=False)
+
+
+def _first_occurrences(values: np.ndarray) -> np.ndarray:
+    """Mask of the first occurrence of each value, in order (a stable sort, no hashing)."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    first = np.empty(len(values), dtype=bool)
+    if len(values):
+        first[order] = np.concatenate(([True], ordered[1:] != ordered[:-1]))
+    return first
+
+
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted (faster than ``np.unique`` on millions of integers)."""
+    ordered = np.sort(values)
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
 
 
 def _find(values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
@@ -111,11 +139,20 @@ class Filters:
     carriers: Sequence[str] = ()
     push_enabled: bool = False
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The users' columns these filters read (only those are fetched)."""
+        wanted = {"gender": self.gender in ("male", "female"), "birth_year": bool(self.age_from or self.age_to),
+                  "os": bool(self.os), "device_model": bool(self.device_models), "region": bool(self.regions),
+                  "carrier": bool(self.carriers), "push_enabled": self.push_enabled}
+        return tuple(name for name, used in wanted.items() if used)
+
 
 def apply_filters(funnel: Funnel, filters: Filters, year: int) -> Funnel:
     """Each set filter is one funnel step, in a fixed order, with its own reason."""
     if filters.gender in ("male", "female"):
-        funnel.keep(funnel.column("gender") == filters.gender, f"Gender: {filters.gender}", "filter: gender")
+        same = pc.equal(funnel.kept.column("gender"), pa.scalar(filters.gender)).to_numpy(zero_copy_only=False)
+        funnel.keep(same, f"Gender: {filters.gender}", "filter: gender")
     if filters.age_from or filters.age_to:
         born = funnel.column("birth_year").astype(np.int64)
         age = np.where(born > 0, year - born, -1)
@@ -126,7 +163,7 @@ def apply_filters(funnel: Funnel, filters: Filters, year: int) -> Funnel:
                                   ("device_model", filters.device_models, "Device model"),
                                   ("region", filters.regions, "Region"), ("carrier", filters.carriers, "Carrier")):
         if chosen:
-            mask = pc.is_in(funnel.kept.column(column), value_set=pa.array(list(chosen), pa.string()))
+            mask = pc.fill_null(pc.is_in(funnel.kept.column(column), value_set=pa.array(list(chosen), pa.string())), False)
             funnel.keep(mask.to_numpy(zero_copy_only=False), f"{label}: {', '.join(chosen)}", f"filter: {label.lower()}")
     if filters.push_enabled:
         funnel.keep(funnel.column("push_enabled") == 1, "Pushes allowed", "filter: pushes not allowed")

@@ -27,6 +27,7 @@ from .steps import REASON_DUPLICATE
 from .tables import AUDIENCE_TABLES, AUDIENCES, EXCLUSIONS, RECIPIENTS
 
 GROUPS = ("target", "control")
+WRITE_ROWS = 100_000
 
 
 class AudienceConflict(AnalyticsError):
@@ -138,14 +139,16 @@ def save(writer: Database, settings: Settings, *, sub_id: str, version: int, kin
     text = json.dumps(dict(parameters), default=str, ensure_ascii=False, sort_keys=True)
     rows = members.num_rows
     common = {"sub_id": sub_id, "version": version, "write_id": write_id}
-    writer.insert(EXCLUSIONS.name, pa.table({**_repeat(common, exclusions.num_rows), "user_id": exclusions.column("user_id"),
-                                             "amplitude_id": exclusions.column("amplitude_id"),
-                                             "reason": exclusions.column("reason")}), token=f"{write_id}-exclusions")
+    writer.insert(EXCLUSIONS.name, (pa.table({
+        **_repeat(common, part.num_rows), "user_id": part.column("user_id"), "amplitude_id": part.column("amplitude_id"),
+        "reason": part.column("reason")}) for part in _slices(exclusions)), token=f"{write_id}-exclusions")
     groups = pa.array(np.where(control, "control", "target"), pa.string())
-    writer.insert(RECIPIENTS.name, pa.table({
-        **_repeat(common, rows), "user_id": members.column("user_id"), "amplitude_id": members.column("amplitude_id"),
-        "group": groups, **_repeat({"cohort_id": cohort_id, "salt": salt, "created_at": now, "created_by": user,
-                                    "parameters": text}, rows)}), token=f"{write_id}-recipients")
+    recipients = members.append_column("group", groups)
+    constant = {"cohort_id": cohort_id, "salt": salt, "created_at": now, "created_by": user, "parameters": text}
+    writer.insert(RECIPIENTS.name, (pa.table({
+        **_repeat(common, part.num_rows), "user_id": part.column("user_id"), "amplitude_id": part.column("amplitude_id"),
+        "group": part.column("group"), **_repeat(constant, part.num_rows)}) for part in _slices(recipients)),
+        token=f"{write_id}-recipients")
     if before_commit is not None:
         before_commit()  # tests stop the write here
     commit = {**common, "kind": kind, "cohort_id": cohort_id, "salt": salt, "control_percent": control_percent,
@@ -162,6 +165,11 @@ def save(writer: Database, settings: Settings, *, sub_id: str, version: int, kin
     audit(AuditEvent("write", f"audience:{kind}", {**parameters, "sub_id": sub_id, "version": version},
                      rows, run_id=write_id, user=user), settings)
     return stored
+
+
+def _slices(table: pa.Table) -> list[pa.Table]:
+    """The rows in slices of ``WRITE_ROWS`` (zero-copy), so repeated columns never exist for all rows at once."""
+    return [table.slice(start, WRITE_ROWS) for start in range(0, table.num_rows, WRITE_ROWS)] or [table]
 
 
 def _repeat(values: Mapping[str, Any], rows: int) -> dict[str, pa.Array]:

@@ -94,3 +94,15 @@ def test_the_vectorized_buckets_equal_the_plain_python_reference() -> None:
     users = np.random.default_rng(3).integers(0, 2**64 - 1, 2_000, dtype=np.uint64, endpoint=True)
     for salt in (0, salt_for("x"), 2**64 - 1):
         assert buckets(users, salt).tolist() == [bucket_of(int(user), salt) for user in users]
+
+
+def test_analytics_holdout_lists_the_versions(scratch_store: Database) -> None:
+    import subprocess
+    import sys
+
+    holdouts.current(scratch_store, 5, by="anna")
+    holdouts.current(scratch_store, 7, by="anna")
+    done = subprocess.run([sys.executable, "-m", "analytics.cli", "holdout", "--url", scratch_store.url],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[0].startswith("version 1: 5% of users (buckets 0-499 under salt")
+    assert done.stdout.splitlines()[1].startswith("version 2: 7% of users (buckets 0-699")

@@ -90,6 +90,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--older-than", type=float, metavar="DAYS", help="age in days (default: $ANALYTICS_KEEP_FILES_DAYS, 30)")
     sub.add_argument("--dry-run", action="store_true", help="only list what would be removed")
 
+    sub = command("holdout", _holdout, "List the global hold-out's versions (set the share with ANALYTICS_HOLDOUT_SHARE; "
+                                       "the next saved audience puts a changed share in force as a new version).")
+    sub.add_argument("--url", help=url_help)
+
     sub = command("lab", _lab, "Open JupyterLab on the report notebooks, with the library and the database configured.")
     sub.add_argument("--port", type=int, default=8888)
     sub.add_argument("--url", help=url_help)
@@ -191,6 +195,21 @@ def _cleanup(args: argparse.Namespace) -> int:
     verb = "Would remove" if args.dry_run else "Removed"
     log.info("%s %d file(s), %.1f MB; kept %d newer file(s). Audit rows are kept.", verb, len(result.removed),
              result.freed_bytes / 1e6, result.kept)
+    return 0
+
+
+def _holdout(args: argparse.Namespace) -> int:
+    from .audiences import holdout  # noqa: PLC0415
+
+    settings = load_settings()
+    with connect(args.url or settings.database_url, settings=settings) as db:
+        versions = holdout.versions(db)
+        for version in versions:
+            print(f"version {version.version}: {version.percent:g}% of users (buckets {version.bucket_from}-"
+                  f"{version.bucket_to - 1} under salt {version.salt})")
+    if not versions:
+        log.info("No hold-out yet: the first saved audience creates version 1 at ANALYTICS_HOLDOUT_SHARE "
+                 "(now %g%%).", settings.holdout_share)
     return 0
 
 

@@ -29,6 +29,7 @@ bench: setup
 	$(BIN)/python benchmarks/writes.py
 	$(BIN)/python benchmarks/app_memory.py
 	$(BIN)/python benchmarks/sharing.py
+	$(BIN)/python benchmarks/audiences.py
 
 lint: setup
 	$(BIN)/ruff check lib tests benchmarks

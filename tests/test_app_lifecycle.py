@@ -34,7 +34,7 @@ def kernels(app: psutil.Process) -> list[psutil.Process]:
 
 def open_report(browser, base: str, report: str):  # type: ignore[no-untyped-def]
     page = browser.new_page()
-    page.goto(base + "voila/render/" + report)
+    page.goto(base + "voila/render/" + report, timeout=90_000)  # right after start, every report's warm kernel is starting
     page.wait_for_selector(".widget-button", timeout=90_000)
     return page
 
@@ -92,7 +92,7 @@ def test_an_abandoned_page_is_culled_after_the_idle_time(browser, embedded_url: 
         wait_until(lambda: len(kernels(app)) >= POOL, 90, "the warm kernels never started")
         context = browser.new_context()
         page = context.new_page()
-        page.goto(served.base + "voila/render/" + REPORTS[0])
+        page.goto(served.base + "voila/render/" + REPORTS[0], timeout=90_000)
         page.wait_for_selector(".widget-button", timeout=90_000)
         context.close()  # gone without the page's shutdown request, like a killed browser
         wait_until(lambda: len(kernels(app)) <= POOL, 60, "an abandoned page's kernel was never culled")

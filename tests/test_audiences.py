@@ -279,3 +279,21 @@ def test_a_hostile_cohort_id_headless_is_a_plain_message(embedded_url: str, tmp_
             run_notebook(PUSH_NOTEBOOK, {"cohort_id": value, "save": True}, settings=settings)
         assert "cohort_id" in str(failed.value) and "Traceback" not in str(failed.value)
     assert amplitude.requests == []
+
+
+def test_the_form_hears_what_the_long_steps_are_doing(db: Database, settings, amplitude: FakeAmplitude,  # type: ignore[no-untyped-def]
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from analytics.params import declaration
+    from analytics.pipeline import run_report
+    from analytics.reports import push_audience
+
+    for name, setting in amplitude.settings().items():
+        monkeypatch.setenv(name, setting)
+    amplitude.cohorts["words1"] = cohort_csv(users_sample(db, 100).column("amplitude_id").to_numpy())
+    amplitude.polls_before_ready = 2
+    said: list[str] = []
+    outcome = run_report(push_audience, declaration(PUSH_NOTEBOOK), {"cohort_id": "words1", "cap_days": 0}, db,
+                         settings=settings, status=said.append)
+    assert outcome.query.effective["sub_id"].startswith("push_words1_")
+    assert said[0] == "Asking Amplitude for cohort words1…"
+    assert any("is preparing cohort words1" in text for text in said) and any("Cleaning" in text for text in said)

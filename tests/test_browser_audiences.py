@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,20 +53,21 @@ def test_preview_the_funnel_then_save_and_download_the_groups(page, app: str, ho
                                                               embedded: Database) -> None:
     open_push_audience(page, app)
     page.fill(".param-cohort_id input", "browser1")
-    page.fill(".param-sub_id input", "browser_push_1")
     page.fill(".param-cap_days input", "0")
     page.click("button:has-text('Run')")
     page.wait_for_selector("table.funnel", timeout=120_000)
     assert "Nothing is saved yet" in page.inner_text(".run-result")
+    sub_id = f"push_browser1_{dt.date.today():%Y%m%d}"
+    assert page.input_value(".param-sub_id input") == sub_id  # the suggestion, shown to keep or edit
     steps = page.locator("tr.funnel-step").all_inner_texts()
     assert steps[0].startswith("In the Amplitude cohort") and "700" in steps[0]
     assert any(step.startswith("Control group") for step in steps)
-    assert saved(embedded, "browser_push_1") is None  # looking writes nothing
+    assert saved(embedded, sub_id) is None  # looking writes nothing
 
     page.check(".param-save input")
     page.click("button:has-text('Run')")
     page.wait_for_selector("a.download-xlsx", timeout=120_000)
-    audience = saved(embedded, "browser_push_1")
+    audience = saved(embedded, sub_id)
     assert audience is not None and f"{audience.target_size:,}" == page.inner_text(".row-count")
     folder = home / "reports" / "exports" / user_folder(os_user())
     for link in page.locator("a.download-csv").all():

@@ -182,9 +182,10 @@ class ReportForm:
     def _run(self, raw: dict[str, Any]) -> None:
         run_id = new_run_id()
         try:
-            outcome = self.run(raw, lambda rows: self._show_status(f"Rows read: {rows:,}…"), self._cancel)
+            outcome = self.run(raw, self._progress, self._cancel)
             self.results.value = outcome_html(outcome, downloads_url=self.downloads_url, share_url=self.page_url)
             self._show_status(outcome.query.title)
+            self._show_used(raw, outcome.query.effective)
         except FormInvalid as invalid:
             for name, text in invalid.errors.items():
                 if name in self.fields:
@@ -199,6 +200,17 @@ class ReportForm:
         finally:
             self.run_button.disabled, self.cancel_button.disabled = False, True
             self._busy.release()
+
+    def _progress(self, update: int | str) -> None:
+        """Rows read so far, or the words of a long step ("Amplitude is preparing cohort …")."""
+        self._show_status(update if isinstance(update, str) else f"Rows read: {update:,}…")
+
+    def _show_used(self, raw: Mapping[str, Any], used: Mapping[str, Any]) -> None:
+        """A text field left empty shows what the report chose (a suggested sub_id), to keep or edit before the next run."""
+        for name, value in used.items():
+            field = self.fields.get(name)
+            if field is not None and isinstance(field.input, widgets.Text) and not raw.get(name):
+                field.set(value)
 
     def _show_status(self, text: str, *, error: bool = False) -> None:
         self.status.value = status_html(text, error=error)

@@ -109,7 +109,7 @@ def _form_runner(report: Callable[..., Any], parameters: list[Parameter], db: Da
     """The form's Run: the one pipeline, with the form's progress line and Cancel."""
     def run(raw: Mapping[str, Any], progress: Progress, cancelled: threading.Event) -> RunOutcome:
         return run_report(report, parameters, raw, db, settings=settings, progress=progress, cancelled=cancelled,
-                          user=current_user())
+                          user=current_user(), status=progress)  # the form's status line takes rows or words
     return run
 
 

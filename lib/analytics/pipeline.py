@@ -29,6 +29,7 @@ from .db import Database
 from .errors import AnalyticsError, ParameterError
 from .exports import ExportResult, export
 from .params import FormInvalid, Parameter, as_error, check_effective, resolve
+from .progress import Status, listening
 from .reports import ReportQuery
 from .warehouse.lookups import Lookups
 
@@ -106,7 +107,7 @@ def validate(parameters: Sequence[Parameter], given: Mapping[str, Any], db: Data
 def run_report(report: Report, parameters: Sequence[Parameter], given: Mapping[str, Any], db: Database, *,
                settings: Settings | None = None, formats: tuple[str, ...] = ("xlsx", "csv"),
                progress: Progress | None = None, cancelled: threading.Event | None = None,
-               run_id: str | None = None, user: str | None = None) -> RunOutcome:
+               run_id: str | None = None, user: str | None = None, status: Status | None = None) -> RunOutcome:
     """Validate the values, build the report's query, and run it into files (see :func:`execute`).
 
     A value the form accepts but the data contradicts (a report's ParameterError) is refused the
@@ -117,7 +118,8 @@ def run_report(report: Report, parameters: Sequence[Parameter], given: Mapping[s
         values = validate(parameters, given, db)
         report_values, delimiter = split_values(values)
         try:
-            query = report(db, **report_values)
+            with listening(status):  # a long report step's words reach the form's status line
+                query = report(db, **report_values)
         except ParameterError as refused:
             raise as_error(refused) from None
         check_effective(parameters, values, query.effective)

@@ -21,6 +21,7 @@ from ..config import load_settings
 from ..db import Database
 from ..db.sql import compose, identifier
 from ..errors import ParameterError
+from ..progress import say
 from .base import ReportQuery, default_period
 
 ID_TYPES = {"user_id": "our user IDs", "amplitude_id": "Amplitude IDs"}
@@ -62,7 +63,7 @@ def _build(db: Database, kind: str, cohort_id: str, sub_id: str, filters: Filter
     used = sub_id or suggested_sub_id(cohort_id, kind, dt.date.today())
     request = AudienceRequest(cohort_id, used, filters, cap_days, float(control_percent), kind=kind)
     settings = load_settings()
-    return build_audience(db, request, settings, save=save, replace_saved=replace, user=current_user()), used
+    return build_audience(db, request, settings, save=save, replace_saved=replace, user=current_user(), status=say), used
 
 
 def age_to_below_from(filters: Filters) -> bool:

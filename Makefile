@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 
 run: setup
 	$(BIN)/analytics demo-data --scale default --if-missing
-	$(BIN)/analytics serve --port $(PORT)
+	ANALYTICS_AMPLITUDE_URL=$(or $(ANALYTICS_AMPLITUDE_URL),demo) $(BIN)/analytics serve --port $(PORT)
 
 lab: setup
 	$(BIN)/analytics demo-data --scale default --if-missing

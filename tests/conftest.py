@@ -159,10 +159,14 @@ def wait_until(condition, seconds: float, failure: str, every: float = 0.2):  # 
 
 
 def suite_secrets() -> dict[str, str]:
-    """The secret values the suite configures: the server's password, the shared token, users' passwords."""
+    """The secret values the suite configures: the server's password, the shared token, users' passwords,
+    the (fake) Amplitude secret key the audience runs carry in their environment."""
+    from analytics.testing.fakes.amplitude import SECRET_KEY  # noqa: PLC0415
+
     from .test_sharing import PASSWORDS, TOKEN  # noqa: PLC0415
 
     return {"database password": DEFAULT_PASSWORD, "ANALYTICS_SERVE_TOKEN": TOKEN,
+            "ANALYTICS_AMPLITUDE_SECRET_KEY": SECRET_KEY,
             **{f"password of {name}": password for name, password in PASSWORDS.items()}}
 
 

@@ -297,3 +297,20 @@ def test_the_form_hears_what_the_long_steps_are_doing(db: Database, settings, am
     assert outcome.query.effective["sub_id"].startswith("push_words1_")
     assert said[0] == "Asking Amplitude for cohort words1…"
     assert any("is preparing cohort words1" in text for text in said) and any("Cleaning" in text for text in said)
+
+
+def test_the_demo_app_answers_demo_cohorts_in_amplitudes_protocol(embedded: Database, embedded_url: str,
+                                                                  tmp_path: Path) -> None:
+    from analytics.testing.fakes.amplitude import start_demo_amplitude
+
+    environ: dict[str, str] = {}
+    fake = start_demo_amplitude(embedded_url, environ)
+    assert fake is not None
+    try:
+        assert {"demo_ios", "demo_moscow", "demo_new", "demo_sample"} <= set(fake.cohorts)
+        settings = load_settings(environ={**environ, "ANALYTICS_HOME": str(tmp_path), "ANALYTICS_DB_URL": embedded_url})
+        outcome = build_audience(embedded, AudienceRequest("demo_ios", unique_sub_id(), cap_days=0), settings)
+        assert outcome.plan is not None and outcome.steps[1].left_out == 3  # the three IDs only Amplitude knows
+        assert outcome.steps[2].left_out == 5  # and the five repeated ones
+    finally:
+        fake.__exit__(None, None, None)

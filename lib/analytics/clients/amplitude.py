@@ -101,6 +101,9 @@ class AmplitudeClient:
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: object) -> AmplitudeClient:
+        if settings.amplitude_url == "demo":
+            raise ConfigError("ANALYTICS_AMPLITUDE_URL=demo is answered by the demo app (`make run`) only; set "
+                              "Amplitude's real keys, or open the report in that app.")
         region = settings.amplitude_region.strip().lower()
         if not settings.amplitude_url and region not in REGIONS:
             raise ConfigError(f"ANALYTICS_AMPLITUDE_REGION must be 'us' or 'eu', not {region!r}.")

@@ -8,12 +8,15 @@ kernel waiting for each report, and visitor kernels that end with their visit.
 * At most ``ANALYTICS_MAX_VISITOR_KERNELS`` visitor kernels run; past that a visitor gets a plain
   "busy, try again shortly" page instead of a new kernel.
 * SIGTERM or SIGINT stops the web server and shuts down every kernel it started (Voilà's own stop).
+* With ``ANALYTICS_AMPLITUDE_URL=demo`` (``make run``) a local stand-in answers Amplitude's cohort API with
+  cohorts of the demo warehouse (``demo_ios``, ``demo_moscow``, ``demo_new``, ``demo_sample``).
 * Every handler sits behind the gate (:mod:`analytics.web.gate`): host names, sign-in, permissions.
   Serving beyond loopback without a way to sign in refuses to start.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ from ..access.identity import CLIENT_HEADER, USER_HEADER
 from ..access.serving import how_to_sign_in, is_loopback, sign_in_configured
 from ..catalog import report_notebooks
 from ..config import load_settings
+from ..testing.fakes.amplitude import DEMO, start_demo_amplitude
 from .gate import AnalyticsIdentityProvider, Gate, cookie_secret, guarded
 from .handlers import SECURITY_HEADERS, our_handlers, replace_report_handler
 
@@ -35,6 +39,10 @@ class AnalyticsApp(Voila):
 
     def initialize(self, argv: list[str] | None = None) -> None:
         settings = load_settings()
+        if settings.amplitude_url == DEMO:  # `make run`: cohorts from the demo warehouse, Amplitude's protocol
+            self.demo_amplitude = start_demo_amplitude(settings.database_url, os.environ)
+            if self.demo_amplitude is not None:
+                self.log.info("Demo Amplitude on %s: cohorts %s", self.demo_amplitude.url, ", ".join(self.demo_amplitude.cohorts))
         manager = self.config.MappingKernelManager
         manager.cull_idle_timeout = int(settings.kernel_idle_seconds)
         manager.cull_interval = max(1, min(CULL_INTERVAL_SECONDS, int(settings.kernel_idle_seconds) // 2))

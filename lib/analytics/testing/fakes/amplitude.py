@@ -16,6 +16,7 @@ Every request is logged in ``requests`` (time, path, whether it carried Authoriz
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import gzip
 import json
 import secrets
@@ -28,6 +29,8 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from ...db import Database
 
 API_KEY, SECRET_KEY = "fake-api-key", "fake-secret-key"
 
@@ -209,3 +212,39 @@ class FakeAmplitude:
 
 def _json(status: int, body: dict) -> tuple[int, bytes, dict[str, str]]:
     return status, json.dumps(body).encode(), {"Content-Type": "application/json"}
+
+
+DEMO = "demo"  # ANALYTICS_AMPLITUDE_URL=demo: `analytics serve` answers cohorts from the demo warehouse itself
+
+
+def demo_cohorts(db: Database) -> dict[str, bytes]:
+    """Cohorts a demo marketer can paste, built from the warehouse's users (with a few unknown IDs and repeats)."""
+    users = db.query_arrow("SELECT amplitude_id, os, region, registered_at FROM users ORDER BY user_id")
+    amplitude = users.column("amplitude_id").to_numpy()
+    latest = pc.max(users.column("registered_at")).as_py()
+    recent = pc.greater_equal(users.column("registered_at"), pa.scalar(latest - dt.timedelta(days=30), pa.timestamp("s")))
+    chosen = {
+        "demo_ios": pc.equal(users.column("os"), "iOS"),
+        "demo_moscow": pc.equal(users.column("region"), "Москва"),
+        "demo_new": recent,
+        "demo_sample": pa.array(np.arange(len(amplitude)) % 5 == 0),
+    }
+    noise = np.array([1, 2, 3], dtype=np.uint64)  # IDs Amplitude knows and we do not
+    files = {}
+    for name, mask in chosen.items():
+        picked = amplitude[np.asarray(mask.to_numpy(zero_copy_only=False))][:200_000]
+        files[name] = cohort_csv(np.concatenate([picked, picked[:5], noise]))
+    return files
+
+
+def start_demo_amplitude(database_url: str, environ: dict[str, str]) -> FakeAmplitude | None:
+    """Serve the demo cohorts on loopback for this process and its kernels (``environ`` is updated); None without users."""
+    from ...db import connect  # noqa: PLC0415 - only the demo app needs a connection here
+
+    with connect(database_url) as db:
+        if "users" not in db.tables():
+            return None
+        cohorts = demo_cohorts(db)
+    fake = FakeAmplitude(cohorts=cohorts, polls_before_ready=1).__enter__()
+    environ.update({**fake.settings(), "ANALYTICS_AMPLITUDE_POLL_SECONDS": "1"})
+    return fake

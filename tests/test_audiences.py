@@ -252,8 +252,8 @@ def test_hostile_cohort_ids_and_sub_ids_are_refused_beside_their_field(db: Datab
 
     amplitude.cohorts["good1"] = cohort_csv(users_sample(db, 50).column("amplitude_id").to_numpy())
     given = {"cohort_id": "good1", "sub_id": unique_sub_id(), "save": True, "cap_days": 0, field: value}
-    for name, setting in amplitude.settings().items():  # what the report's kernel reads
-        monkeypatch.setenv(name, setting)
+    for name, setting in {**amplitude.settings(), "ANALYTICS_HOME": str(settings.home)}.items():
+        monkeypatch.setenv(name, setting)  # what the report's kernel reads
     rows_before = db.scalar("SELECT count() FROM audiences") if "audiences" in db.tables() else 0
     with pytest.raises(FormInvalid) as refused:
         run_report(push_audience, declaration(PUSH_NOTEBOOK), given, db, settings=settings)
@@ -287,8 +287,8 @@ def test_the_form_hears_what_the_long_steps_are_doing(db: Database, settings, am
     from analytics.pipeline import run_report
     from analytics.reports import push_audience
 
-    for name, setting in amplitude.settings().items():
-        monkeypatch.setenv(name, setting)
+    for name, setting in {**amplitude.settings(), "ANALYTICS_HOME": str(settings.home)}.items():
+        monkeypatch.setenv(name, setting)  # what the report's kernel reads
     amplitude.cohorts["words1"] = cohort_csv(users_sample(db, 100).column("amplitude_id").to_numpy())
     amplitude.polls_before_ready = 2
     said: list[str] = []

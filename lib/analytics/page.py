@@ -89,6 +89,7 @@ def show_form(report: Callable[..., Any], namespace: Mapping[str, Any]) -> None:
     lookups = Lookups(db)
     given = {p.name: namespace[p.name] for p in parameters if p.name in namespace}
     defaults, refused = prefilled(parameters, {}, given, lookups)  # a default the data no longer has is shown, not hidden
+    refused = {name: text for name, text in refused.items() if given.get(name) not in ("", None)}  # to be typed in
     base = os.environ.get("VOILA_BASE_URL", "/")
     form = ReportForm(parameters, defaults, lambda parameter, values: parameter.kind.options(values, lookups),
                       _form_runner(report, parameters, db, settings), settings)

@@ -32,7 +32,7 @@ def amplitude_for_app(embedded_url: str) -> Iterator[FakeAmplitude]:
 
 @pytest.fixture(scope="module")
 def app(embedded_url: str, home: Path, amplitude_for_app: FakeAmplitude) -> Iterator[str]:
-    with running_app(embedded_url, home, **amplitude_for_app.settings()) as base:
+    with running_app(embedded_url, home, ANALYTICS_PREHEAT="0", **amplitude_for_app.settings()) as base:  # one report used
         yield base
 
 

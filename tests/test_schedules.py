@@ -94,3 +94,23 @@ def test_two_jobs_with_one_name_and_bad_yaml_are_all_reported(tmp_path: Path) ->
         load_schedules(tmp_path, REPO / "notebooks")
     text = str(refused.value)
     assert "c.yaml: not valid YAML" in text and "b.yaml: job: the name 'same' is also used by a.yaml" in text
+
+
+def test_analytics_jobs_lists_next_runs_and_names_a_wrong_file(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    write(tmp_path / "good", "cards.yaml", f"job: weekly_cards\nnotebook: {NOTEBOOK}\ncron: '0 8 * * 1'\n"
+                                           "timezone: Europe/Moscow\n")
+    environment = {**os.environ, "ANALYTICS_SCHEDULES": str(tmp_path / "good"), "ANALYTICS_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "analytics.cli", "jobs"], capture_output=True, text=True,
+                          env=environment, check=True)
+    job, cron, upcoming, notebook = done.stdout.strip().split("\t")
+    assert (job, cron, notebook) == ("weekly_cards", "0 8 * * 1 (Europe/Moscow)", NOTEBOOK)
+    assert upcoming.startswith("next ") and upcoming.endswith("08:00 MSK")
+    write(tmp_path / "bad", "x.yaml", f"job: x\nnotebook: {NOTEBOOK}\ncron: '0 25 * * *'\ntimezone: UTC\n")
+    failed = subprocess.run([sys.executable, "-m", "analytics.cli", "jobs"], capture_output=True, text=True,
+                            env={**environment, "ANALYTICS_SCHEDULES": str(tmp_path / "bad")}, check=False)
+    assert failed.returncode == 1 and "x.yaml: cron: '0 25 * * *' is not a cron expression" in failed.stderr
+    assert "Traceback" not in failed.stderr

@@ -90,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--older-than", type=float, metavar="DAYS", help="age in days (default: $ANALYTICS_KEEP_FILES_DAYS, 30)")
     sub.add_argument("--dry-run", action="store_true", help="only list what would be removed")
 
+    sub = command("jobs", _jobs, "List the scheduled jobs (schedules/*.yaml) with their next run; a wrong file is "
+                                 "named with what to fix.")
+
     sub = command("holdout", _holdout, "List the global hold-out's versions (set the share with ANALYTICS_HOLDOUT_SHARE; "
                                        "the next saved audience puts a changed share in force as a new version).")
     sub.add_argument("--url", help=url_help)
@@ -195,6 +198,23 @@ def _cleanup(args: argparse.Namespace) -> int:
     verb = "Would remove" if args.dry_run else "Removed"
     log.info("%s %d file(s), %.1f MB; kept %d newer file(s). Audit rows are kept.", verb, len(result.removed),
              result.freed_bytes / 1e6, result.kept)
+    return 0
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    from zoneinfo import ZoneInfo  # noqa: PLC0415
+
+    from .scheduler import load_schedules, next_run  # noqa: PLC0415
+
+    settings = load_settings()
+    schedules = load_schedules(settings.schedules, settings.notebooks)
+    now = dt.datetime.now(dt.UTC)
+    for schedule in schedules:
+        upcoming = next_run(schedule.cron, schedule.timezone, now).astimezone(ZoneInfo(schedule.timezone))
+        notebook = schedule.notebook.relative_to(settings.notebooks.resolve()).as_posix()
+        print(f"{schedule.job}\t{schedule.cron} ({schedule.timezone})\tnext {upcoming:%Y-%m-%d %H:%M %Z}\t{notebook}")
+    if not schedules:
+        log.info("No jobs in %s: add one YAML file per job (see the README's 'How to add a schedule').", settings.schedules)
     return 0
 
 

@@ -35,6 +35,10 @@ class Settings:
         "env": "ANALYTICS_NOTEBOOKS",
         "help": "Folder of report notebooks the app serves (one subfolder per audience).",
     })
+    schedules: Path = field(default_factory=lambda: _default_home() / "schedules", metadata={
+        "env": "ANALYTICS_SCHEDULES",
+        "help": "Folder of scheduled jobs, one YAML file per job (see the README's 'How to add a schedule').",
+    })
     db_url: str = field(default="", metadata={
         "env": "ANALYTICS_DB_URL",
         "help": "Database URL: chdb:///path/to/dir (embedded, the default) or "
@@ -188,7 +192,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     values.update({key: value for key, value in overrides.items() if value not in (None, "")})
     if "home" in values and "users_file" not in values:  # the users file lives in the home it belongs to
         values["users_file"] = Path(str(values["home"])) / "users.json"
-    for name in ("home", "notebooks", "users_file"):
+    for name in ("home", "notebooks", "users_file", "schedules"):
         if name in values:
             values[name] = Path(str(values[name])).expanduser()
     return Settings(**values)  # type: ignore[arg-type]

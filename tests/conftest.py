@@ -107,6 +107,14 @@ def browser() -> Iterator[object]:
         launched.close()
 
 
+@pytest.fixture
+def page(browser):  # type: ignore[no-untyped-def]
+    """A fresh Chromium page (its own cookies) that accepts downloads."""
+    context = browser.new_context(accept_downloads=True)
+    yield context.new_page()
+    context.close()
+
+
 @dataclass
 class Served:
     base: str  # ends in /

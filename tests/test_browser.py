@@ -30,13 +30,6 @@ def app(embedded_url: str, home: Path) -> Iterator[str]:
         yield base
 
 
-@pytest.fixture
-def page(browser):  # type: ignore[no-untyped-def]
-    context = browser.new_context(accept_downloads=True)
-    yield context.new_page()
-    context.close()
-
-
 def open_plastic_cards(page, app: str) -> None:  # type: ignore[no-untyped-def]
     page.goto(app)
     assert page.locator("li.report").count() >= 4

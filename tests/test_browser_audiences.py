@@ -36,13 +36,6 @@ def app(embedded_url: str, home: Path, amplitude_for_app: FakeAmplitude) -> Iter
         yield base
 
 
-@pytest.fixture
-def page(browser):  # type: ignore[no-untyped-def]
-    context = browser.new_context(accept_downloads=True)
-    yield context.new_page()
-    context.close()
-
-
 def open_push_audience(page, app: str) -> None:  # type: ignore[no-untyped-def]
     page.goto(app)
     page.click("text=Push audience")

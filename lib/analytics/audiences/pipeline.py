@@ -18,11 +18,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..clients.amplitude import AmplitudeClient, CohortFile, check_cohort_id
+from ..clients.amplitude import AmplitudeClient, CohortFile, check_cohort_id, numeric_ids
 from ..config import Settings
 from ..db import Database, connect
 from ..db.sql import compose, identifier
 from ..errors import CohortError, ParameterError
+from ..params import Code
 from ..warehouse import WAREHOUSE
 from . import holdout as holdouts
 from . import store
@@ -36,14 +37,12 @@ from .steps import (
     apply_filters,
     apply_holdout,
     match_cohort,
-    numeric_ids,
     sorted_unique,
     split,
 )
 from .tables import RECIPIENTS
 
 COHORT_CACHE_SECONDS = 3600  # a preview and its save within the hour use one download (Amplitude counts them)
-SUB_ID_LIMIT = 64
 
 Status = Callable[[str], None]
 
@@ -108,9 +107,12 @@ class AudienceOutcome:
 
 
 def check_sub_id(sub_id: object) -> str:
-    text = sub_id.strip() if isinstance(sub_id, str) else ""
-    if not text or len(text) > SUB_ID_LIMIT or not all(ch.isalnum() or ch in "_-." for ch in text) \
-            or text.strip(".") == "" or not text.isprintable():
+    """The form's rule for a code (``Code[required]``), for callers of the library too; dots alone are no name."""
+    try:
+        text = Code(("required",)).convert(sub_id)
+    except ValueError:
+        text = ""
+    if text.strip(".") == "":
         raise ParameterError("sub_id", sub_id, "a sub_id is letters, digits, '_', '-' and '.', at most 64, like "
                              "push_2026_12_01")
     return text
@@ -130,7 +132,7 @@ def cohort_users(db: Database, cohort: pa.Table, attributes: tuple[str, ...] = U
     cohort, not the users table. Text columns come back dictionary-encoded (a region stored once).
     """
     amplitude = sorted_unique(cohort.column("amplitude_id").to_numpy(zero_copy_only=False))
-    ours = sorted_unique(numeric_ids(cohort.column("user_id")))
+    ours = sorted_unique(numeric_ids(cohort.column("user_id")).to_numpy())
     names = ("user_id", "amplitude_id", *(name for name in USER_COLUMNS[2:] if name in attributes))
     columns = [identifier(name, WAREHOUSE["users"].columns) for name in names]
     kept = []

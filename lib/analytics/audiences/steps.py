@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..clients.amplitude import numeric_ids
 from .buckets import BUCKETS, buckets
 from .holdout import HoldoutVersion
 
@@ -72,7 +73,7 @@ def match_cohort(cohort: pa.Table, users: pa.Table) -> Funnel:
     names nobody we know, or someone named before, is left out with its reason.
     """
     amplitude_ids = cohort.column("amplitude_id").to_numpy(zero_copy_only=False)
-    our_ids = numeric_ids(cohort.column("user_id"))
+    our_ids = numeric_ids(cohort.column("user_id")).to_numpy()
     row = _find(users.column("user_id").to_numpy(), our_ids)  # Amplitude's user_id is ours when set
     row = np.where(row >= 0, row, _find(users.column("amplitude_id").to_numpy(), amplitude_ids))
     known = row >= 0
@@ -89,13 +90,6 @@ def match_cohort(cohort: pa.Table, users: pa.Table) -> Funnel:
                                                               our_ids)[mask]), pa.array(amplitude_ids[mask]), reason))
         funnel.steps.append(Step(label, funnel.steps[-1].remaining - int(mask.sum()), int(mask.sum())))
     return funnel
-
-
-def numeric_ids(texts: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Text IDs as uint64 (0 where empty or not a number)."""
-    texts = pc.utf8_trim_whitespace(texts)
-    numeric = pc.match_substring_regex(texts, r"^\d{1,19}$")
-    return pc.if_else(numeric, texts, "0").cast(pa.uint64()).to_numpy(zero_copy_only=False)
 
 
 def _first_occurrences(values: np.ndarray) -> np.ndarray:

@@ -72,12 +72,16 @@ class CohortFile:
             read_options=pv.ReadOptions(column_names=names, skip_rows=1, block_size=BLOCK * 8),
             convert_options=pv.ConvertOptions(column_types={name: pa.string() for name in names},
                                               include_columns=wanted, strings_can_be_null=False))
-        amplitude_text = pc.utf8_trim(table.column("amplitude_id"), " \t")
-        numeric = pc.match_substring_regex(amplitude_text, r"^\d{1,19}$")
-        amplitude_id = pc.if_else(numeric, amplitude_text, "0").cast(pa.uint64())
+        amplitude_id = numeric_ids(table.column("amplitude_id"))
         user_id = (pc.utf8_trim(table.column("user_id"), " \t") if "user_id" in wanted
                    else pa.chunked_array([pa.array([""] * table.num_rows, pa.string())]))
         return pa.table({"amplitude_id": amplitude_id, "user_id": user_id})
+
+
+def numeric_ids(texts: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
+    """Text IDs as uint64: surrounding spaces and TABs dropped, 0 where empty or not a number."""
+    trimmed = pc.utf8_trim(texts, " \t")
+    return pa.chunked_array([pc.if_else(pc.match_substring_regex(trimmed, r"^\d{1,19}$"), trimmed, "0")]).cast(pa.uint64())
 
 
 def _header_names(header: str) -> list[str]:

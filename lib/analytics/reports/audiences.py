@@ -25,7 +25,6 @@ from ..progress import say
 from .base import ReportQuery, default_period
 
 ID_TYPES = {"user_id": "our user IDs", "amplitude_id": "Amplitude IDs"}
-GROUP_LABELS = {"user_id": "User ID", "amplitude_id": "Amplitude ID"}
 FUNNEL_LABELS = {"step": "Step", "remaining": "People still in", "left_out": "Left out at this step"}
 
 
@@ -56,7 +55,7 @@ def retargeting_audience(db: Database, cohort_id: str, sub_id: str = "", id_type
 
 def _build(db: Database, kind: str, cohort_id: str, sub_id: str, filters: Filters, cap_days: int,
            control_percent: int, save: bool, replace: bool) -> tuple[AudienceOutcome, str]:
-    if age_to_below_from(filters):
+    if filters.age_to and filters.age_to < filters.age_from:
         raise ParameterError("age_to", filters.age_to, f"an age at or above the lowest age ({filters.age_from})")
     if not 1 <= control_percent <= 50:
         raise ParameterError("control_percent", control_percent, "a share between 1% and 50%")
@@ -64,10 +63,6 @@ def _build(db: Database, kind: str, cohort_id: str, sub_id: str, filters: Filter
     request = AudienceRequest(cohort_id, used, filters, cap_days, float(control_percent), kind=kind)
     settings = load_settings()
     return build_audience(db, request, settings, save=save, replace_saved=replace, user=current_user(), status=say), used
-
-
-def age_to_below_from(filters: Filters) -> bool:
-    return bool(filters.age_to) and filters.age_to < filters.age_from
 
 
 def _audience_query(outcome: AudienceOutcome, name: str, sub_id: str, *, formats: tuple[str, ...],

@@ -84,18 +84,23 @@ PUSH_TITLES = ["Скидка 20% в «{p}»", "Новые предложения
 Progress = Callable[[str], None]
 
 
-def generate(scale: str = "small", seed: int = 42, end: dt.date = DEMO_END) -> dict[str, pa.Table]:
-    """All demo tables (warehouse and ground truth) as Arrow tables, from ``seed``."""
+def generate(scale: str = "small", seed: int = 42, end: dt.date = DEMO_END, *, anomalies: bool = True) -> dict[str, pa.Table]:
+    """All demo tables (warehouse and ground truth) as Arrow tables, from ``seed``.
+
+    ``anomalies=False`` gives the same warehouse without the injected anomalies: the quiet data
+    on which a detector's false alerts are counted.
+    """
     if scale not in SCALES:
         raise ParameterError("scale", scale, f"one of {', '.join(SCALES)}")
-    return _Generator(SCALES[scale], np.random.default_rng(seed), end).run()
+    return _Generator(SCALES[scale], np.random.default_rng(seed), end, anomalies).run()
 
 
-def load(db: Database, scale: str = "small", seed: int = 42, *, progress: Progress | None = None) -> dict[str, int]:
+def load(db: Database, scale: str = "small", seed: int = 42, *, progress: Progress | None = None,
+         anomalies: bool = True) -> dict[str, int]:
     """Generate the demo data and (re)create every demo table in ``db``. Returns rows per table."""
     say = progress or (lambda message: None)
     say(f"Generating the {scale} demo warehouse (seed {seed})")
-    tables = generate(scale, seed)
+    tables = generate(scale, seed, anomalies=anomalies)
     counts = {}
     for name, spec in {**WAREHOUSE, **DEMO_TRUTH}.items():
         say(f"Loading {name}: {tables[name].num_rows:,} rows")
@@ -119,8 +124,9 @@ def _seconds(values: np.ndarray) -> pa.Array:
 
 
 class _Generator:
-    def __init__(self, scale: Scale, rng: np.random.Generator, end: dt.date) -> None:
+    def __init__(self, scale: Scale, rng: np.random.Generator, end: dt.date, anomalies: bool = True) -> None:
         self.scale = scale
+        self.with_anomalies = anomalies
         self.rng = rng
         self.start = np.datetime64(end - dt.timedelta(days=scale.days - 1), "s")
         self.end = np.datetime64(end + dt.timedelta(days=1), "s")  # exclusive
@@ -286,7 +292,9 @@ class _Generator:
              "step 3 of card_add_flow almost never reached for two days"),
             ("level_shift", "app_open", "", 0, int(days * 0.9), days - 1, 1.3,
              "app_open up 30% from this day on (a new widget)"),
-        ]
+            ("drop", "push_open", "", 0, days - 3, days - 1, 0.1,
+             "push_open fell to 10% for the last three days (the push service stopped delivering)"),
+        ] if self.with_anomalies else []
         keep = np.ones(day.size, dtype=bool)
         extra = []
         for _kind, event, scenario, step, start, stop, factor, _ in plan:

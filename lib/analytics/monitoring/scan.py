@@ -1,0 +1,96 @@
+"""One scan: read the series a monitoring job watches, score them, and return the episodes.
+
+A *check* names a source of series (``series.SOURCES``), its step and its detector settings. The
+scan reads enough history for the baseline plus the window being judged, cuts the period still
+being filled (the latest incomplete hour or day), and keeps the episodes that touch the window.
+A backtest is the same scan over a longer window: what the job would have said, day by day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+
+from ..db import Database
+from ..errors import ParameterError
+from .detector import DetectorSettings, Episode, Scores, episodes, period_start, score
+from .series import DAY, HOUR, SOURCES, MetricFrame
+
+
+@dataclass(frozen=True)
+class Check:
+    """A set of series and how they are judged."""
+
+    source: str  # a key of series.SOURCES
+    step: dt.timedelta
+    settings: DetectorSettings
+
+    @property
+    def name(self) -> str:
+        return f"{self.source} per {'hour' if self.step == HOUR else 'day'}"
+
+
+CHECKS = {
+    "events_hourly": Check("events", HOUR, DetectorSettings.hourly()),
+    "events_daily": Check("events", DAY, DetectorSettings.daily()),
+    "errors_hourly": Check("errors", HOUR, DetectorSettings.hourly()),
+    "errors_daily": Check("errors", DAY, DetectorSettings.daily()),
+    "conversion_daily": Check("conversion", DAY, DetectorSettings.daily(kind="ratio", min_volume=50.0, min_change=0.15)),
+    "product_daily": Check("product", DAY, DetectorSettings.daily()),
+}
+GROUPS = {  # what a monitoring notebook offers: a group of checks
+    "events": ("events_hourly", "events_daily", "errors_hourly", "errors_daily"),
+    "scenarios": ("conversion_daily",),
+    "product": ("product_daily",),
+}
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What one check saw: its series, their scores, and the episodes touching the judged window."""
+
+    check: Check
+    frame: MetricFrame
+    scores: Scores
+    episodes: list[Episode]
+    window_start: dt.datetime
+    until: dt.datetime  # the end of the latest complete period
+    all_episodes: list[Episode] = field(default_factory=list)
+
+
+LATEST_EVENT = "SELECT max(event_time) FROM events"
+
+
+def latest_complete(db: Database, step: dt.timedelta, as_of: dt.datetime | None = None) -> dt.datetime:
+    """The end of the latest complete period: the period holding the newest event (or ``as_of``) is left out."""
+    latest = as_of or db.scalar(LATEST_EVENT)
+    if latest is None or latest.year < 2000:
+        raise ParameterError("as_of", "", "a moment after the first event: the events table is empty")
+    return period_start(latest, step)
+
+
+def run_check(db: Database, check: Check, *, window: dt.timedelta, as_of: dt.datetime | None = None,
+              sensitivity: float = 1.0) -> Scan:
+    """Score ``check``'s series up to the latest complete period; keep episodes that touch the last ``window``.
+
+    ``sensitivity`` scales the threshold and the minimum change: 1.5 is stricter (fewer alerts), 0.7 looser.
+    """
+    if sensitivity <= 0:
+        raise ParameterError("sensitivity", sensitivity, "a number above 0 (1 is the default)")
+    settings = replace(check.settings, threshold=check.settings.threshold * sensitivity,
+                       min_change=check.settings.min_change * sensitivity)
+    until = latest_complete(db, check.step, as_of)
+    window_start = period_start(until - window, check.step)
+    history = dt.timedelta(days=7) * settings.weeks
+    frame = SOURCES[check.source](db, window_start - history, until, check.step)
+    scores = score(frame.values, settings, frame.volume)
+    found = episodes(scores, frame.values, frame.times, settings, frame.names)
+    touching = [episode for episode in found if episode.end >= window_start]
+    return Scan(check, frame, scores, touching, window_start, until, found)
+
+
+def run_checks(db: Database, names: tuple[str, ...], **options: object) -> list[Scan]:
+    unknown = [name for name in names if name not in CHECKS]
+    if unknown:
+        raise ParameterError("checks", ", ".join(unknown), f"known checks: {', '.join(CHECKS)}")
+    return [run_check(db, CHECKS[name], **options) for name in names]  # type: ignore[arg-type]

@@ -1,0 +1,115 @@
+"""The anomaly detector on small labelled series: what it must find, and what it must keep quiet about."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from analytics.monitoring.detector import DetectorSettings, episodes, find_episodes, period_start, score
+
+START = dt.datetime(2026, 9, 7)  # a Monday
+WEEKS = 6
+HOURLY = 1 + 0.8 * np.sin(np.linspace(0, 2 * np.pi, 24, endpoint=False) - 2)  # a day's shape, low at night
+
+
+def hourly_series(level: float = 400.0, seed: int = 1) -> tuple[list[dt.datetime], np.ndarray]:
+    rng = np.random.default_rng(seed)
+    hours = WEEKS * 168
+    times = [START + dt.timedelta(hours=h) for h in range(hours)]
+    return times, rng.poisson(level * np.tile(HOURLY, hours // 24)).astype(float)
+
+
+def at(day: int, hour: int) -> int:
+    return day * 24 + hour
+
+
+def test_a_drop_is_one_fall_episode_with_its_start_end_and_range() -> None:
+    times, values = hourly_series()
+    first, last = at(37, 9), at(37, 17)
+    values[first:last + 1] *= 0.4
+    [found] = find_episodes(times, values, settings=DetectorSettings.hourly(), metric="events", dimension="card_show")
+    assert (found.direction, found.start, found.end) == ("fall", times[first], times[last])
+    assert found.fingerprint == "events|card_show|fall"
+    assert found.observed < found.low <= found.expected <= found.high
+    assert found.change == pytest.approx(-0.6, abs=0.1)
+    assert not found.ongoing
+
+
+def test_a_spike_is_a_rise_and_an_episode_at_the_end_is_ongoing() -> None:
+    times, values = hourly_series()
+    values[-5:] *= 3
+    [found] = find_episodes(times, values, settings=DetectorSettings.hourly())
+    assert found.direction == "rise" and found.ongoing and found.end == times[-1]
+
+
+def test_a_past_anomaly_in_the_baseline_does_not_hide_the_next_one() -> None:
+    times, values = hourly_series()
+    values[at(28, 10):at(28, 14)] *= 4  # a spike, and the same spike a week later: a mean would have learnt it
+    values[at(35, 10):at(35, 14)] *= 4
+    found = find_episodes(times, values, settings=DetectorSettings.hourly())
+    assert [episode.start for episode in found] == [times[at(28, 10)], times[at(35, 10)]]
+
+
+def test_small_volumes_and_small_changes_stay_quiet() -> None:
+    times, tiny = hourly_series(level=3.0)
+    tiny[at(37, 10):at(37, 14)] *= 4  # +300%, but a handful of events
+    assert find_episodes(times, tiny, settings=DetectorSettings.hourly()) == []
+    times, huge = hourly_series(level=100_000.0)
+    huge[at(37, 10):at(37, 14)] *= 1.1  # far outside the noise, yet only +10%
+    assert find_episodes(times, huge, settings=DetectorSettings.hourly()) == []
+
+
+def test_one_odd_hour_is_not_an_episode_but_two_hours_apart_by_one_are_one() -> None:
+    times, values = hourly_series()
+    values[at(36, 12)] *= 3
+    assert find_episodes(times, values, settings=DetectorSettings.hourly()) == []
+    values[at(37, 10)] *= 3
+    values[at(37, 12)] *= 3  # 11:00 is normal: one quiet point inside is allowed
+    [found] = find_episodes(times, values, settings=DetectorSettings.hourly())
+    assert (found.start, found.end, found.points) == (times[at(37, 10)], times[at(37, 12)], 2)
+
+
+def test_a_daily_series_opens_an_episode_on_one_day() -> None:
+    rng = np.random.default_rng(3)
+    days = [START + dt.timedelta(days=d) for d in range(42)]
+    values = rng.poisson(5_000 * np.tile([1, 1, 1, 1, 1.1, 1.3, 1.2], 6)).astype(float)
+    values[40] *= 0.5
+    [found] = find_episodes(days, values, settings=DetectorSettings.daily())
+    assert (found.start, found.direction, found.ongoing) == (days[40], "fall", True)
+
+
+def test_a_ratio_is_judged_by_its_denominator() -> None:
+    rng = np.random.default_rng(4)
+    days = [START + dt.timedelta(days=d) for d in range(42)]
+    before = rng.poisson(400, 42).astype(float)
+    after = rng.binomial(before.astype(int), 0.6).astype(float)
+    after[39:41] = rng.binomial(before[39:41].astype(int), 0.05)
+    settings = DetectorSettings.daily(kind="ratio", min_volume=50.0, min_change=0.15)
+    [found] = find_episodes(days, after / before, volume=before, settings=settings, metric="conversion")
+    assert (found.start, found.end, found.direction) == (days[39], days[40], "fall")
+    assert find_episodes(days, after / before, volume=before / 100, settings=settings) == []  # too few to judge
+
+
+def test_many_series_at_once_give_what_each_gives_alone() -> None:
+    series = [hourly_series(level=level, seed=seed) for seed, level in enumerate((50.0, 400.0, 5_000.0))]
+    times = series[0][0]
+    matrix = np.vstack([values for _, values in series])
+    matrix[1, at(37, 9):at(37, 15)] *= 0.3
+    matrix[2, -3:] *= 2
+    settings = DetectorSettings.hourly()
+    together = episodes(score(matrix, settings), matrix, times, settings, [("m", str(i)) for i in range(3)])
+    alone = [e for i in range(3) for e in find_episodes(times, matrix[i], settings=settings, metric="m", dimension=str(i))]
+    assert sorted(together, key=str) == sorted(alone, key=str) and len(together) == 2
+
+
+def test_the_first_weeks_are_not_judged() -> None:
+    times, values = hourly_series()
+    values[at(3, 10):at(3, 16)] *= 5  # the first week has no history to compare with
+    assert find_episodes(times, values, settings=DetectorSettings.hourly()) == []
+
+
+def test_scoring_stops_at_the_period_still_being_filled() -> None:
+    assert period_start(dt.datetime(2026, 11, 15, 13, 42, 7), dt.timedelta(hours=1)) == dt.datetime(2026, 11, 15, 13)
+    assert period_start(dt.datetime(2026, 11, 15, 13, 42, 7), dt.timedelta(days=1)) == dt.datetime(2026, 11, 15)

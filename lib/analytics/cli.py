@@ -8,14 +8,16 @@ import datetime as dt
 import getpass
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from .access.serving import how_to_sign_in, is_loopback, sign_in_configured
 from .access.users import UserError
-from .config import describe_settings, load_settings
+from .config import Settings, describe_settings, load_settings
 from .db import connect
 from .errors import AnalyticsError, ConfigError
 from .warehouse import demo
@@ -92,6 +94,13 @@ def _parser() -> argparse.ArgumentParser:
 
     sub = command("jobs", _jobs, "List the scheduled jobs (schedules/*.yaml) with their next run; a wrong file is "
                                  "named with what to fix.")
+
+    sub = command("run-job", _run_job, "Run one scheduled job now, as the scheduler would: recorded in job_runs, "
+                                       "kept under reports/runs/<job>/, alerted if it fails.")
+    sub.add_argument("job", help="the job's name (see `analytics jobs`)")
+
+    sub = command("scheduler", _scheduler, "Run the scheduled jobs when they are due, until stopped (Ctrl+C).")
+    sub.add_argument("--poll", type=float, default=5.0, help="seconds between looks at the clock")
 
     sub = command("holdout", _holdout, "List the global hold-out's versions (set the share with ANALYTICS_HOLDOUT_SHARE; "
                                        "the next saved audience puts a changed share in force as a new version).")
@@ -209,12 +218,55 @@ def _jobs(args: argparse.Namespace) -> int:
     settings = load_settings()
     schedules = load_schedules(settings.schedules, settings.notebooks)
     now = dt.datetime.now(dt.UTC)
+    last = _last_runs(settings)
     for schedule in schedules:
         upcoming = next_run(schedule.cron, schedule.timezone, now).astimezone(ZoneInfo(schedule.timezone))
         notebook = schedule.notebook.relative_to(settings.notebooks.resolve()).as_posix()
-        print(f"{schedule.job}\t{schedule.cron} ({schedule.timezone})\tnext {upcoming:%Y-%m-%d %H:%M %Z}\t{notebook}")
+        previous = last.get(schedule.job)
+        status = f"last {previous['status']} {previous['started_at']:%Y-%m-%d %H:%M} UTC" if previous else "never ran"
+        print(f"{schedule.job}\t{schedule.cron} ({schedule.timezone})\tnext {upcoming:%Y-%m-%d %H:%M %Z}\t{status}"
+              f"\t{notebook}")
     if not schedules:
         log.info("No jobs in %s: add one YAML file per job (see the README's 'How to add a schedule').", settings.schedules)
+    return 0
+
+
+def _last_runs(settings: Settings) -> dict[str, dict]:
+    from .scheduler.jobs import JobLog  # noqa: PLC0415
+
+    try:
+        return {row["job"]: row for row in JobLog(settings).runs()}
+    except AnalyticsError as error:  # the list of jobs is still worth showing
+        log.warning("Last runs unknown: %s", error)
+        return {}
+
+
+def _run_job(args: argparse.Namespace) -> int:
+    from .scheduler import load_schedules  # noqa: PLC0415
+    from .scheduler.jobs import run_job  # noqa: PLC0415
+
+    settings = load_settings()
+    schedules = {schedule.job: schedule for schedule in load_schedules(settings.schedules, settings.notebooks)}
+    if args.job not in schedules:
+        log.error("There is no job '%s'. Jobs: %s", args.job, ", ".join(sorted(schedules)) or "none")
+        return 1
+    run = run_job(settings, schedules[args.job])
+    log.info("%s: %s%s. Notebook: %s", run.job, run.status, f" ({run.error})" if run.error else "", run.html or run.notebook)
+    return 0 if run.status == "ran" else 1
+
+
+def _scheduler(args: argparse.Namespace) -> int:
+    from .scheduler import load_schedules  # noqa: PLC0415
+    from .scheduler.loop import Scheduler  # noqa: PLC0415
+
+    settings = load_settings()
+    scheduler = Scheduler(settings, load_schedules(settings.schedules, settings.notebooks))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        scheduler.run_forever(args.poll, stop)
+    except KeyboardInterrupt:
+        stop.set()
     return 0
 
 

@@ -145,6 +145,39 @@ class Settings:
         "help": "Percent of all users (1-15) in the global hold-out who never receive campaigns; a change "
                 "starts a new hold-out version.",
     })
+    slack_webhook_url: str = field(default="", metadata={
+        "env": "ANALYTICS_SLACK_WEBHOOK_URL",
+        "help": "A Slack incoming webhook (https://hooks.slack.com/services/...) for alerts; a secret.",
+    })
+    slack_bot_token: str = field(default="", metadata={
+        "env": "ANALYTICS_SLACK_BOT_TOKEN",
+        "help": "A Slack bot token (xoxb-...) instead of a webhook: charts are attached and a resolved alert's "
+                "message is edited in place. Needs ANALYTICS_SLACK_CHANNEL.",
+    })
+    slack_channel: str = field(default="", metadata={
+        "env": "ANALYTICS_SLACK_CHANNEL",
+        "help": "The channel (ID or #name) the bot token posts to.",
+    })
+    slack_api_url: str = field(default="https://slack.com/api/", metadata={
+        "env": "ANALYTICS_SLACK_API_URL",
+        "help": "Slack's Web API address (for a proxy or a test server).",
+    })
+    alert_reminder_hours: float = field(default=4.0, metadata={
+        "env": "ANALYTICS_ALERT_REMINDER_HOURS",
+        "help": "An anomaly still open after this many hours is posted again as a reminder.",
+    })
+    alert_group_at: int = field(default=5, metadata={
+        "env": "ANALYTICS_ALERT_GROUP_AT",
+        "help": "When this many metrics break in one scan, one message about the outage is sent instead of one each.",
+    })
+    scheduler_parallel: int = field(default=2, metadata={
+        "env": "ANALYTICS_SCHEDULER_PARALLEL",
+        "help": "How many scheduled jobs may run at the same time; others wait their turn.",
+    })
+    keep_runs_days: float = field(default=30.0, metadata={
+        "env": "ANALYTICS_KEEP_RUNS_DAYS",
+        "help": "Executed notebooks of scheduled jobs, their HTML and job_runs rows older than this are removed.",
+    })
 
     def environment(self) -> dict[str, str]:
         """Every setting that differs from its default, as ``ANALYTICS_*`` variables (for a child process or kernel)."""
@@ -173,7 +206,8 @@ class Settings:
     @property
     def secrets(self) -> dict[str, str]:
         """Configured secret values (passwords in URLs, tokens), for checks that none leaks into a file."""
-        found = {"ANALYTICS_SERVE_TOKEN": self.serve_token, "ANALYTICS_AMPLITUDE_SECRET_KEY": self.amplitude_secret_key}
+        found = {"ANALYTICS_SERVE_TOKEN": self.serve_token, "ANALYTICS_AMPLITUDE_SECRET_KEY": self.amplitude_secret_key,
+                 "ANALYTICS_SLACK_WEBHOOK_URL": self.slack_webhook_url, "ANALYTICS_SLACK_BOT_TOKEN": self.slack_bot_token}
         for name, url in (("ANALYTICS_DB_URL", self.db_url), ("ANALYTICS_DB_WRITER_URL", self.db_writer_url)):
             password = urlsplit(url).password if url else None
             found[name] = unquote(password) if password else ""

@@ -58,11 +58,13 @@ class NotebookRun:
 
 
 def run_notebook(notebook: Path, parameters: Mapping[str, Any] | None = None, *, settings: Settings | None = None,
-                 timeout: float = DEFAULT_TIMEOUT, user: str | None = None) -> NotebookRun:
-    """Execute ``notebook`` with injected ``parameters`` in a child process; the executed copy lands in reports/runs/."""
+                 timeout: float = DEFAULT_TIMEOUT, user: str | None = None, folder: Path | None = None,
+                 extra_env: Mapping[str, str] | None = None) -> NotebookRun:
+    """Execute ``notebook`` with injected ``parameters`` in a child process; the executed copy lands in
+    ``folder`` (default reports/runs/). ``extra_env`` adds variables for the kernel (the scheduler's job name)."""
     settings = settings or load_settings()
     parameters = dict(parameters or {})
-    run_id = new_run_id()
+    run_id = (extra_env or {}).get(RUN_ID_ENV) or new_run_id()
     notebook = notebook.resolve()
     if not notebook.is_file():
         raise NotebookFailed("NotebookMissing", f"There is no notebook at {notebook}", None, run_id=run_id)
@@ -71,13 +73,13 @@ def run_notebook(notebook: Path, parameters: Mapping[str, Any] | None = None, *,
     except FormInvalid as invalid:
         raise NotebookFailed("FormInvalid", str(invalid), None, run_id=run_id) from None
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    executed = settings.reports_dir / "runs" / f"{notebook.stem}_{stamp}_{run_id}.ipynb"
+    executed = (folder or settings.reports_dir / "runs") / f"{notebook.stem}_{stamp}_{run_id}.ipynb"
     executed.parent.mkdir(parents=True, exist_ok=True)
     log = run_log(settings)
     log.info("run %s: notebook %s %s -> %s", run_id, notebook, parameters, executed)
     environment = {**os.environ, **settings.environment(), NOTEBOOK_ENV: str(notebook), RUN_ID_ENV: run_id,
                    "ANALYTICS_HOME": str(settings.home), "ANALYTICS_DB_URL": settings.database_url,
-                   "ANALYTICS_RUN_BY": user or _os_user()}
+                   "ANALYTICS_RUN_BY": user or _os_user(), **(extra_env or {})}
     request = json.dumps({"notebook": str(notebook), "executed": str(executed), "parameters": parameters,
                           "timeout": timeout}, default=str)
     log_path = settings.reports_dir / "logs" / "runs.log"

@@ -1,0 +1,15 @@
+"""Plain text: for the file transport, logs and terminals."""
+
+from __future__ import annotations
+
+from ..model import Alert
+
+ICONS = {"anomaly": "[ALERT]", "reminder": "[STILL]", "resolved": "[RESOLVED]", "outage": "[OUTAGE]",
+         "job_failed": "[JOB FAILED]"}
+
+
+def text(alert: Alert) -> str:
+    lines = [f"{ICONS.get(alert.kind, '')} {alert.title}".strip(), *alert.lines]
+    if alert.link:
+        lines.append(f"Run: {alert.link}")
+    return "\n".join(lines)

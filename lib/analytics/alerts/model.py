@@ -1,0 +1,37 @@
+"""What an alert says, independent of where it goes: the model the formatters turn into text or Block Kit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+KINDS = ("anomaly", "reminder", "resolved", "outage", "job_failed")
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One message. ``id`` is derived from what the message is about, so the same news twice is one message."""
+
+    id: str
+    kind: str
+    title: str
+    lines: tuple[str, ...] = ()  # facts, one per line, plain words
+    link: str = ""  # the run (executed notebook or its HTML)
+    chart: str = ""  # a PNG to attach where the transport can
+    replaces: str = ""  # the message this one updates in place (a resolution edits the opening message)
+    job: str = ""
+    created_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Alert:
+        return cls(**{**data, "lines": tuple(data.get("lines", ()))})
+
+
+def alert_id(*about: object) -> str:
+    """A stable id from what a message is about (kind, episode, reminder number...)."""
+    return hashlib.sha256("|".join(map(str, about)).encode("utf-8")).hexdigest()[:24]

@@ -1,0 +1,99 @@
+"""From a scan's episodes to alerts: open, remind, resolve, or one grouped message when much breaks at once.
+
+The state of a job's episodes is ``reports/alerts/episodes/<job>.json`` (fingerprint → when it opened,
+its message, reminders sent). Alert ids come from the episode (fingerprint and start), so running a
+job twice queues nothing new; the state is written after the alerts are queued, so a kill in between
+only means the next run recomputes the same ids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..alerts import Alert, alert_id
+from .detector import Episode
+
+
+@dataclass(frozen=True)
+class Policy:
+    reminder_every: dt.timedelta = dt.timedelta(hours=4)
+    group_at: int = 5
+
+
+def _number(value: float) -> str:
+    return f"{value:,.3f}".rstrip("0").rstrip(".") if abs(value) < 10 else f"{value:,.0f}"
+
+
+def describe(episode: Episode, check: str) -> tuple[str, tuple[str, ...]]:
+    """The title and the facts of one episode, in plain words."""
+    what = f"{episode.metric}: {episode.dimension}" if episode.dimension else episode.metric
+    moved = "rose" if episode.direction == "rise" else "fell"
+    change = "∞" if episode.change == float("inf") else f"{episode.change:+.0%}"
+    size = "sharply" if episode.change == float("inf") else f"{abs(episode.change):.0%}"
+    return (f"{what} {moved} {size} ({check})", (
+        f"*Metric:* {what}",
+        f"*Observed:* {_number(episode.observed)} (expected {_number(episode.low)} … {_number(episode.high)}, "
+        f"usually {_number(episode.expected)})",
+        f"*Change:* {change}",
+        f"*Since:* {episode.start:%d.%m.%Y %H:%M} UTC, {episode.points} point(s) so far",
+    ))
+
+
+def plan_alerts(job: str, check: str, found: list[Episode], state: dict[str, Any], now: dt.datetime, link: str,
+                policy: Policy = Policy()) -> tuple[list[Alert], dict[str, Any]]:
+    """The alerts this scan calls for and the new state. Only ongoing episodes are open."""
+    ongoing = {episode.fingerprint: episode for episode in found if episode.ongoing}
+    alerts: list[Alert] = []
+    new_state: dict[str, Any] = {}
+    opened = [episode for fingerprint, episode in ongoing.items() if fingerprint not in state]
+    grouped = len(opened) >= policy.group_at
+    group_id = alert_id("outage", job, *sorted(episode.fingerprint + episode.start.isoformat() for episode in opened))
+    if grouped:
+        lines = tuple(f"• {describe(episode, check)[0]}" for episode in opened)
+        alerts.append(Alert(group_id, "outage", f"{len(opened)} metrics broke at once ({check})",
+                            ("Probably one cause: check the data pipeline and the app first.", *lines), link, job=job))
+    for fingerprint, episode in ongoing.items():
+        title, lines = describe(episode, check)
+        known = state.get(fingerprint)
+        if known is None:
+            message = group_id if grouped else alert_id("anomaly", job, fingerprint, episode.start.isoformat())
+            if not grouped:
+                alerts.append(Alert(message, "anomaly", title, lines, link, job=job))
+            known = {"start": episode.start.isoformat(), "opened_at": now.isoformat(), "message": message,
+                     "reminded_at": now.isoformat(), "reminders": 0}
+        elif now - dt.datetime.fromisoformat(known["reminded_at"]) >= policy.reminder_every:
+            number = known["reminders"] + 1
+            alerts.append(Alert(alert_id("reminder", job, fingerprint, known["start"], number), "reminder",
+                                f"Still: {title}", (*lines, f"*Open for:* {_hours(now, known['opened_at'])}"),
+                                link, job=job))
+            known = {**known, "reminded_at": now.isoformat(), "reminders": number}
+        new_state[fingerprint] = {**known, "title": title}
+    for fingerprint, known in state.items():
+        if fingerprint not in ongoing:
+            alerts.append(Alert(alert_id("resolved", job, fingerprint, known["start"]), "resolved",
+                                f"Back to normal: {known.get('title', fingerprint)}",
+                                (f"*Was open for:* {_hours(now, known['opened_at'])}",), link,
+                                replaces=known["message"], job=job))
+    return alerts, new_state
+
+
+def _hours(now: dt.datetime, since: str) -> str:
+    hours = (now - dt.datetime.fromisoformat(since)) / dt.timedelta(hours=1)
+    return f"{hours:.1f} h"
+
+
+def read_state(folder: Path, job: str) -> dict[str, Any]:
+    path = folder / f"{job}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def write_state(folder: Path, job: str, state: dict[str, Any]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f"{job}.json.partial"
+    partial.write_text(json.dumps(state, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(partial, folder / f"{job}.json")

@@ -1,0 +1,83 @@
+"""Monitoring reports: scan a group of checks, show the episodes, and (when scheduled) alert about them.
+
+One function serves three uses of the same notebook: a person opening it sees what is anomalous
+now; the scheduler runs it with ``send_alerts`` on; ``backtest_days`` replays the detector over
+the past days and lists what it would have alerted, so a threshold is tuned before it floods a channel.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pyarrow as pa
+
+from ..alerts import deliver
+from ..config import load_settings
+from ..db import Database
+from ..errors import ParameterError
+from ..monitoring import GROUPS, run_checks
+from ..monitoring.alerting import Policy, plan_alerts, read_state, write_state
+from .base import ReportQuery
+
+JOB_ENV, LINK_ENV, TARGET_ENV = "ANALYTICS_JOB", "ANALYTICS_RUN_LINK", "ANALYTICS_ALERT_TARGET"
+HEADERS = {"check": "Check", "metric": "Metric", "dimension": "Which", "direction": "Direction", "since": "Since (UTC)",
+           "until": "Last anomalous point", "observed": "Observed", "expected": "Usually", "low": "Expected from",
+           "high": "Expected to", "change": "Change, %", "ongoing": "Still open"}
+
+
+SENSITIVITY = {"normal": 1.0, "strict": 1.5, "loose": 0.7}  # scales the threshold and the minimum change
+
+
+def monitoring(db: Database, checks: str = "events", window_hours: int = 48, sensitivity: str = "normal",
+               send_alerts: bool = False, backtest_days: int = 0) -> ReportQuery:
+    """The anomaly episodes of a group of checks over the last hours (or, as a backtest, the last days)."""
+    if checks not in GROUPS:
+        raise ParameterError("checks", checks, f"one of {', '.join(GROUPS)}")
+    if sensitivity not in SENSITIVITY:
+        raise ParameterError("sensitivity", sensitivity, f"one of {', '.join(SENSITIVITY)}")
+    window = dt.timedelta(days=backtest_days) if backtest_days else dt.timedelta(hours=window_hours)
+    scans = run_checks(db, GROUPS[checks], window=window, sensitivity=SENSITIVITY[sensitivity])
+    rows = [{"check": scan.check.name, "metric": episode.metric, "dimension": episode.dimension,
+             "direction": episode.direction, "since": episode.start, "until": episode.end,
+             "observed": episode.observed, "expected": episode.expected, "low": episode.low, "high": episode.high,
+             "change": round(100 * episode.change, 1) if episode.expected else None, "ongoing": episode.ongoing}
+            for scan in scans for episode in scan.episodes]
+    series = sum(len(scan.frame) for scan in scans)
+    facts = [f"{len(scans)} check(s), {series} series, judged up to {scans[0].until:%d.%m.%Y %H:%M} UTC "
+             "(the period still being filled is left out)."]
+    if backtest_days:
+        facts.append(f"Backtest: {len(rows)} episode(s) in the last {backtest_days} days would have been alerted.")
+    elif send_alerts:
+        facts.append(_alert(checks, scans))
+    table = pa.Table.from_pylist(rows, schema=pa.schema([
+        ("check", pa.string()), ("metric", pa.string()), ("dimension", pa.string()), ("direction", pa.string()),
+        ("since", pa.timestamp("s")), ("until", pa.timestamp("s")), ("observed", pa.float64()),
+        ("expected", pa.float64()), ("low", pa.float64()), ("high", pa.float64()), ("change", pa.float64()),
+        ("ongoing", pa.bool_())]))
+    title = (f"What the {checks} monitoring would have alerted in the last {backtest_days} days" if backtest_days
+             else f"Anomalies in {checks} over the last {window_hours} hours")
+    return ReportQuery(name=f"monitoring_{checks}", title=title, sql="", data=table, headers=HEADERS, facts=facts,
+                       key_params={"checks": checks})
+
+
+def _alert(group: str, scans: list) -> str:
+    settings = load_settings()
+    job = os.environ.get(JOB_ENV) or f"monitoring_{group}"
+    link = os.environ.get(LINK_ENV, "")
+    folder = settings.reports_dir / "alerts" / "episodes"
+    policy = Policy(dt.timedelta(hours=settings.alert_reminder_hours), settings.alert_group_at)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    state, alerts = read_state(folder, job), []
+    new_state: dict = {}
+    for scan in scans:
+        mine = {fingerprint: known for fingerprint, known in state.items() if known.get("check") == scan.check.name}
+        planned, after = plan_alerts(job, scan.check.name, scan.episodes, mine, now, link, policy)
+        alerts += planned
+        new_state.update({fingerprint: {**known, "check": scan.check.name} for fingerprint, known in after.items()})
+    report = deliver(settings, alerts, os.environ.get(TARGET_ENV, "slack"))
+    write_state(folder, job, new_state)
+    if report is None:
+        return "Alerts are off for this run."
+    waiting = f"; {report.waiting} waiting for Slack ({report.error})" if report.waiting else ""
+    return f"Alerts: {len(alerts)} new, {report.sent} delivered{waiting}."

@@ -1,0 +1,186 @@
+"""One run of a scheduled job: execute its notebook, keep it (and its HTML) under reports/runs/<job>/,
+record the tick in ``job_runs``, and alert when it failed.
+
+``job_runs`` rows go through the writer account with the run id as insert token (a retried write
+is one row); when the database cannot take a row, it waits in ``reports/runs/job_runs.pending.jsonl``
+and goes in with the next one, as audit rows do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..alerts import Alert, alert_id, deliver
+from ..config import Settings
+from ..db import TableSpec, connect
+from ..pipeline import RUN_ID_ENV, new_run_id
+from ..runner import NotebookFailed, run_notebook
+from .schedules import Schedule
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("ran", "failed", "timed_out", "skipped", "missed")
+JOB_RUNS = TableSpec("job_runs", {
+    "run_id": "String", "job": "String", "scheduled_for": "DateTime", "started_at": "DateTime",
+    "finished_at": "DateTime", "status": "String", "attempt": "UInt8", "error": "String", "failing_cell": "Int32",
+    "notebook": "String", "html": "String",
+}, order_by=("job", "scheduled_for", "run_id"), partition_by="toYYYYMM(scheduled_for)",
+    description="Every tick of every scheduled job: ran, failed, timed out, skipped as overlapping, missed")
+TIMED_OUT = {"Timeout", "CellTimeoutError"}
+
+
+@dataclass(frozen=True)
+class JobRun:
+    run_id: str
+    job: str
+    scheduled_for: dt.datetime
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    status: str
+    attempt: int = 0
+    error: str = ""
+    failing_cell: int = -1
+    notebook: str = ""
+    html: str = ""
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def job_folder(settings: Settings, job: str) -> Path:
+    return settings.reports_dir / "runs" / job
+
+
+class JobLog:
+    """Writes job_runs rows; an outage parks them in a pending file, written with the next row that gets through."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.pending = settings.reports_dir / "runs" / "job_runs.pending.jsonl"
+
+    def record(self, run: JobRun) -> None:
+        try:
+            self._write(self._parked() + [run])
+            self.pending.unlink(missing_ok=True)
+        except Exception:  # noqa: BLE001 - an outage must not lose the row nor stop the scheduler
+            log.warning("job_runs: database unavailable, %s kept in %s", run.run_id, self.pending, exc_info=True)
+            self.pending.parent.mkdir(parents=True, exist_ok=True)
+            with self.pending.open("a", encoding="utf-8") as parked:
+                parked.write(json.dumps(asdict(run), default=str) + "\n")
+
+    def _parked(self) -> list[JobRun]:
+        if not self.pending.exists():
+            return []
+        rows = [json.loads(line) for line in self.pending.read_text(encoding="utf-8").splitlines() if line]
+        for row in rows:
+            for name in ("scheduled_for", "started_at", "finished_at"):
+                row[name] = dt.datetime.fromisoformat(row[name])
+        return [JobRun(**row) for row in rows]
+
+    def _write(self, runs: list[JobRun]) -> None:
+        with connect(self.settings.writer_url, settings=self.settings) as db:
+            if JOB_RUNS.name not in db.tables():
+                db.create_table(JOB_RUNS)
+            for run in runs:
+                row = {name: [value] for name, value in asdict(run).items()}
+                db.insert(JOB_RUNS.name, JOB_RUNS.arrow(row), token=f"job-run-{run.run_id}")
+
+    def runs(self, job: str | None = None) -> list[dict]:
+        with connect(self.settings.database_url, settings=self.settings) as db:
+            if JOB_RUNS.name not in db.tables():
+                return []
+            return db.query_arrow("SELECT * FROM job_runs WHERE %(job)s = '' OR job = %(job)s "
+                                  "ORDER BY scheduled_for, started_at", {"job": job or ""}).to_pylist()
+
+
+@contextmanager
+def exclusive(job_dir: Path) -> Iterator[bool]:
+    """Hold the job's run lock if free (True), else yield False: a job never overlaps itself, across processes."""
+    job_dir.mkdir(parents=True, exist_ok=True)
+    with open(job_dir / ".running", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+
+
+def record_tick(settings: Settings, schedule: Schedule, scheduled_for: dt.datetime, status: str, error: str = "") -> None:
+    """A tick that did not run (skipped as overlapping, or missed during downtime)."""
+    now = _utc_now()
+    JobLog(settings).record(JobRun(new_run_id(), schedule.job, scheduled_for, now, now, status, error=error))
+
+
+def run_job(settings: Settings, schedule: Schedule, scheduled_for: dt.datetime | None = None,
+            sleep: object = time.sleep) -> JobRun:
+    """Run ``schedule``'s notebook now (for the tick ``scheduled_for``), with its retries; record and alert."""
+    scheduled_for = scheduled_for or _utc_now()
+    folder = job_folder(settings, schedule.job)
+    with exclusive(folder) as mine:
+        if not mine:
+            record_tick(settings, schedule, scheduled_for, "skipped", "the previous run was still going")
+            return JobRun("", schedule.job, scheduled_for, _utc_now(), _utc_now(), "skipped")
+        for attempt in range(schedule.retries + 1):
+            run = _attempt(settings, schedule, scheduled_for, folder, attempt)
+            JobLog(settings).record(run)
+            if run.status == "ran" or attempt == schedule.retries:
+                break
+            sleep(schedule.retry_delay_minutes * 60)  # type: ignore[operator]
+    if run.status != "ran":
+        deliver(settings, [failure_alert(schedule, run)], schedule.alert)
+    return run
+
+
+def _attempt(settings: Settings, schedule: Schedule, scheduled_for: dt.datetime, folder: Path, attempt: int) -> JobRun:
+    run_id, started = new_run_id(), _utc_now()
+    extra = {RUN_ID_ENV: run_id, "ANALYTICS_JOB": schedule.job, "ANALYTICS_ALERT_TARGET": schedule.alert}
+    try:
+        done = run_notebook(schedule.notebook, schedule.parameters, settings=settings,
+                            timeout=schedule.timeout_minutes * 60, user=f"scheduler:{schedule.job}", folder=folder,
+                            extra_env={**extra, "ANALYTICS_RUN_LINK": str(folder / f"{run_id}.html")})
+        executed, status, error, cell = done.executed, "ran", "", -1
+    except NotebookFailed as failed:
+        executed, cell = failed.executed, failed.cell_index if failed.cell_index is not None else -1
+        status = "timed_out" if failed.ename in TIMED_OUT else "failed"
+        error = " ".join(str(failed).split())[:500]
+    html = render_html(executed, folder / f"{run_id}.html") if executed else None
+    return JobRun(run_id, schedule.job, scheduled_for, started, _utc_now(), status, attempt, error, cell,
+                  str(executed or ""), str(html or ""))
+
+
+def render_html(executed: Path, target: Path) -> Path | None:
+    """The executed notebook as a page anyone can open from the alert's link (named by the run id, which the
+    notebook already knew while it ran)."""
+    try:
+        import nbformat  # noqa: PLC0415
+        from nbconvert import HTMLExporter  # noqa: PLC0415
+
+        body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
+        target.write_text(body, encoding="utf-8")
+        return target
+    except Exception:  # noqa: BLE001 - the notebook itself is kept; a failed rendering is only logged
+        log.warning("could not render %s as HTML", executed, exc_info=True)
+        return None
+
+
+def failure_alert(schedule: Schedule, run: JobRun) -> Alert:
+    what = "took too long and was stopped" if run.status == "timed_out" else "failed"
+    lines = [f"*Job:* {schedule.job} ({schedule.notebook.name})", f"*When:* {run.scheduled_for:%d.%m.%Y %H:%M} UTC",
+             f"*Error:* {run.error or 'unknown'}"]
+    if run.failing_cell >= 0:
+        lines.append(f"*Failing cell:* {run.failing_cell}")
+    if run.notebook:
+        lines.append(f"*Executed notebook:* {run.notebook}")
+    return Alert(alert_id("job_failed", schedule.job, run.scheduled_for.isoformat()), "job_failed",
+                 f"Scheduled job {schedule.job} {what}", tuple(lines), run.html or run.notebook, job=schedule.job)
+

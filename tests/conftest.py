@@ -22,7 +22,7 @@ from analytics import Database, connect, load_settings
 from analytics.testing import ClickHouseServer
 from analytics.testing.browser import CHROMIUM_ARGS, chromium_executable
 from analytics.testing.clickhouse_server import DEFAULT_PASSWORD, free_port
-from analytics.testing.fakes import FakeAmplitude
+from analytics.testing.fakes import FakeAmplitude, FakeSlack
 from analytics.testing.secrets import secret_leaks
 from analytics.warehouse import demo
 
@@ -92,6 +92,15 @@ def scratch_store(tmp_path: Path) -> Iterator[Database]:
 def amplitude() -> Iterator[FakeAmplitude]:
     """A local Amplitude cohorts API (contracts §1.3); put cohorts in ``amplitude.cohorts[id]``."""
     with FakeAmplitude() as fake:
+        yield fake
+
+
+@pytest.fixture
+def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSlack]:
+    """A local Slack (contracts §2): webhook and Web API; ``fail()``, ``down()`` and ``up()`` make trouble."""
+    for proxy in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):  # slack_sdk ignores NO_PROXY
+        monkeypatch.delenv(proxy, raising=False)
+    with FakeSlack() as fake:
         yield fake
 
 

@@ -22,7 +22,7 @@ class Alert:
     chart: str = ""  # a PNG to attach where the transport can
     replaces: str = ""  # the message this one updates in place (a resolution edits the opening message)
     job: str = ""
-    created_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    created_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"))
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -292,8 +292,8 @@ class _Generator:
              "step 3 of card_add_flow almost never reached for two days"),
             ("level_shift", "app_open", "", 0, int(days * 0.9), days - 1, 1.3,
              "app_open up 30% from this day on (a new widget)"),
-            ("drop", "push_open", "", 0, days - 3, days - 1, 0.1,
-             "push_open fell to 10% for the last three days (the push service stopped delivering)"),
+            ("drop", "offer_view", "", 0, days - 3, days - 1, 0.1,
+             "offer_view fell to 10% for the last three days (the offers screen stopped loading)"),
         ] if self.with_anomalies else []
         keep = np.ones(day.size, dtype=bool)
         extra = []

@@ -1,5 +1,6 @@
 """Local stand-ins for the SaaS APIs we cannot reach in tests and demos, following shared/contracts/."""
 
 from .amplitude import FakeAmplitude, cohort_csv
+from .slack import FakeSlack
 
-__all__ = ["FakeAmplitude", "cohort_csv"]
+__all__ = ["FakeAmplitude", "FakeSlack", "cohort_csv"]

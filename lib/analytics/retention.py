@@ -1,6 +1,7 @@
-"""Retention: export files and executed notebooks older than ``ANALYTICS_KEEP_FILES_DAYS`` are removed.
+"""Retention: export files older than ``ANALYTICS_KEEP_FILES_DAYS`` are removed, and scheduled runs (executed
+notebooks, their HTML, ``job_runs`` partitions) older than ``ANALYTICS_KEEP_RUNS_DAYS``.
 
-Run by ``analytics cleanup`` now (and by the scheduler when it exists). Audit rows are never removed:
+Run by ``analytics cleanup`` and once a day by the scheduler. Audit rows are never removed:
 the audit table is not touched here, and a cleanup is itself recorded in it. Files are chosen by
 their modification time; only regular files under ``reports/exports/``, ``reports/runs/`` and
 ``reports/cohorts/`` (downloaded Amplitude cohorts) go.
@@ -8,6 +9,7 @@ their modification time; only regular files under ``reports/exports/``, ``report
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,31 @@ class Cleanup:
     removed: list[Path] = field(default_factory=list)
     freed_bytes: int = 0
     kept: int = 0
+    partitions: list[str] = field(default_factory=list)  # job_runs months dropped
+
+
+def _scheduler_state(path: Path) -> bool:
+    """A job's run lock, and its newest claim (where a restarted scheduler knows it stopped), stay."""
+    if path.name == ".running":
+        return True
+    if path.parent.name == "claims":
+        return path.name == max(entry.name for entry in path.parent.iterdir())
+    return False
+
+
+def drop_old_job_runs(settings: Settings, cutoff: float) -> list[str]:
+    """Drop the months of ``job_runs`` that end before ``cutoff`` (a month goes whole, as partitions do)."""
+    from .db import connect  # noqa: PLC0415
+    from .scheduler.jobs import JOB_RUNS  # noqa: PLC0415
+
+    month = dt.datetime.fromtimestamp(cutoff, dt.UTC).strftime("%Y%m")
+    with connect(settings.writer_url, settings=settings) as db:
+        if JOB_RUNS.name not in db.tables():
+            return []
+        old = sorted(partition for partition in db.partitions(JOB_RUNS.name) if partition < month)
+        if old:
+            db.drop_partitions(JOB_RUNS.name, old)
+        return old
 
 
 def cleanup(settings: Settings | None = None, *, older_than_days: float | None = None, dry_run: bool = False,
@@ -30,14 +57,15 @@ def cleanup(settings: Settings | None = None, *, older_than_days: float | None =
     """Remove old export files and executed notebooks; write pending audit rows; record the cleanup."""
     settings = settings or load_settings()
     days = settings.keep_files_days if older_than_days is None else older_than_days
-    cutoff = (now or time.time()) - days * 86400
+    run_days = settings.keep_runs_days if older_than_days is None else older_than_days
     result = Cleanup()
     for folder in FOLDERS:
         root = settings.reports_dir / folder
         if not root.is_dir():
             continue
+        cutoff = (now or time.time()) - (run_days if folder == "runs" else days) * 86400
         for path in sorted(root.rglob("*")):
-            if not path.is_file() or path.is_symlink():
+            if not path.is_file() or path.is_symlink() or _scheduler_state(path):
                 continue
             info = path.stat()
             if info.st_mtime >= cutoff:
@@ -48,6 +76,7 @@ def cleanup(settings: Settings | None = None, *, older_than_days: float | None =
             result.removed.append(path)
             result.freed_bytes += info.st_size
     if not dry_run:
+        result.partitions = drop_old_job_runs(settings, (now or time.time()) - run_days * 86400)
         log = AuditLog(settings)
         try:
             log.flush()

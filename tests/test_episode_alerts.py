@@ -1,0 +1,52 @@
+"""Episodes become alerts: opened once, reminded when long, resolved with an edit, grouped when much breaks."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from analytics.monitoring.alerting import Policy, plan_alerts
+from analytics.monitoring.detector import Episode
+
+NOW = dt.datetime(2026, 11, 15, 12)
+
+
+def episode(dimension: str, *, ongoing: bool = True, start: dt.datetime = NOW - dt.timedelta(hours=3)) -> Episode:
+    return Episode("events", dimension, "fall", start, NOW, ongoing, observed=20.0, expected=100.0, low=70.0,
+                   high=130.0, points=3)
+
+
+def test_an_episode_is_alerted_once_reminded_after_four_hours_and_resolved_with_an_edit() -> None:
+    alerts, state = plan_alerts("job", "events per hour", [episode("card_show")], {}, NOW, "/runs/1.html")
+    [opening] = alerts
+    assert opening.kind == "anomaly" and opening.link == "/runs/1.html"
+    assert opening.title == "events: card_show fell 80% (events per hour)"
+    assert any("expected 70 … 130" in line for line in opening.lines)
+    assert any("Since:* 15.11.2026 09:00 UTC" in line for line in opening.lines)
+    again, state = plan_alerts("job", "events per hour", [episode("card_show")], state, NOW + dt.timedelta(hours=1), "")
+    assert again == []  # the next scan of the same episode says nothing new
+    [reminder], state = plan_alerts("job", "events per hour", [episode("card_show")], state,
+                                    NOW + dt.timedelta(hours=4), "")
+    assert reminder.kind == "reminder" and reminder.title.startswith("Still: ")
+    [resolved], state = plan_alerts("job", "events per hour", [episode("card_show", ongoing=False)], state,
+                                    NOW + dt.timedelta(hours=5), "")
+    assert (resolved.kind, resolved.replaces) == ("resolved", opening.id)
+    assert state == {}
+
+
+def test_the_same_scan_twice_gives_the_same_alert_ids() -> None:
+    first, _ = plan_alerts("job", "c", [episode("a")], {}, NOW, "")
+    second, _ = plan_alerts("job", "c", [episode("a")], {}, NOW + dt.timedelta(minutes=5), "")
+    assert [a.id for a in first] == [a.id for a in second]  # a rerun after a kill queues nothing new
+
+
+def test_five_metrics_breaking_at_once_are_one_grouped_message() -> None:
+    broken = [episode(name) for name in ("app_open", "card_show", "card_add", "offer_view", "push_open")]
+    [grouped], state = plan_alerts("job", "events per hour", broken, {}, NOW, "", Policy(group_at=5))
+    assert grouped.kind == "outage" and grouped.title.startswith("5 metrics broke at once")
+    assert len(state) == 5 and {known["message"] for known in state.values()} == {grouped.id}
+    four, _ = plan_alerts("job", "events per hour", broken[:4], {}, NOW, "", Policy(group_at=5))
+    assert [alert.kind for alert in four] == ["anomaly"] * 4
+
+
+def test_an_episode_that_ended_before_it_was_seen_is_not_alerted() -> None:
+    assert plan_alerts("job", "c", [episode("a", ongoing=False)], {}, NOW, "")[0] == []

@@ -30,6 +30,8 @@ bench: setup
 	$(BIN)/python benchmarks/app_memory.py
 	$(BIN)/python benchmarks/sharing.py
 	$(BIN)/python benchmarks/audiences.py
+	$(BIN)/python benchmarks/monitoring.py
+	$(BIN)/python benchmarks/scheduler.py
 
 lint: setup
 	$(BIN)/ruff check lib tests benchmarks

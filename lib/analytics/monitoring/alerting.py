@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,14 +46,16 @@ def describe(episode: Episode, check: str) -> tuple[str, tuple[str, ...]]:
 
 
 def plan_alerts(job: str, check: str, found: list[Episode], state: dict[str, Any], now: dt.datetime, link: str,
-                policy: Policy = Policy()) -> tuple[list[Alert], dict[str, Any]]:
-    """The alerts this scan calls for and the new state. Only ongoing episodes are open."""
+                policy: Policy = Policy(), chart: Callable[[Episode, str], str] | None = None,
+                ) -> tuple[list[Alert], dict[str, Any]]:
+    """The alerts this scan calls for and the new state. Only ongoing episodes are open; ``chart(episode, id)``
+    draws the picture attached to an opening alert or a reminder."""
     ongoing = {episode.fingerprint: episode for episode in found if episode.ongoing}
     alerts: list[Alert] = []
     new_state: dict[str, Any] = {}
     opened = [episode for fingerprint, episode in ongoing.items() if fingerprint not in state]
     grouped = len(opened) >= policy.group_at
-    group_id = alert_id("outage", job, *sorted(episode.fingerprint + episode.start.isoformat() for episode in opened))
+    group_id = alert_id("outage", job, check, *sorted(episode.fingerprint + episode.start.isoformat() for episode in opened))
     if grouped:
         lines = tuple(f"• {describe(episode, check)[0]}" for episode in opened)
         alerts.append(Alert(group_id, "outage", f"{len(opened)} metrics broke at once ({check})",
@@ -61,21 +64,22 @@ def plan_alerts(job: str, check: str, found: list[Episode], state: dict[str, Any
         title, lines = describe(episode, check)
         known = state.get(fingerprint)
         if known is None:
-            message = group_id if grouped else alert_id("anomaly", job, fingerprint, episode.start.isoformat())
+            message = group_id if grouped else alert_id("anomaly", job, check, fingerprint, episode.start.isoformat())
             if not grouped:
-                alerts.append(Alert(message, "anomaly", title, lines, link, job=job))
+                alerts.append(Alert(message, "anomaly", title, lines, link, chart=chart(episode, message) if chart else "",
+                                    job=job))
             known = {"start": episode.start.isoformat(), "opened_at": now.isoformat(), "message": message,
                      "reminded_at": now.isoformat(), "reminders": 0}
         elif now - dt.datetime.fromisoformat(known["reminded_at"]) >= policy.reminder_every:
             number = known["reminders"] + 1
-            alerts.append(Alert(alert_id("reminder", job, fingerprint, known["start"], number), "reminder",
+            alerts.append(Alert(alert_id("reminder", job, check, fingerprint, known["start"], number), "reminder",
                                 f"Still: {title}", (*lines, f"*Open for:* {_hours(now, known['opened_at'])}"),
                                 link, job=job))
             known = {**known, "reminded_at": now.isoformat(), "reminders": number}
         new_state[fingerprint] = {**known, "title": title}
     for fingerprint, known in state.items():
         if fingerprint not in ongoing:
-            alerts.append(Alert(alert_id("resolved", job, fingerprint, known["start"]), "resolved",
+            alerts.append(Alert(alert_id("resolved", job, check, fingerprint, known["start"]), "resolved",
                                 f"Back to normal: {known.get('title', fingerprint)}",
                                 (f"*Was open for:* {_hours(now, known['opened_at'])}",), link,
                                 replaces=known["message"], job=job))

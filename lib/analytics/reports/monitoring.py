@@ -18,6 +18,7 @@ from ..db import Database
 from ..errors import ParameterError
 from ..monitoring import GROUPS, run_checks
 from ..monitoring.alerting import Policy, plan_alerts, read_state, write_state
+from ..monitoring.chart import episode_chart
 from .base import ReportQuery
 
 JOB_ENV, LINK_ENV, TARGET_ENV = "ANALYTICS_JOB", "ANALYTICS_RUN_LINK", "ANALYTICS_ALERT_TARGET"
@@ -66,17 +67,17 @@ def _alert(group: str, scans: list) -> str:
     job = os.environ.get(JOB_ENV) or f"monitoring_{group}"
     link = os.environ.get(LINK_ENV, "")
     folder = settings.reports_dir / "alerts" / "episodes"
+    charts = settings.reports_dir / "alerts" / "charts"
     policy = Policy(dt.timedelta(hours=settings.alert_reminder_hours), settings.alert_group_at)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    state, alerts = read_state(folder, job), []
-    new_state: dict = {}
+    state, alerts = read_state(folder, job), []  # {check: {fingerprint: episode state}}
     for scan in scans:
-        mine = {fingerprint: known for fingerprint, known in state.items() if known.get("check") == scan.check.name}
-        planned, after = plan_alerts(job, scan.check.name, scan.episodes, mine, now, link, policy)
+        planned, state[scan.check.name] = plan_alerts(
+            job, scan.check.name, scan.episodes, state.get(scan.check.name, {}), now, link, policy,
+            lambda episode, name, scan=scan: str(episode_chart(scan, episode, charts, name)))
         alerts += planned
-        new_state.update({fingerprint: {**known, "check": scan.check.name} for fingerprint, known in after.items()})
     report = deliver(settings, alerts, os.environ.get(TARGET_ENV, "slack"))
-    write_state(folder, job, new_state)
+    write_state(folder, job, state)
     if report is None:
         return "Alerts are off for this run."
     waiting = f"; {report.waiting} waiting for Slack ({report.error})" if report.waiting else ""

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ..alerts import outbox_for, transport_for
 from ..config import Settings
+from ..retention import cleanup
 from .jobs import exclusive, job_folder, record_tick, run_job
 from .schedules import Schedule
 from .timing import due_between, runs
@@ -132,10 +133,14 @@ class Scheduler:
     def run_forever(self, poll_seconds: float = 5.0, stop: threading.Event | None = None) -> None:
         stop = stop or threading.Event()
         log.info("scheduler: %d job(s)", len(self.schedules))
+        cleaned: dt.date | None = None
         while not stop.is_set():
             try:
                 self.tick()
                 self.flush_alerts()
+                if cleaned != dt.date.today():  # retention once a day
+                    cleanup(self.settings)
+                    cleaned = dt.date.today()
             except Exception:  # noqa: BLE001 - a bad pass is logged; the next one tries again
                 log.exception("scheduler: a pass failed")
             stop.wait(poll_seconds)

@@ -129,3 +129,33 @@ def test_the_fake_refuses_a_webhook_body_without_text(slack: FakeSlack) -> None:
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=5)  # noqa: S310 - a local fake
     assert refused.value.code == 400 and refused.value.read() == b"no_text"
+
+
+KILLED_WHILE_QUEUEING = """
+import os, signal, sys
+from analytics import load_settings
+from analytics.alerts import Alert, Outbox, deliver
+
+queued = []
+original = Outbox.put
+def put_then_die(self, alert):
+    if len(queued) == 2:
+        os.kill(os.getpid(), signal.SIGKILL)  # killed between two alerts of one scan
+    queued.append(alert.id)
+    return original(self, alert)
+Outbox.put = put_then_die
+deliver(load_settings(), [Alert(id=f"a{n}", kind="anomaly", title=f"alert {n}") for n in range(3)])
+"""
+
+
+def test_a_run_killed_while_queueing_leaves_whole_alerts_and_the_rerun_sends_each_once(tmp_path: Path,
+                                                                                      slack: FakeSlack) -> None:
+    env = {**os.environ, "ANALYTICS_HOME": str(tmp_path), **slack.webhook_settings()}
+    killed = subprocess.run([sys.executable, "-c", KILLED_WHILE_QUEUEING], env=env, capture_output=True, timeout=120)
+    assert killed.returncode == -9
+    waiting = sorted(path.name for path in (tmp_path / "reports" / "alerts" / "outbox").iterdir())
+    assert waiting == ["a0.json", "a1.json"]  # whole files only, nothing half-written
+    settings = load_settings(home=tmp_path, slack_webhook_url=slack.webhook_url)
+    for _ in range(2):  # the job runs again, twice
+        deliver(settings, [Alert(id=f"a{n}", kind="anomaly", title=f"alert {n}") for n in range(3)])
+    assert sorted(message["text"] for message in slack.messages) == [f"[ALERT] alert {n}" for n in range(3)]

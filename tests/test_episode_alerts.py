@@ -50,3 +50,19 @@ def test_five_metrics_breaking_at_once_are_one_grouped_message() -> None:
 
 def test_an_episode_that_ended_before_it_was_seen_is_not_alerted() -> None:
     assert plan_alerts("job", "c", [episode("a", ongoing=False)], {}, NOW, "")[0] == []
+
+
+def test_the_backtest_lists_what_would_have_been_alerted(embedded, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from analytics.reports import monitoring
+
+    monkeypatch.setenv("ANALYTICS_HOME", str(tmp_path))
+    truth = embedded.query_arrow("SELECT event, start_date, end_date FROM demo_anomalies").to_pylist()
+    result = monitoring(embedded, "events", backtest_days=30)
+    found = result.data.to_pylist()
+    assert "would have been alerted" in result.facts[-1]
+    recent = [a for a in truth if a["end_date"] >= max(t["end_date"] for t in truth) - dt.timedelta(days=25)
+              and a["event"] != "scenario_step"]  # a broken step is the scenarios notebook's to see
+    assert recent
+    for anomaly in recent:  # every labelled anomaly of the window is there, on its own event
+        assert any(row["dimension"] == anomaly["event"] for row in found), anomaly
+    assert not list((tmp_path / "reports" / "alerts").glob("**/*.json"))  # a backtest alerts nobody

@@ -232,3 +232,20 @@ def test_error_pages_show_no_traceback_or_path(shared) -> None:  # type: ignore[
         assert reply.status >= 400, path
         for leak in ("Traceback", "site-packages", str(REPO), "/etc/passwd"):
             assert leak not in reply.text, (path, leak)
+
+
+def test_a_scheduled_runs_page_opens_for_those_who_may_open_its_notebook(shared) -> None:  # type: ignore[no-untyped-def]
+    served, home = shared
+    page = home / "reports" / "runs" / "events_monitoring" / "0123abcd.html"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text("<html><body>the executed monitoring notebook</body></html>", encoding="utf-8")
+    (page.parent / "secret.txt").write_text("not a page")
+    address = "/runs/events_monitoring/0123abcd.html"
+    reply = person(shared, "ivan").get(address)  # an analyst: the monitoring notebooks are theirs
+    assert reply.status == 200 and reply.text == page.read_text(encoding="utf-8")
+    assert refused(person(shared, "anna").get(address))  # an account manager
+    assert refused(Client(served.port).get(address))
+    ivan = person(shared, "ivan")
+    for probe in ("/runs/events_monitoring/secret.txt", "/runs/events_monitoring/..%2F..%2Fusers.json",
+                  "/runs/no_such_job/0123abcd.html", "/runs/events_monitoring/fffffff0.html"):
+        assert ivan.get(probe).status in (403, 404), probe

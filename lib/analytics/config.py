@@ -162,6 +162,11 @@ class Settings:
         "env": "ANALYTICS_SLACK_API_URL",
         "help": "Slack's Web API address (for a proxy or a test server).",
     })
+    public_url: str = field(default="", metadata={
+        "env": "ANALYTICS_PUBLIC_URL",
+        "help": "The app's address as people reach it (https://analytics.example.com/): alerts link a run's page "
+                "there; without it they name the file on this machine.",
+    })
     alert_reminder_hours: float = field(default=4.0, metadata={
         "env": "ANALYTICS_ALERT_REMINDER_HOURS",
         "help": "An anomaly still open after this many hours is posted again as a reminder.",

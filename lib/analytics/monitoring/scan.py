@@ -9,7 +9,7 @@ A backtest is the same scan over a longer window: what the job would have said, 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from ..db import Database
 from ..errors import ParameterError
@@ -55,7 +55,6 @@ class Scan:
     episodes: list[Episode]
     window_start: dt.datetime
     until: dt.datetime  # the end of the latest complete period
-    all_episodes: list[Episode] = field(default_factory=list)
 
 
 LATEST_EVENT = "SELECT max(event_time) FROM events"
@@ -86,7 +85,7 @@ def run_check(db: Database, check: Check, *, window: dt.timedelta, as_of: dt.dat
     scores = score(frame.values, settings, frame.volume)
     found = episodes(scores, frame.values, frame.times, settings, frame.names)
     touching = [episode for episode in found if episode.end >= window_start]
-    return Scan(check, frame, scores, touching, window_start, until, found)
+    return Scan(check, frame, scores, touching, window_start, until)
 
 
 def run_checks(db: Database, names: tuple[str, ...], **options: object) -> list[Scan]:

@@ -1,7 +1,9 @@
-"""Scheduled notebooks: schedules/*.yaml (what, when, with which values) and when each job is due.
+"""Scheduled notebooks: what runs when, and what happens to each tick.
 
+:mod:`.schedules` loads and validates ``schedules/*.yaml`` with messages an analyst can act on;
 :mod:`.timing` turns a cron expression and an IANA time zone into run times, DST included;
-:mod:`.schedules` loads and validates the YAML files with messages an analyst can act on.
+:mod:`.loop` decides per tick (run, missed, skipped) and claims it; :mod:`.jobs` runs one job:
+the notebook, its HTML, the ``job_runs`` row, retries and the failure alert.
 """
 
 from .schedules import Schedule, load_schedules

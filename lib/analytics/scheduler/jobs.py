@@ -13,7 +13,7 @@ import fcntl
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -122,7 +122,7 @@ def record_tick(settings: Settings, schedule: Schedule, scheduled_for: dt.dateti
 
 
 def run_job(settings: Settings, schedule: Schedule, scheduled_for: dt.datetime | None = None,
-            sleep: object = time.sleep) -> JobRun:
+            sleep: Callable[[float], None] = time.sleep) -> JobRun:
     """Run ``schedule``'s notebook now (for the tick ``scheduled_for``), with its retries; record and alert."""
     scheduled_for = scheduled_for or _utc_now()
     folder = job_folder(settings, schedule.job)
@@ -135,9 +135,9 @@ def run_job(settings: Settings, schedule: Schedule, scheduled_for: dt.datetime |
             JobLog(settings).record(run)
             if run.status == "ran" or attempt == schedule.retries:
                 break
-            sleep(schedule.retry_delay_minutes * 60)  # type: ignore[operator]
+            sleep(schedule.retry_delay_minutes * 60)
     if run.status != "ran":
-        deliver(settings, [failure_alert(schedule, run)], schedule.alert)
+        deliver(settings, [failure_alert(settings, schedule, run)], schedule.alert)
     return run
 
 
@@ -147,7 +147,7 @@ def _attempt(settings: Settings, schedule: Schedule, scheduled_for: dt.datetime,
     try:
         done = run_notebook(schedule.notebook, schedule.parameters, settings=settings,
                             timeout=schedule.timeout_minutes * 60, user=f"scheduler:{schedule.job}", folder=folder,
-                            extra_env={**extra, "ANALYTICS_RUN_LINK": str(folder / f"{run_id}.html")})
+                            extra_env={**extra, "ANALYTICS_RUN_LINK": run_link(settings, schedule.job, run_id)})
         executed, status, error, cell = done.executed, "ran", "", -1
     except NotebookFailed as failed:
         executed, cell = failed.executed, failed.cell_index if failed.cell_index is not None else -1
@@ -156,6 +156,13 @@ def _attempt(settings: Settings, schedule: Schedule, scheduled_for: dt.datetime,
     html = render_html(executed, folder / f"{run_id}.html") if executed else None
     return JobRun(run_id, schedule.job, scheduled_for, started, _utc_now(), status, attempt, error, cell,
                   str(executed or ""), str(html or ""))
+
+
+def run_link(settings: Settings, job: str, run_id: str) -> str:
+    """Where a person opens the run: the app's run page when its address is known, else the file."""
+    if settings.public_url:
+        return f"{settings.public_url.rstrip('/')}/runs/{job}/{run_id}.html"
+    return str(job_folder(settings, job) / f"{run_id}.html")
 
 
 def render_html(executed: Path, target: Path) -> Path | None:
@@ -173,7 +180,7 @@ def render_html(executed: Path, target: Path) -> Path | None:
         return None
 
 
-def failure_alert(schedule: Schedule, run: JobRun) -> Alert:
+def failure_alert(settings: Settings, schedule: Schedule, run: JobRun) -> Alert:
     what = "took too long and was stopped" if run.status == "timed_out" else "failed"
     lines = [f"*Job:* {schedule.job} ({schedule.notebook.name})", f"*When:* {run.scheduled_for:%d.%m.%Y %H:%M} UTC",
              f"*Error:* {run.error or 'unknown'}"]
@@ -181,6 +188,7 @@ def failure_alert(schedule: Schedule, run: JobRun) -> Alert:
         lines.append(f"*Failing cell:* {run.failing_cell}")
     if run.notebook:
         lines.append(f"*Executed notebook:* {run.notebook}")
+    link = run_link(settings, schedule.job, run.run_id) if run.html else run.notebook
     return Alert(alert_id("job_failed", schedule.job, run.scheduled_for.isoformat()), "job_failed",
-                 f"Scheduled job {schedule.job} {what}", tuple(lines), run.html or run.notebook, job=schedule.job)
+                 f"Scheduled job {schedule.job} {what}", tuple(lines), link, job=schedule.job)
 

@@ -105,8 +105,8 @@ class Scheduler:
             if previous is not None and not previous.done():
                 record_tick(self.settings, schedule, utc(tick), "skipped", "the previous run was still going")
                 return "skipped"
-            with exclusive(job_folder(self.settings, schedule.job)) as free:  # another process may be running it
-                pass
+            with exclusive(job_folder(self.settings, schedule.job)) as free:  # held by a run in another process?
+                pass  # only a look: the run takes the lock itself
             if not free:
                 record_tick(self.settings, schedule, utc(tick), "skipped", "the previous run was still going")
                 return "skipped"

@@ -55,6 +55,7 @@ _ROUTES = [  # (kind, pattern of the path after the base URL)
     ("report", re.compile(r"^voila/render/(?P<notebook>.+)$")),
     ("kernel", re.compile(r"^(api/kernels|voila/api/shutdown|voila/execution)/" + _KERNEL + r"(/.*)?$")),
     ("download", re.compile(r"^exports/(?P<folder>[^/]+)/(?P<file>[^/]+)$")),
+    ("run", re.compile(r"^runs/(?P<job>[A-Za-z0-9_-]{1,64})/(?P<file>[0-9a-f]{8,32}\.html)$")),
 ]
 
 
@@ -219,6 +220,24 @@ class Gate:
                 raise NotAllowed("This report is not shared with you.")
         if kind == "download" and target["folder"] != user_folder(person.name):
             raise NotAllowed("This file belongs to someone else's run: run the report yourself to get it.")
+        if kind == "run" and not self._may_see_job(person, target["job"]):
+            raise NotAllowed("This scheduled job's report is not shared with you.")
+
+    def _may_see_job(self, person: Person, job: str) -> bool:
+        """A scheduled run's page is for those who may open the job's notebook."""
+        from ..errors import ConfigError  # noqa: PLC0415
+        from ..scheduler import load_schedules  # noqa: PLC0415 - only for run pages
+
+        try:
+            schedules = {schedule.job: schedule for schedule in load_schedules(self.settings.schedules,
+                                                                               self.settings.notebooks)}
+        except ConfigError:
+            return False
+        schedule = schedules.get(job)
+        if schedule is None:
+            return False
+        notebook = schedule.notebook.resolve().relative_to(self.settings.notebooks.resolve()).as_posix()
+        return may_open(person, self.settings.notebooks, notebook)
 
     def _is_report(self, relative: str) -> bool:
         root = self.settings.notebooks.resolve()

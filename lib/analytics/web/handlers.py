@@ -71,6 +71,23 @@ class ExportDownloadHandler(SecureHeaders, web.StaticFileHandler):
         self.set_header("Cache-Control", "no-store")
 
 
+class RunPageHandler(SecureHeaders, web.StaticFileHandler):
+    """``/runs/<job>/<run id>.html``: a scheduled run rendered as a page, the link an alert carries. The gate
+    has checked the person may open the job's notebook; nothing but these pages is served."""
+
+    def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
+        path = Path(absolute_path)
+        if path.suffix != ".html" or path.parent.parent != Path(root):
+            raise web.HTTPError(404)
+        return super().validate_absolute_path(root, absolute_path)
+
+    def get_content_type(self) -> str:
+        return "text/html; charset=utf-8"
+
+    def set_extra_headers(self, path: str) -> None:
+        self.set_header("Cache-Control", "no-store")
+
+
 def audit_later(event: Callable[[], AuditEvent], settings: dict[str, Any]) -> None:
     """Build and record an audit event off the web server's loop (hashing a file or a database write may take a while)."""
     config = settings["analytics_settings"]
@@ -188,10 +205,12 @@ def visitor_kernels(manager: Any) -> int:
 
 
 def our_handlers(app: Any, settings: Settings, notebooks: Path) -> list:
-    exports = settings.reports_dir / "exports"
+    exports, runs = settings.reports_dir / "exports", settings.reports_dir / "runs"
     exports.mkdir(parents=True, exist_ok=True)
+    runs.mkdir(parents=True, exist_ok=True)
     return [
         (url_path_join(app.server_url, r"/exports/(.*)"), ExportDownloadHandler, {"path": str(exports)}),
+        (url_path_join(app.server_url, r"/runs/(.*)"), RunPageHandler, {"path": str(runs)}),
         (url_path_join(app.server_url, "/login"), SignInHandler),
         (url_path_join(app.server_url, "/logout"), SignOutHandler),
         (app.server_url, StartPageHandler, {"notebooks": notebooks, "base_url": app.base_url}),

@@ -33,6 +33,19 @@ def test_an_episode_is_alerted_once_reminded_after_four_hours_and_resolved_with_
     assert state == {}
 
 
+def test_an_hourly_episode_quiet_overnight_and_back_in_the_morning_stays_one_episode() -> None:
+    policy = Policy(resolve_after=dt.timedelta(hours=12))
+    alerts, state = plan_alerts("job", "c", [episode("app_open")], {}, NOW, "", policy)
+    assert len(alerts) == 1
+    hours = [(5, False), (10, True), (11, False), (20, False)]
+    for hour, ongoing in hours:  # quiet at night, anomalous again in the morning, then quiet
+        alerts, state = plan_alerts("job", "c", [episode("app_open", ongoing=ongoing)], state,
+                                    NOW + dt.timedelta(hours=hour), "", policy)
+        assert [a.kind for a in alerts] == ([] if hour != 10 else ["reminder"])  # 10 h open: a reminder, no new alert
+    [resolved], state = plan_alerts("job", "c", [], state, NOW + dt.timedelta(hours=23, minutes=1), "", policy)
+    assert resolved.kind == "resolved" and state == {}
+
+
 def test_the_same_scan_twice_gives_the_same_alert_ids() -> None:
     first, _ = plan_alerts("job", "c", [episode("a")], {}, NOW, "")
     second, _ = plan_alerts("job", "c", [episode("a")], {}, NOW + dt.timedelta(minutes=5), "")

@@ -24,6 +24,9 @@ from .detector import Episode
 class Policy:
     reminder_every: dt.timedelta = dt.timedelta(hours=4)
     group_at: int = 5
+    # how long an episode must stay quiet before it is called resolved: an hourly series that is normal
+    # overnight (too little volume to see a +30% shift) and anomalous again in the morning is one episode
+    resolve_after: dt.timedelta = dt.timedelta(0)
 
 
 def _number(value: float) -> str:
@@ -76,9 +79,14 @@ def plan_alerts(job: str, check: str, found: list[Episode], state: dict[str, Any
                                 f"Still: {title}", (*lines, f"*Open for:* {_hours(now, known['opened_at'])}"),
                                 link, job=job))
             known = {**known, "reminded_at": now.isoformat(), "reminders": number}
-        new_state[fingerprint] = {**known, "title": title}
+        new_state[fingerprint] = {**{k: v for k, v in known.items() if k != "quiet_since"}, "title": title}
     for fingerprint, known in state.items():
-        if fingerprint not in ongoing:
+        if fingerprint in ongoing:
+            continue
+        quiet_since = dt.datetime.fromisoformat(known.get("quiet_since", now.isoformat()))
+        if now - quiet_since < policy.resolve_after:
+            new_state[fingerprint] = {**known, "quiet_since": quiet_since.isoformat()}
+        else:
             alerts.append(Alert(alert_id("resolved", job, check, fingerprint, known["start"]), "resolved",
                                 f"Back to normal: {known.get('title', fingerprint)}",
                                 (f"*Was open for:* {_hours(now, known['opened_at'])}",), link,

@@ -29,6 +29,12 @@ class Check:
     def name(self) -> str:
         return f"{self.source} per {'hour' if self.step == HOUR else 'day'}"
 
+    @property
+    def quiet_before_resolved(self) -> dt.timedelta:
+        """Hourly series go quiet overnight (too little volume to judge): an episode is resolved only after
+        as long as the detector lets such points pass without ending it. A daily one, at its first normal day."""
+        return self.step * self.settings.max_unscored if self.step == HOUR else dt.timedelta(0)
+
 
 CHECKS = {
     "events_hourly": Check("events", HOUR, DetectorSettings.hourly()),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from dataclasses import replace
 
 import pyarrow as pa
 
@@ -73,7 +74,8 @@ def _alert(group: str, scans: list) -> str:
     state, alerts = read_state(folder, job), []  # {check: {fingerprint: episode state}}
     for scan in scans:
         planned, state[scan.check.name] = plan_alerts(
-            job, scan.check.name, scan.episodes, state.get(scan.check.name, {}), now, link, policy,
+            job, scan.check.name, scan.episodes, state.get(scan.check.name, {}), now, link,
+            replace(policy, resolve_after=scan.check.quiet_before_resolved),
             lambda episode, name, scan=scan: str(episode_chart(scan, episode, charts, name)))
         alerts += planned
     report = deliver(settings, alerts, os.environ.get(TARGET_ENV, "slack"))

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8866
 
-.PHONY: run test setup lab bench lint clean
+.PHONY: run test setup lab scheduler bench lint clean
 
 setup: $(VENV)/.installed
 
@@ -20,6 +20,10 @@ run: setup
 lab: setup
 	$(BIN)/analytics demo-data --scale default --if-missing
 	$(BIN)/analytics lab
+
+scheduler: setup
+	$(BIN)/analytics demo-data --scale default --if-missing
+	$(BIN)/analytics scheduler
 
 test: setup
 	$(BIN)/python -m pytest

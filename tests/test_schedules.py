@@ -106,8 +106,8 @@ def test_analytics_jobs_lists_next_runs_and_names_a_wrong_file(tmp_path: Path) -
     environment = {**os.environ, "ANALYTICS_SCHEDULES": str(tmp_path / "good"), "ANALYTICS_HOME": str(tmp_path)}
     done = subprocess.run([sys.executable, "-m", "analytics.cli", "jobs"], capture_output=True, text=True,
                           env=environment, check=True)
-    job, cron, upcoming, notebook = done.stdout.strip().split("\t")
-    assert (job, cron, notebook) == ("weekly_cards", "0 8 * * 1 (Europe/Moscow)", NOTEBOOK)
+    job, cron, upcoming, last, notebook = done.stdout.strip().split("\t")
+    assert (job, cron, last, notebook) == ("weekly_cards", "0 8 * * 1 (Europe/Moscow)", "never ran", NOTEBOOK)
     assert upcoming.startswith("next ") and upcoming.endswith("08:00 MSK")
     write(tmp_path / "bad", "x.yaml", f"job: x\nnotebook: {NOTEBOOK}\ncron: '0 25 * * *'\ntimezone: UTC\n")
     failed = subprocess.run([sys.executable, "-m", "analytics.cli", "jobs"], capture_output=True, text=True,

@@ -148,6 +148,40 @@ def test_two_scheduler_processes_never_both_run_a_tick(tmp_path: Path) -> None:
     assert sorted(results.get(timeout=5) for _ in processes) == [0, 1]
 
 
+CRASHING_SCHEDULER = """
+import datetime as dt, sys, time
+from pathlib import Path
+from analytics import load_settings
+from analytics.scheduler import Schedule
+from analytics.scheduler.loop import Scheduler
+
+job = Schedule("hourly", Path(sys.argv[2]), "0 * * * *", "UTC", alert="file")
+start = dt.datetime(2026, 11, 16, 9, 30, tzinfo=dt.UTC)
+scheduler = Scheduler(load_settings(home=Path(sys.argv[1])), [job], execute=lambda *_: time.sleep(120), started=start)
+scheduler.tick(dt.datetime(2026, 11, 16, 10, 0, tzinfo=dt.UTC))
+time.sleep(120)
+"""
+
+
+def test_a_scheduler_killed_during_a_run_leaves_a_failed_row_and_an_alert_not_silence(tmp_path: Path) -> None:
+    crashing = subprocess.Popen([sys.executable, "-c", CRASHING_SCHEDULER, str(tmp_path), str(job().notebook)])
+    claim = tmp_path / "reports" / "runs" / "hourly" / "claims" / "20261116T100000Z"
+    deadline = time.monotonic() + 60
+    while not (claim.exists() and claim.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    crashing.kill()
+    crashing.wait(30)
+    settings, calls = load_settings(home=tmp_path), Calls()
+    restarted = Scheduler(settings, [job()], execute=calls, started=at(10, 5))
+    assert restarted.tick(at(10, 5)) == []  # the crashed tick is not run again...
+    assert rows(settings) == [("hourly", "failed")]  # ...but recorded and alerted
+    [message] = (tmp_path / "reports" / "alerts" / "messages").glob("*.txt")
+    assert "stopped while this run was going" in message.read_text(encoding="utf-8")
+    assert restarted.tick(at(11, 0)) and restarted.tick(at(11, 1)) == []
+    restarted.wait()
+    assert rows(settings) == [("hourly", "failed")] and len(calls.done) == 1
+
+
 def notebook(folder: Path, name: str, code: str) -> Path:
     book = nbformat.v4.new_notebook()
     book.cells = [nbformat.v4.new_code_cell('pause: "int[0, 600]" = 0  # Pause', metadata={"tags": ["parameters"]}),

@@ -192,3 +192,12 @@ def failure_alert(settings: Settings, schedule: Schedule, run: JobRun) -> Alert:
     return Alert(alert_id("job_failed", schedule.job, run.scheduled_for.isoformat()), "job_failed",
                  f"Scheduled job {schedule.job} {what}", tuple(lines), link, job=schedule.job)
 
+
+
+def interrupted_alert(settings: Settings, schedule: Schedule, tick: dt.datetime) -> Alert:
+    """The scheduler died while this job ran: nobody knows how far it got."""
+    now = _utc_now()
+    run = JobRun("", schedule.job, tick, now, now, "failed",
+                 error="the scheduler stopped while this run was going; check the job's output and run it again "
+                       f"with `analytics run-job {schedule.job}` if needed")
+    return failure_alert(settings, schedule, run)

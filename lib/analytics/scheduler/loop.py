@@ -23,10 +23,10 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from ..alerts import outbox_for, transport_for
+from ..alerts import deliver, outbox_for, transport_for
 from ..config import Settings
 from ..retention import cleanup
-from .jobs import exclusive, job_folder, record_tick, run_job
+from .jobs import exclusive, interrupted_alert, job_folder, record_tick, run_job
 from .schedules import Schedule
 from .timing import due_between, runs
 
@@ -39,6 +39,16 @@ Execute = Callable[[Settings, Schedule, dt.datetime], object]
 
 def utc(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def period(schedule: Schedule, at: dt.datetime) -> dt.timedelta:
@@ -56,6 +66,7 @@ class Scheduler:
         self.started = started or dt.datetime.now(dt.UTC)
         self.running: dict[str, Future] = {}
         self._lock = threading.Lock()
+        self._recovered = False
 
     # --- claims ------------------------------------------------------------------------------------------
     def _claims(self, job: str) -> Path:
@@ -67,18 +78,47 @@ class Scheduler:
         return dt.datetime.strptime(names[-1], STAMP).replace(tzinfo=dt.UTC) if names else None
 
     def claim(self, job: str, tick: dt.datetime) -> bool:
+        """Take the tick, or learn another process has; the claim holds our pid until the tick is settled."""
         folder = self._claims(job)
         folder.mkdir(parents=True, exist_ok=True)
         try:
-            os.close(os.open(folder / utc(tick).strftime(STAMP), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
-            return True
+            descriptor = os.open(folder / utc(tick).strftime(STAMP), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             return False
+        try:
+            os.write(descriptor, f"{os.getpid()}\n".encode())
+        finally:
+            os.close(descriptor)
+        return True
+
+    def settle(self, job: str, tick: dt.datetime, outcome: str) -> None:
+        with open(self._claims(job) / utc(tick).strftime(STAMP), "a", encoding="utf-8") as claim:
+            claim.write(outcome + "\n")
+
+    def recover_interrupted(self) -> list[str]:
+        """A tick claimed by a scheduler that died during the run (its pid gone, the tick never settled) is
+        recorded as failed and alerted, so a crash mid-run is not silent. Returns the jobs concerned."""
+        found = []
+        for schedule in self.schedules:
+            last = self.last_claimed(schedule.job)
+            if last is None:
+                continue
+            lines = (self._claims(schedule.job) / utc(last).strftime(STAMP)).read_text(encoding="utf-8").split()
+            if len(lines) != 1 or not lines[0].isdigit() or int(lines[0]) == os.getpid() or _alive(int(lines[0])):
+                continue
+            record_tick(self.settings, schedule, utc(last), "failed", "the scheduler stopped while this run was going")
+            deliver(self.settings, [interrupted_alert(self.settings, schedule, utc(last))], schedule.alert)
+            self.settle(schedule.job, last, "interrupted")
+            found.append(schedule.job)
+        return found
 
     # --- one pass ----------------------------------------------------------------------------------------------
     def tick(self, now: dt.datetime | None = None) -> list[tuple[str, dt.datetime, str]]:
         """Decide every due tick up to ``now``; returns (job, tick, action) for what this process handled."""
         now = now or dt.datetime.now(dt.UTC)
+        if not self._recovered:
+            self.recover_interrupted()
+            self._recovered = True
         handled = []
         for schedule in self.schedules:
             since = self.last_claimed(schedule.job) or self.started
@@ -94,6 +134,7 @@ class Scheduler:
                 if self.claim(schedule.job, tick):
                     note = f" ({dropped} earlier ticks too)" if dropped and tick == missed[dropped] else ""
                     record_tick(self.settings, schedule, utc(tick), "missed", "the scheduler was not running" + note)
+                    self.settle(schedule.job, tick, "missed")
                     handled.append((schedule.job, tick, "missed"))
             if latest is not None and self.claim(schedule.job, latest):
                 handled.append((schedule.job, latest, self._start(schedule, latest)))
@@ -102,13 +143,11 @@ class Scheduler:
     def _start(self, schedule: Schedule, tick: dt.datetime) -> str:
         with self._lock:
             previous = self.running.get(schedule.job)
-            if previous is not None and not previous.done():
-                record_tick(self.settings, schedule, utc(tick), "skipped", "the previous run was still going")
-                return "skipped"
             with exclusive(job_folder(self.settings, schedule.job)) as free:  # held by a run in another process?
                 pass  # only a look: the run takes the lock itself
-            if not free:
+            if not free or (previous is not None and not previous.done()):
                 record_tick(self.settings, schedule, utc(tick), "skipped", "the previous run was still going")
+                self.settle(schedule.job, tick, "skipped")
                 return "skipped"
             self.running[schedule.job] = self.pool.submit(self._guarded, schedule, utc(tick))
             return "started"
@@ -119,6 +158,8 @@ class Scheduler:
         except Exception:  # noqa: BLE001 - one job's trouble never stops the scheduler
             log.exception("scheduler: job %s crashed", schedule.job)
             return None
+        finally:
+            self.settle(schedule.job, tick, "done")
 
     def flush_alerts(self) -> None:
         transport = transport_for(self.settings)

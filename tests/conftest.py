@@ -6,6 +6,7 @@ Tests that take ``db`` run once per backend; ``embedded`` and ``server`` pin one
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -129,6 +130,14 @@ class Served:
     base: str  # ends in /
     process: subprocess.Popen
     port: int
+
+
+def report_folders(root: Path, *folders: str) -> Path:
+    """A notebooks folder holding only these groups' reports: an app preheats a kernel per report, and a test
+    about one group's pages need not wait for every report's kernel to start."""
+    for folder in folders:
+        shutil.copytree(REPO / "notebooks" / folder, root / "notebooks" / folder)
+    return root / "notebooks"
 
 
 @contextmanager

@@ -4,7 +4,6 @@ past the cap a visitor gets a plain "busy" page."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import urllib.error
@@ -16,7 +15,7 @@ import pytest
 
 from analytics.catalog import report_notebooks
 
-from .conftest import REPO, serving, wait_until
+from .conftest import REPO, report_folders, serving, wait_until
 
 # The account managers' reports only: the lifecycle is the same for any report, and a warm kernel per
 # report of the whole product (eleven) would make each app start the slowest part of the suite.
@@ -27,9 +26,7 @@ POOL = len(REPORTS)  # one warm kernel per report
 
 @pytest.fixture(scope="module")
 def notebooks(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("lifecycle") / "notebooks"
-    shutil.copytree(REPO / "notebooks" / FOLDER, root / FOLDER)
-    return root
+    return report_folders(tmp_path_factory.mktemp("lifecycle"), FOLDER)
 
 
 def kernels(app: psutil.Process) -> list[psutil.Process]:

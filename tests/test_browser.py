@@ -14,7 +14,7 @@ import pytest
 from analytics import Database
 from analytics.access.identity import os_user, user_folder
 
-from .conftest import REPO, running_app
+from .conftest import REPO, report_folders, running_app
 
 VALUES = {"partner_id": "3", "start": "2026-09-01", "end": "2026-10-31", "csv_delimiter": "semicolon"}
 
@@ -25,8 +25,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def app(embedded_url: str, home: Path) -> Iterator[str]:
-    with running_app(embedded_url, home) as base:
+def app(embedded_url: str, home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    notebooks = report_folders(tmp_path_factory.mktemp("browser"), "account_managers", "analysts")
+    with running_app(embedded_url, home, ANALYTICS_NOTEBOOKS=str(notebooks)) as base:
         yield base
 
 

@@ -4,7 +4,6 @@ trail has the download with the file's SHA-256; a marketer's report is not on th
 from __future__ import annotations
 
 import hashlib
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from analytics import Database, connect
 from analytics.access.users import UsersFile
 
-from .conftest import REPO, Served, serving, wait_until
+from .conftest import Served, report_folders, serving, wait_until
 from .test_browser import VALUES, download, fill
 
 MARKETING_TITLE = "Push audience"
@@ -22,10 +21,8 @@ MARKETING_TITLES = ["Past audiences", "Push audience", "Retargeting audience"]
 
 @pytest.fixture(scope="module")
 def notebooks(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The product's reports (account managers', analysts', marketers', admins')."""
-    root = tmp_path_factory.mktemp("notebooks") / "notebooks"
-    shutil.copytree(REPO / "notebooks", root)
-    return root
+    """Three groups' reports: each person must see their own group's and not the others'."""
+    return report_folders(tmp_path_factory.mktemp("notebooks"), "account_managers", "analysts", "marketing")
 
 
 @pytest.fixture(scope="module")

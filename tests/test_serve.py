@@ -13,13 +13,14 @@ import pytest
 
 from analytics.access.identity import os_user, user_folder
 
-from .conftest import running_app
+from .conftest import report_folders, running_app
 
 
 @pytest.fixture(scope="module")
 def served(embedded_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     home = tmp_path_factory.mktemp("serve-home")
-    with running_app(embedded_url, home) as base:
+    notebooks = report_folders(tmp_path_factory.mktemp("serve"), "account_managers", "analysts")
+    with running_app(embedded_url, home, ANALYTICS_NOTEBOOKS=str(notebooks)) as base:
         yield base.rstrip("/"), home
 
 

@@ -18,7 +18,7 @@ from analytics.access.users import UsersFile
 from analytics.testing.clickhouse_server import free_port
 from analytics.testing.http import Client, Reply
 
-from .conftest import REPO, Served, serving
+from .conftest import REPO, Served, report_folders, serving
 
 TOKEN = "token-for-scripts-" + "x" * 24
 PASSWORDS = {"anna": "anna-password-1", "ivan": "ivan-password-1", "boss": "boss-password-1", "victim": "victim-pass-1"}
@@ -26,6 +26,7 @@ GROUPS = {"anna": ["account_managers"], "ivan": ["analysts"], "boss": ["admin"],
 PLASTIC = "/voila/render/account_managers/plastic_cards.ipynb"
 BUILDER = "/voila/render/analysts/export_builder.ipynb"
 SERVED_NAME = "reports.example.test"
+JOB = "weekly_builder"  # a scheduled job on the analysts' export builder
 
 
 def add_people(home: Path) -> None:
@@ -38,7 +39,13 @@ def add_people(home: Path) -> None:
 def shared(embedded_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, Path]]:
     home = tmp_path_factory.mktemp("shared-home")
     add_people(home)
+    notebooks = report_folders(home, "account_managers", "analysts")  # two groups are enough to share between
+    schedules = home / "schedules"
+    schedules.mkdir()
+    (schedules / "builder.yaml").write_text(f"job: {JOB}\nnotebook: analysts/export_builder.ipynb\n"
+                                            "cron: '0 6 * * 1'\ntimezone: Europe/Moscow\n", encoding="utf-8")
     with serving(embedded_url, home, ip="0.0.0.0", ANALYTICS_SERVE_TOKEN=TOKEN, ANALYTICS_TRUSTED_PROXIES="127.0.0.2",
+                 ANALYTICS_NOTEBOOKS=str(notebooks), ANALYTICS_SCHEDULES=str(schedules),
                  ANALYTICS_SERVE_HOSTS=SERVED_NAME) as served:
         yield served, home
 
@@ -236,16 +243,16 @@ def test_error_pages_show_no_traceback_or_path(shared) -> None:  # type: ignore[
 
 def test_a_scheduled_runs_page_opens_for_those_who_may_open_its_notebook(shared) -> None:  # type: ignore[no-untyped-def]
     served, home = shared
-    page = home / "reports" / "runs" / "events_monitoring" / "0123abcd.html"
+    page = home / "reports" / "runs" / JOB / "0123abcd.html"
     page.parent.mkdir(parents=True, exist_ok=True)
-    page.write_text("<html><body>the executed monitoring notebook</body></html>", encoding="utf-8")
+    page.write_text("<html><body>the executed export builder</body></html>", encoding="utf-8")
     (page.parent / "secret.txt").write_text("not a page")
-    address = "/runs/events_monitoring/0123abcd.html"
-    reply = person(shared, "ivan").get(address)  # an analyst: the monitoring notebooks are theirs
+    address = f"/runs/{JOB}/0123abcd.html"
+    reply = person(shared, "ivan").get(address)  # an analyst: the job's notebook is theirs
     assert reply.status == 200 and reply.text == page.read_text(encoding="utf-8")
     assert refused(person(shared, "anna").get(address))  # an account manager
     assert refused(Client(served.port).get(address))
     ivan = person(shared, "ivan")
-    for probe in ("/runs/events_monitoring/secret.txt", "/runs/events_monitoring/..%2F..%2Fusers.json",
-                  "/runs/no_such_job/0123abcd.html", "/runs/events_monitoring/fffffff0.html"):
+    for probe in (f"/runs/{JOB}/secret.txt", f"/runs/{JOB}/..%2F..%2Fusers.json", "/runs/no_such_job/0123abcd.html",
+                  f"/runs/{JOB}/fffffff0.html"):
         assert ivan.get(probe).status in (403, 404), probe

@@ -18,13 +18,13 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..exports.files import atomic_file
 from .model import Alert
 from .transports import DeliveryFailed, Transport
 
@@ -63,7 +63,7 @@ class Outbox:
         return (self.waiting / f"{alert_id}.json").exists() or (self.sent_dir / f"{alert_id}.json").exists()
 
     def pending(self) -> list[Alert]:
-        alerts = [Alert.from_json(json.loads(path.read_text(encoding="utf-8"))) for path in self.waiting.glob("*.json")]
+        alerts = [Alert.from_json(json.loads(path.read_text(encoding="utf-8"))) for path in _messages(self.waiting)]
         return sorted(alerts, key=lambda alert: (alert.created_at, alert.id))
 
     def sent(self, alert_id: str) -> dict[str, Any] | None:
@@ -90,7 +90,7 @@ class Outbox:
                 (self.waiting / f"{alert.id}.json").unlink()
                 self._record(alert, transport.name, "sent", delivery.ts)
                 sent += 1
-            waiting = len(list(self.waiting.glob("*.json")))
+            waiting = len(_messages(self.waiting))
         return FlushReport(sent, failed, waiting, error)
 
     def _record(self, alert: Alert, transport: str, status: str, detail: str) -> None:
@@ -106,10 +106,11 @@ class Outbox:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    """Whole or absent: written beside, synced, renamed over."""
-    partial = path.with_suffix(".partial")
-    with partial.open("w", encoding="utf-8") as target:
-        json.dump(data, target, ensure_ascii=False)
-        target.flush()
-        os.fsync(target.fileno())
-    os.replace(partial, path)
+    """Whole or absent (the exports' atomic file: a hidden temporary beside, synced, renamed over)."""
+    with atomic_file(path) as target:
+        target.write(json.dumps(data, ensure_ascii=False).encode("utf-8"))
+
+
+def _messages(folder: Path) -> list[Path]:
+    """The message files of a folder; a temporary left by a killed write (hidden) is not one."""
+    return [path for path in folder.glob("*.json") if not path.name.startswith(".")]

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..alerts import Alert, alert_id
+from ..exports.files import atomic_file
 from .detector import Episode
 
 
@@ -105,7 +105,5 @@ def read_state(folder: Path, job: str) -> dict[str, Any]:
 
 
 def write_state(folder: Path, job: str, state: dict[str, Any]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / f"{job}.json.partial"
-    partial.write_text(json.dumps(state, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(partial, folder / f"{job}.json")
+    with atomic_file(folder / f"{job}.json") as target:
+        target.write(json.dumps(state, ensure_ascii=False, indent=1).encode("utf-8"))

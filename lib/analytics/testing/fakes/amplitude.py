@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ...db import Database
+from .server import reply, start, stop
 
 API_KEY, SECRET_KEY = "fake-api-key", "fake-secret-key"
 
@@ -98,26 +99,11 @@ class FakeAmplitude:
                 "amplitude_poll_seconds": 0.05, "amplitude_wait_seconds": 20.0}
 
     def __enter__(self) -> FakeAmplitude:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                fake._answer(self)
-
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._server = start(self._answer)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        stop(self._server)
 
     # --- the API ------------------------------------------------------------------------------------------
     def _answer(self, handler: BaseHTTPRequestHandler) -> None:
@@ -126,12 +112,7 @@ class FakeAmplitude:
         status, body, headers = self._route(path, authorization, handler.headers.get("Host", ""))
         with self._lock:
             self.requests.append(Request(time.monotonic(), path, bool(authorization), status))
-        handler.send_response(status)
-        for name, value in headers.items():
-            handler.send_header(name, value)
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
+        reply(handler, status, body, headers)
 
     def _route(self, path: str, authorization: str, host: str) -> tuple[int, bytes, dict[str, str]]:
         if path.startswith("/s3/"):

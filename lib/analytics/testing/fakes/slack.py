@@ -23,6 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from .server import reply, start, stop
+
 BOT_TOKEN = "xoxb-fake-bot-token"
 WEBHOOK_PATH = "/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"
 
@@ -69,28 +71,12 @@ class FakeSlack:
         self.down()
 
     def up(self) -> None:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                fake._answer(self)
-
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
-                pass
-
-        ThreadingHTTPServer.allow_reuse_address = True
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
+        self._server = start(self._answer, methods=("POST",), port=self.port)
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def down(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        stop(self._server)
+        self._server = None
 
     # --- the API ------------------------------------------------------------------------------------------
     def _answer(self, handler: BaseHTTPRequestHandler) -> None:
@@ -101,12 +87,7 @@ class FakeSlack:
             forced = self._failures.pop(0) if self._failures else ""
             status, body, headers = self._forced(forced, path) if forced else self._route(path, handler.headers, raw)
             self.requests.append((time.monotonic(), path, status))
-        handler.send_response(status)
-        for name, value in headers.items():
-            handler.send_header(name, value)
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
+        reply(handler, status, body, headers)
 
     def _forced(self, answer: str, path: str) -> tuple[int, bytes, dict[str, str]]:
         api = path.startswith("/api/")

@@ -119,12 +119,11 @@ def step_conversion(db: Database, start: dt.datetime, end: dt.datetime, step: dt
     """Per day, events of each scenario step over events of the step before: how far people get."""
     rows = db.query_arrow(STEP_COUNTS, _bounds(start, end)).to_pylist()
     counts = {(row["at"], row["scenario"], row["step"]): row["value"] for row in rows}
-    pairs = [{"at": at, "dimension": f"{scenario}: step {step - 1} → {step}", "value": value,
-              "volume": counts.get((at, scenario, step - 1), 0)}
-             for (at, scenario, step), value in counts.items() if step > 1]
-    pairs += [{"at": at, "dimension": f"{scenario}: step {step} → {step + 1}", "value": 0, "volume": value}
-              for (at, scenario, step), value in counts.items() if (at, scenario, step + 1) not in counts
-              and any(key[1] == scenario and key[2] == step + 1 for key in counts)]
+    days = {at for at, _, _ in counts}
+    transitions = {(scenario, step) for _, scenario, step in counts if step > 1}
+    pairs = [{"at": at, "dimension": f"{scenario}: step {step - 1} → {step}", "value": counts.get((at, scenario, step), 0),
+              "volume": counts.get((at, scenario, step - 1), 0)}  # a day nobody reached the step counts as 0
+             for at in days for scenario, step in transitions]
     table = pa.Table.from_pylist(pairs, schema=pa.schema([("at", pa.timestamp("s")), ("dimension", pa.string()),
                                                            ("value", pa.float64()), ("volume", pa.float64())]))
     return pivot(table, grid(start, end, DAY), "conversion", DAY, ratio=True)

@@ -28,7 +28,8 @@ TYPED = {"push_audience": {"cohort_id": "demo1", "save": True},
          "retargeting_audience": {"cohort_id": "demo1", "save": True, "id_type": "amplitude_id"}}
 FILES = {"push_audience": [".csv", ".csv", ".csv", ".xlsx", ".xlsx"],  # target, control (CSV, XLSX); left out (CSV)
          "retargeting_audience": [".csv", ".csv", ".csv", ".txt", ".xlsx"],  # the ad platform's ID list
-         "past_audiences": [".csv", ".csv", ".xlsx", ".xlsx"]}  # the list, and the recipients of the exact sub_id
+         "past_audiences": [".csv", ".csv", ".xlsx", ".xlsx"],  # the list, and the recipients of the exact sub_id
+         "ab_summary": [".xlsx"]}  # one workbook: summary, per metric, per user
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)

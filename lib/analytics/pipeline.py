@@ -27,7 +27,7 @@ from .audit import AuditEvent, audit, file_sha256
 from .config import Settings, load_settings
 from .db import Database
 from .errors import AnalyticsError, ParameterError
-from .exports import ExportResult, export
+from .exports import ExportResult, SheetSource, export
 from .params import FormInvalid, Parameter, as_error, check_effective, resolve
 from .progress import Status, listening
 from .reports import ReportQuery
@@ -174,10 +174,18 @@ def _export_query(query: ReportQuery, db: Database, folder: Path, formats: tuple
     try:
         rows, preview = _spool(chunks, spool, progress, cancelled)
         files = [(query, export(_read_spool(spool), folder, query.name, query.key_params, file_format=file_format,
-                                delimiter=delimiter, headers=query.headers)) for file_format in query.formats or formats]
+                                delimiter=delimiter, headers=query.headers, title=query.label or "Data",
+                                more_sheets=_sheets(query, db) if file_format == "xlsx" else ()))
+                 for file_format in query.formats or formats]
     finally:
         spool.unlink(missing_ok=True)
     return rows, preview, files
+
+
+def _sheets(query: ReportQuery, db: Database) -> list[SheetSource]:
+    """The further tables of a workbook, each read (or taken from memory) as its sheet is written."""
+    return [SheetSource(iter([sheet.data]) if sheet.data is not None else db.iter_chunks(sheet.sql, sheet.params),
+                        sheet.label or sheet.name, sheet.headers) for sheet in query.sheets]
 
 
 def _audit_run(settings: Settings, action: str, query: ReportQuery, values: Mapping[str, Any], run_id: str, user: str,

@@ -7,12 +7,14 @@ partner name or a push title holding ``<script>`` is text everywhere.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import html
 from typing import Any
 from urllib.parse import urlencode
 
 from .pipeline import PREVIEW_ROWS, RunOutcome
+from .reports.base import Chart, Notice
 
 RUN_RECORD_MIME = "application/vnd.analytics.run+json"
 ERROR_STYLE = "color:#b00020;font-size:90%"
@@ -31,9 +33,30 @@ def outcome_html(outcome: RunOutcome, *, downloads_url: str = "", share_url: str
                           doseq=True)
         share = f"<p><a class='share' href='{html.escape(share_url + '?' + query)}'>Link to this form</a></p>"
     preview = shown.to_html(index=False, na_rep="", classes="preview", border=0, escape=True)
-    return (f"<div class='run-result'><p class='title'>{html.escape(outcome.query.title)}</p>"
+    notices = "".join(notice_html(notice) for notice in outcome.query.notices)
+    charts = "".join(chart_html(chart) for chart in outcome.query.charts)
+    return (f"<div class='run-result'>{notices}<p class='title'>{html.escape(outcome.query.title)}</p>"
             f"<p><b class='row-count'>{outcome.rows:,}</b> rows.{html.escape(more)}</p>"
-            f"{facts}{funnel_html(outcome.query.funnel)}{files}{share}{preview}</div>")
+            f"{facts}{funnel_html(outcome.query.funnel)}{files}{share}{preview}{charts}</div>")
+
+
+NOTICE_COLOURS = {"red": ("#fdecea", "#b00020"), "yellow": ("#fff8e1", "#8a6d00"), "ok": ("#e8f5e9", "#1b5e20"),
+                  "info": ("#eef3f8", "#33475b")}
+
+
+def notice_html(notice: Notice) -> str:
+    """A gate's verdict as a coloured box, first on the page."""
+    background, colour = NOTICE_COLOURS.get(notice.level, NOTICE_COLOURS["info"])
+    return (f"<p class='notice notice-{html.escape(notice.level)}' style='background:{background};color:{colour};"
+            f"padding:6px 10px;border-left:4px solid {colour}'>{html.escape(notice.text)}</p>")
+
+
+def chart_html(chart: Chart) -> str:
+    """A chart as an inline PNG: it travels with the page and the executed notebook, no file to serve."""
+    data = base64.b64encode(chart.png).decode("ascii")
+    title = html.escape(chart.title)
+    return (f"<figure class='chart'><img src='data:image/png;base64,{data}' alt='{title}' style='max-width:100%'>"
+            f"<figcaption>{title}</figcaption></figure>")
 
 
 def _files_html(outcome: RunOutcome, downloads_url: str) -> str:
@@ -69,7 +92,7 @@ def _file_html(result: Any, downloads_url: str) -> str:
 
 def outcome_text(outcome: RunOutcome) -> str:
     """Plain text for a terminal or a chat message: the summary, the facts, one file per line."""
-    lines = [outcome.summary, *outcome.query.facts]
+    lines = [notice.text for notice in outcome.query.notices] + [outcome.summary, *outcome.query.facts]
     lines += [f"  {label}: {remaining:,} (left out {left_out:,})" for label, remaining, left_out in outcome.query.funnel]
     lines += [f"{result.path} ({result.note})" for result in outcome.files]
     return "\n".join(lines)

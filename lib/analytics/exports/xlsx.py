@@ -10,13 +10,15 @@ What the file guarantees (and the tests read back with openpyxl, fastexcel and L
   barcodes and IDs with leading zeros stay text; whole numbers beyond 15 digits are text too;
 * dates and timestamps are real Excel dates with a readable format;
 * a bold, frozen header with filters, and column widths from the first rows;
-* more rows than a sheet holds continue on the next sheet, each with the header.
+* more rows than a sheet holds continue on the next sheet, each with the header;
+* several tables (an A/B summary, its metrics, the users behind them) can share one workbook,
+  each on its own sheets (:func:`write_workbook`).
 """
 
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 from xml.sax.saxutils import escape, quoteattr
@@ -54,28 +56,46 @@ def column_letter(index: int) -> str:
     return letters
 
 
+@dataclass(frozen=True)
+class SheetSource:
+    """One table of a workbook: its rows, its sheet's title and its column labels."""
+
+    chunks: Iterable[pa.Table]
+    title: str = "Data"
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
 def write_xlsx(chunks: Iterable[pa.Table], handle: IO[bytes], *, headers: Mapping[str, str] | None = None,
                sheet_title: str = "Data", sheet_rows: int = SHEET_ROWS) -> tuple[int, int]:
     """Write the rows of ``chunks`` as an XLSX workbook into ``handle``. Returns (rows, sheets)."""
-    stream = _blocks(prefetched(chunks))
-    first = next(stream, None)
-    if first is None:
-        raise ValueError("write_xlsx needs at least one (possibly empty) chunk to know the columns")
-    plan = _plan(first, headers or {}, sheet_title)
-    data_rows_per_sheet = sheet_rows - 1
-    total = 0
+    rows, sheets = write_workbook([SheetSource(chunks, sheet_title, headers or {})], handle, sheet_rows=sheet_rows)
+    return rows[0], sheets
+
+
+def write_workbook(sources: Sequence[SheetSource], handle: IO[bytes], *,
+                   sheet_rows: int = SHEET_ROWS) -> tuple[list[int], int]:
+    """Write each table on its own sheet(s) of one workbook. Returns (rows per table, sheets in all)."""
+    written: list[tuple[str, int, SheetPlan]] = []
+    totals = []
     with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        pending: Iterator[pa.Table] = _prepend(first, stream)
-        carry: pa.Table | None = None
-        while True:
-            name = sheet_title if not plan.sheets else f"{sheet_title} ({len(plan.sheets) + 1})"
-            rows, carry, more = _write_sheet(archive, len(plan.sheets) + 1, plan, pending, carry, data_rows_per_sheet)
-            plan.sheets.append((name, rows))
-            total += rows
-            if not more:
-                break
-        _write_package(archive, plan)
-    return total, len(plan.sheets)
+        for source in sources:
+            stream = _blocks(prefetched(source.chunks))
+            first = next(stream, None)
+            if first is None:
+                raise ValueError("write_xlsx needs at least one (possibly empty) chunk to know the columns")
+            plan = _plan(first, source.headers, source.title)
+            pending: Iterator[pa.Table] = _prepend(first, stream)
+            carry: pa.Table | None = None
+            total, more = 0, True
+            while more:
+                name = source.title if not plan.sheets else f"{source.title} ({len(plan.sheets) + 1})"
+                rows, carry, more = _write_sheet(archive, len(written) + 1, plan, pending, carry, sheet_rows - 1)
+                plan.sheets.append((name, rows))
+                written.append((name, rows, plan))
+                total += rows
+            totals.append(total)
+        _write_package(archive, written)
+    return totals, len(written)
 
 
 def _prepend(first: pa.Table, rest: Iterator[pa.Table]) -> Iterator[pa.Table]:
@@ -206,8 +226,7 @@ def _concatenated(strings: pa.Array) -> bytes:
     return strings.buffers()[2].to_pybytes()[offsets[0]:offsets[-1]] if len(strings) else b""
 
 
-def _write_package(archive: zipfile.ZipFile, plan: SheetPlan) -> None:
-    sheets = plan.sheets
+def _write_package(archive: zipfile.ZipFile, sheets: list[tuple[str, int, SheetPlan]]) -> None:
     overrides = "".join(f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/'
                         'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>' for i in range(1, len(sheets) + 1))
     archive.writestr(_entry("[Content_Types].xml"), (
@@ -226,11 +245,10 @@ def _write_package(archive: zipfile.ZipFile, plan: SheetPlan) -> None:
         '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
         'officeDocument" Target="xl/workbook.xml"/></Relationships>'))
     sheet_list = "".join(f'<sheet name={quoteattr(name[:31])} sheetId="{i}" r:id="rId{i}"/>'
-                         for i, (name, _) in enumerate(sheets, start=1))
-    last = plan.letters[-1]
+                         for i, (name, _, _) in enumerate(sheets, start=1))
     filters = "".join(f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">'
-                      f"{escape(_quoted_sheet(name))}!$A$1:${last}${rows + 1}</definedName>"
-                      for i, (name, rows) in enumerate(sheets))
+                      f"{escape(_quoted_sheet(name))}!$A$1:${plan.letters[-1]}${rows + 1}</definedName>"
+                      for i, (name, rows, plan) in enumerate(sheets))
     archive.writestr(_entry("xl/workbook.xml"), (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         f"<workbook {_NS} {_NS_R}><bookViews><workbookView/></bookViews><sheets>{sheet_list}</sheets>"

@@ -12,8 +12,9 @@ from .audiences import past_audiences, push_audience, retargeting_audience
 from .base import ReportQuery, default_period
 from .builder import export_builder
 from .cards import partner_cards, plastic_cards
+from .experiments import ab_summary
 from .monitoring import monitoring
 from .pushes import push_report
 
-__all__ = ["ReportQuery", "audit_trail", "default_period", "export_builder", "monitoring", "partner_cards", "past_audiences",
-           "plastic_cards", "push_audience", "push_report", "retargeting_audience"]
+__all__ = ["ReportQuery", "ab_summary", "audit_trail", "default_period", "export_builder", "monitoring", "partner_cards",
+           "past_audiences", "plastic_cards", "push_audience", "push_report", "retargeting_audience"]

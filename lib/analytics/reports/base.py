@@ -13,6 +13,22 @@ from ..errors import ParameterError
 
 
 @dataclass(frozen=True)
+class Chart:
+    """A picture shown with the result, where a person would rather look than read."""
+
+    title: str  # also the image's alternative text
+    png: bytes
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A line shown above everything else, coloured by how much it matters ("red": do not trust the rest)."""
+
+    level: str  # "red", "yellow", "ok" or "info"
+    text: str
+
+
+@dataclass(frozen=True)
 class ReportQuery:
     """One report run's query and how to present it."""
 
@@ -31,6 +47,9 @@ class ReportQuery:
     label: str = ""  # names this result's files on the page ("Control group") when a run has several
     also: tuple[ReportQuery, ...] = ()  # further results exported beside this one, each into its own files
     funnel: tuple[tuple[str, int, int], ...] = ()  # steps shown as bars: (what, people still in, left out here)
+    sheets: tuple[ReportQuery, ...] = ()  # further tables in this result's XLSX, each on a sheet titled by its label
+    charts: tuple[Chart, ...] = ()
+    notices: tuple[Notice, ...] = ()  # gates shown first (an A/B test's sample-ratio check)
 
 
 def default_period(db: Database, start: dt.date | None, end: dt.date | None, latest_sql: str,

@@ -38,7 +38,8 @@ class LookupSource:
 
 LOOKUPS: dict[str, LookupSource] = {source.name: source for source in [
     LookupSource("partners", "partners", "partner_id", "name", "partner", blank=("(the partner with the most cards)", 0)),
-    LookupSource("experiments", "experiment_assignments", "experiment", "experiment", "experiment"),
+    LookupSource("experiments", "experiment_assignments", "experiment", "experiment", "experiment",
+                 blank=("(the latest experiment)", "")),
     LookupSource("regions", "users", "region", "region", "region"),
     LookupSource("os", "users", "os", "os", "operating system"),
     LookupSource("device_models", "users", "device_model", "device_model", "device model"),

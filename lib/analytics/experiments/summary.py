@@ -1,0 +1,158 @@
+"""An A/B summary a non-analyst can act on: gates first, then one plain verdict per metric.
+
+Order of judgement, as a careful analyst would do it by hand:
+
+1. **Sample ratio.** If the groups' sizes do not fit the planned split (chi-square, red below
+   p = 0.001), the assignment is broken and every verdict reads "results not trustworthy (SRM)".
+2. **Enough data.** A metric with fewer than :data:`MIN_CONVERTING` users who did the event in
+   either group says "not enough data" rather than a verdict, and stays out of the correction.
+3. **The test.** Welch for per-user means, the two-proportion z-test for shares (CUPED-adjusted
+   per-user values with Welch when variance reduction is on); Holm-adjusted p-values across the
+   judged metrics decide between better, worse and no detectable change.
+4. **Plausibility.** A relative change beyond ±50% is flagged: it is more often a bug than a win.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .metrics import MEAN, Metric
+from .tests import Comparison, SampleRatio, cuped, holm, sample_ratio, two_proportions, welch
+
+MIN_CONVERTING = 150  # users with the event, per group, before a metric gets a verdict
+LIFT_MIN_USERS = 100  # the daily lift is drawn once both groups have this many users (earlier it is noise)
+SUSPICIOUS = 0.5  # a relative change beyond ±50% is flagged
+ALPHA = 0.05
+BETTER, WORSE, NO_CHANGE, NOT_ENOUGH, UNTRUSTED = (
+    "better", "worse", "no detectable change", "not enough data", "results not trustworthy (SRM)")
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    metric: Metric
+    comparison: Comparison
+    users: tuple[int, int]  # control, test
+    converting: tuple[int, int]  # users with at least one event
+    adjusted_p: float | None  # Holm across the judged metrics; None when not judged
+    verdict: str
+    suspicious: bool
+    test_name: str
+    narrower: float | None = None  # CUPED: how much narrower the interval became (0.3 = 30%)
+
+    @property
+    def sentence(self) -> str:
+        """ "Support requests: no detectable change, −1.2% (−4.6% … +2.2%)"."""
+        c = self.comparison
+        numbers = (f", {_percent(c.relative)} ({_percent(c.relative_low)} … {_percent(c.relative_high)})"
+                   if np.isfinite(c.relative) else "")
+        flag = " Suspiciously large: check the split and the logging before trusting it." if self.suspicious else ""
+        return f"{self.metric.label}: {self.verdict}{numbers}.{flag}"
+
+
+@dataclass(frozen=True)
+class Summary:
+    srm: SampleRatio
+    results: tuple[MetricResult, ...]
+    cuped: bool
+
+    @property
+    def trustworthy(self) -> bool:
+        return self.srm.status != "red"
+
+
+def _percent(value: float) -> str:
+    return f"{value:+.1%}".replace("-", "\u2212")
+
+
+def groups(variants: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """True for the test group, False for control."""
+    return np.asarray(variants.to_numpy(zero_copy_only=False) == "test")
+
+
+def summarize(users: pa.Table, metrics: tuple[Metric, ...], *, planned_test_share: float = 0.5,
+              use_cuped: bool = False) -> Summary:
+    """Every metric compared and judged (see the module's docstring for the order)."""
+    test = groups(users.column("variant"))
+    srm = sample_ratio([int((~test).sum()), int(test.sum())], [1 - planned_test_share, planned_test_share])
+    compared = [_compare(users, test, index, metric, use_cuped) for index, metric in enumerate(metrics)]
+    judged = [i for i, item in enumerate(compared) if min(item[2]) >= MIN_CONVERTING]
+    adjusted = dict(zip(judged, holm([compared[i][0].p_value for i in judged]), strict=True))
+    results = []
+    for index, (comparison, test_name, converting, narrower) in enumerate(compared):
+        metric = metrics[index]
+        verdict = _verdict(metric, comparison, adjusted.get(index), srm)
+        results.append(MetricResult(metric, comparison, (int((~test).sum()), int(test.sum())), converting,
+                                    adjusted.get(index), verdict, abs(comparison.relative) > SUSPICIOUS,
+                                    test_name, narrower))
+    return Summary(srm, tuple(results), use_cuped)
+
+
+def _verdict(metric: Metric, comparison: Comparison, adjusted_p: float | None, srm: SampleRatio) -> str:
+    if srm.status == "red":
+        return UNTRUSTED
+    if adjusted_p is None:
+        return NOT_ENOUGH
+    if adjusted_p >= ALPHA:
+        return NO_CHANGE
+    return BETTER if (comparison.difference > 0) == metric.higher_is_better else WORSE
+
+
+def _compare(users: pa.Table, test: np.ndarray, index: int, metric: Metric,
+             use_cuped: bool) -> tuple[Comparison, str, tuple[int, int], float | None]:
+    counts = np.asarray(users.column(f"n{index}").to_numpy(), dtype=float)
+    values = counts if metric.kind == MEAN else (counts > 0).astype(float)
+    converting = (int((counts[~test] > 0).sum()), int((counts[test] > 0).sum()))
+    if metric.kind == MEAN:
+        plain, name = welch(values[~test], values[test], ALPHA), metric.test_name
+    else:
+        plain = two_proportions(converting[0], int((~test).sum()), converting[1], int(test.sum()), ALPHA)
+        name = metric.test_name
+    if not use_cuped:
+        return plain, name, converting, None
+    before = np.asarray(users.column(f"b{index}").to_numpy(), dtype=float)
+    before = before if metric.kind == MEAN else (before > 0).astype(float)
+    adjusted, _ = cuped(values, before)
+    reduced = welch(adjusted[~test], adjusted[test], ALPHA)
+    plain_width = welch(values[~test], values[test], ALPHA) if metric.kind != MEAN else plain
+    narrower = 1 - (reduced.high - reduced.low) / (plain_width.high - plain_width.low) \
+        if plain_width.high > plain_width.low else 0.0
+    return reduced, "Welch's t-test on CUPED-adjusted values", converting, float(narrower)
+
+
+def cumulative_lift(users: pa.Table, days: pa.Table, metrics: tuple[Metric, ...]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Relative lift (test / control − 1) of each metric as the days went by, from the first assignment on.
+
+    Means: events so far per user assigned so far; shares: users with the event so far per user
+    assigned so far. ``days`` holds events per variant, event and day (see ``metrics.daily``).
+    """
+    test = groups(users.column("variant"))
+    assigned = users.column("assigned").cast(pa.timestamp("s")).cast(pa.date32()).to_numpy().astype("datetime64[D]")
+    first, last = assigned.min(), np.max(days.column("day").to_numpy().astype("datetime64[D]")) if days.num_rows \
+        else assigned.max()
+    axis = np.arange(first, max(first, last) + np.timedelta64(1, "D"))
+    sizes = [np.cumsum(_per_day(assigned[group], axis)) for group in (~test, test)]
+    lifts = {}
+    for index, metric in enumerate(metrics):
+        if metric.kind == MEAN:
+            mask = pc.equal(days.column("event"), metric.event).to_numpy(zero_copy_only=False)
+            variant = days.column("variant").to_numpy(zero_copy_only=False)[mask] == "test"
+            day = days.column("day").to_numpy().astype("datetime64[D]")[mask]
+            count = days.column("events").to_numpy()[mask]
+            totals = [np.cumsum(_per_day(day[group], axis, count[group])) for group in (~variant, variant)]
+        else:
+            first_day = users.column(f"f{index}").to_numpy().astype("datetime64[D]")
+            seen = first_day > np.datetime64("1970-01-01")
+            totals = [np.cumsum(_per_day(first_day[group & seen], axis)) for group in (~test, test)]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rates = [totals[g] / np.where(sizes[g] >= LIFT_MIN_USERS, sizes[g], np.nan) for g in (0, 1)]
+            lifts[metric.key] = rates[1] / np.where(rates[0] > 0, rates[0], np.nan) - 1
+    return axis, lifts
+
+
+def _per_day(days: np.ndarray, axis: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    positions = np.clip((days - axis[0]).astype(np.int64), 0, axis.size - 1)
+    return np.bincount(positions, weights=weights, minlength=axis.size)

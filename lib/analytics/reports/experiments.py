@@ -1,0 +1,172 @@
+"""The A/B summary report: gates, verdicts in plain words, two charts, and one workbook with everything.
+
+The page shows the sample-ratio check first (red, yellow or green), then one sentence per metric
+("Support requests: no detectable change, −1.2% (−4.6% … +2.2%)"), the summary table, the interval
+plot and the cumulative lift. The XLSX holds the summary (raw and Holm-adjusted p-values, verdicts),
+a sheet per group and metric, and the per-user numbers behind them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow as pa
+
+from ..db import Database
+from ..errors import ParameterError
+from ..experiments.charts import interval_chart, lift_chart
+from ..experiments.metrics import BASELINE, MEAN, Metric, Window, daily, per_user, target_metric
+from ..experiments.summary import MIN_CONVERTING, Summary, cumulative_lift, groups, summarize
+from ..progress import say
+from .base import Chart, Notice, ReportQuery
+
+NO_TARGET = "none"
+SUMMARY_HEADERS = {
+    "metric": "Metric", "measure": "Measured as", "verdict": "Verdict", "in_words": "In words",
+    "control": "Control", "test": "Test", "difference": "Difference", "difference_low": "Difference from",
+    "difference_high": "Difference to", "relative_pct": "Change, %", "relative_low_pct": "Change from, %",
+    "relative_high_pct": "Change to, %", "p_value": "p-value", "adjusted_p_value": "p-value, Holm-adjusted",
+    "test_name": "Statistical test", "control_users": "Users in control", "test_users": "Users in test",
+    "control_converting": "Control users with the event", "test_converting": "Test users with the event",
+    "suspicious": "Suspicious (beyond ±50%)", "cuped_narrower_pct": "Interval narrower with CUPED, %"}
+GROUP_HEADERS = {"metric": "Metric", "group": "Group", "users": "Users", "users_with_event": "Users with the event",
+                 "events": "Events", "value": "Value", "std": "Standard deviation"}
+SRM_WORDS = {
+    "red": "Sample ratio mismatch: the groups' sizes do not fit the planned split (p = {p:.2g}), so the assignment "
+           "or the logging is broken. Do not act on these results; every verdict below says so.",
+    "yellow": "Sample ratio warning: the groups' sizes are a little off the planned split (p = {p:.2g}). Check the "
+              "assignment before trusting the results.",
+    "ok": "Sample ratio check passed: the groups' sizes fit the planned split (p = {p:.2g}).",
+    "skipped": "Sample ratio check skipped: too few users to judge the split yet.",
+}
+
+
+def ab_summary(db: Database, experiment: str = "", start: dt.date | None = None, end: dt.date | None = None,
+               target_event: str = NO_TARGET, planned_test_percent: int = 50, cuped: bool = False,
+               cuped_days: int = 14) -> ReportQuery:
+    """Test against control on the baseline metrics (and a target event), with gates and plain verdicts."""
+    experiment = experiment or _latest_experiment(db)
+    window = _window(db, experiment, start, end, cuped_days)
+    metrics = BASELINE + ((target_metric(target_event),) if target_event != NO_TARGET else ())
+    say(f"Counting each user's events in {experiment}")
+    users = per_user(db, window, metrics)
+    if users.num_rows == 0:
+        raise ParameterError("experiment", experiment, f"an experiment with users assigned by {window.end:%d.%m.%Y}")
+    days = daily(db, window, metrics)
+    say("Comparing the groups")
+    summary = summarize(users, metrics, planned_test_share=planned_test_percent / 100, use_cuped=cuped)
+    axis, lifts = cumulative_lift(users, days, metrics)
+    charts = (Chart("Test against control: each metric's change with its 95% interval", interval_chart(summary)),
+              Chart("Lift day by day (cumulative): where the lines settle is the effect",
+                    lift_chart(axis, lifts, {metric.key: metric.label for metric in metrics})))
+    key = {"experiment": experiment, "start": window.start, "end": window.end}
+    return ReportQuery(
+        name="ab_summary", title=f"A/B summary of {experiment}, {window.start:%d.%m.%Y}–{window.end:%d.%m.%Y}",
+        sql="", data=summary_table(summary), key_params=key, headers=SUMMARY_HEADERS, label="Summary",
+        facts=_facts(summary, users), effective={"experiment": experiment, "start": window.start, "end": window.end},
+        formats=("xlsx",), charts=charts, notices=(_srm_notice(summary),),
+        sheets=(ReportQuery(name="ab_groups", title="Per group and metric", sql="", data=group_table(users, metrics),
+                            headers=GROUP_HEADERS, label="Per metric"),
+                ReportQuery(name="ab_users", title="Per user", sql="", data=user_table(users, metrics, cuped),
+                            headers=_user_headers(metrics), label="Per user")))
+
+
+def _latest_experiment(db: Database) -> str:
+    found = db.scalar("SELECT experiment FROM experiment_assignments ORDER BY assigned_at DESC LIMIT 1")
+    if not found:
+        raise ParameterError("experiment", "", "an experiment: none has assigned users yet")
+    return str(found)
+
+
+def _window(db: Database, experiment: str, start: dt.date | None, end: dt.date | None, pre_days: int) -> Window:
+    """An empty start is the experiment's first assignment day; an empty end, the latest day with events."""
+    if start is None:
+        first = db.scalar("SELECT toDate(min(assigned_at)) FROM experiment_assignments WHERE experiment = %(x)s"
+                          " HAVING count() > 0", {"x": experiment})
+        if first is None:
+            raise ParameterError("experiment", experiment, "an experiment with assigned users")
+        start = first
+    if end is None:
+        end = db.scalar("SELECT max(event_date) FROM events") or dt.date.today()
+    if start > end:
+        raise ParameterError("start", start.isoformat(), f"a day on or before the last day ({end:%d.%m.%Y})")
+    return Window(experiment, start, end, pre_days)
+
+
+def _srm_notice(summary: Summary) -> Notice:
+    srm = summary.srm
+    text = SRM_WORDS[srm.status].format(p=srm.p_value or 0.0)
+    observed = f" Control {srm.observed[0]:,}, test {srm.observed[1]:,}; planned {srm.expected[0]:,.0f} / {srm.expected[1]:,.0f}."
+    level = {"ok": "ok", "skipped": "info"}.get(srm.status, srm.status)
+    return Notice(level, text + observed)
+
+
+def _facts(summary: Summary, users: pa.Table) -> list[str]:
+    facts = [result.sentence for result in summary.results]
+    if any(result.verdict == "not enough data" for result in summary.results):
+        facts.append(f"\"Not enough data\" means fewer than {MIN_CONVERTING} users did the event in a group: wait "
+                     "for more users before judging that metric.")
+    if summary.cuped:
+        narrower = [f"{result.metric.label} {result.narrower:.0%}" for result in summary.results
+                    if result.narrower is not None]
+        facts.append("Variance reduction (CUPED, from each user's own pre-period) made the intervals narrower: "
+                     + ", ".join(narrower) + ".")
+    facts.append(f"{users.num_rows:,} users; p-values are Holm-adjusted across the metrics with a verdict.")
+    return facts
+
+
+def summary_table(summary: Summary) -> pa.Table:
+    """One row per metric, as the summary sheet and the preview show it."""
+    rows = []
+    for result in summary.results:
+        c = result.comparison
+        rows.append({
+            "metric": result.metric.label, "measure": result.metric.unit, "verdict": result.verdict,
+            "in_words": result.sentence, "control": c.control, "test": c.test, "difference": c.difference,
+            "difference_low": c.low, "difference_high": c.high, "relative_pct": _pct(c.relative),
+            "relative_low_pct": _pct(c.relative_low), "relative_high_pct": _pct(c.relative_high),
+            "p_value": c.p_value, "adjusted_p_value": result.adjusted_p, "test_name": result.test_name,
+            "control_users": result.users[0], "test_users": result.users[1],
+            "control_converting": result.converting[0], "test_converting": result.converting[1],
+            "suspicious": "yes" if result.suspicious else "",
+            "cuped_narrower_pct": _pct(result.narrower) if result.narrower is not None else None})
+    return pa.Table.from_pylist(rows)
+
+
+def _pct(value: float) -> float | None:
+    return round(100 * value, 2) if np.isfinite(value) else None
+
+
+def group_table(users: pa.Table, metrics: tuple[Metric, ...]) -> pa.Table:
+    """Per group and metric: users, users with the event, events, the compared value and its spread."""
+    test = groups(users.column("variant"))
+    rows = []
+    for index, metric in enumerate(metrics):
+        counts = np.asarray(users.column(f"n{index}").to_numpy(), dtype=float)
+        for name, group in (("control", ~test), ("test", test)):
+            values = counts[group] if metric.kind == MEAN else (counts[group] > 0).astype(float)
+            rows.append({"metric": metric.label, "group": name, "users": int(group.sum()),
+                         "users_with_event": int((counts[group] > 0).sum()), "events": int(counts[group].sum()),
+                         "value": float(values.mean()) if values.size else None,
+                         "std": float(values.std(ddof=1)) if values.size > 1 else None})
+    return pa.Table.from_pylist(rows)
+
+
+def user_table(users: pa.Table, metrics: tuple[Metric, ...], with_before: bool) -> pa.Table:
+    """The per-user numbers with readable column names: events after assignment (and in the pre-period)."""
+    columns = {"user_id": users.column("user_id"), "variant": users.column("variant"),
+               "assigned_at": users.column("assigned")}
+    for index, metric in enumerate(metrics):
+        columns[metric.key] = users.column(f"n{index}")
+        if with_before:
+            columns[f"{metric.key}_before"] = users.column(f"b{index}")
+    return pa.table(columns)
+
+
+def _user_headers(metrics: tuple[Metric, ...]) -> dict[str, str]:
+    headers = {"user_id": "User ID", "variant": "Group", "assigned_at": "Assigned at (UTC)"}
+    for metric in metrics:
+        headers[metric.key] = f"{metric.label}: {metric.event} events"
+        headers[f"{metric.key}_before"] = f"{metric.label}: {metric.event} events in the pre-period"
+    return headers

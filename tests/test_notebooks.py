@@ -13,6 +13,7 @@ from analytics.audiences import AudienceRequest, build_audience
 from analytics.params import declaration
 from analytics.runner import run_notebook
 from analytics.testing.fakes import FakeAmplitude, cohort_csv
+from analytics.warehouse import demo
 
 from .conftest import REPO
 
@@ -29,7 +30,8 @@ TYPED = {"push_audience": {"cohort_id": "demo1", "save": True},
 FILES = {"push_audience": [".csv", ".csv", ".csv", ".xlsx", ".xlsx"],  # target, control (CSV, XLSX); left out (CSV)
          "retargeting_audience": [".csv", ".csv", ".csv", ".txt", ".xlsx"],  # the ad platform's ID list
          "past_audiences": [".csv", ".csv", ".xlsx", ".xlsx"],  # the list, and the recipients of the exact sub_id
-         "ab_summary": [".xlsx"]}  # one workbook: summary, per metric, per user
+         "ab_summary": [".xlsx"],
+         "raffle": [".csv", ".csv", ".xlsx", ".xlsx"]}  # winners and participants  # one workbook: summary, per metric, per user
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
@@ -44,6 +46,9 @@ def test_notebook_defaults_give_a_result(notebook: Path, db_url: str, tmp_path: 
             sub_id = f"push_{uuid.uuid4().hex[:8]}"
             build_audience(db, AudienceRequest("demo1", sub_id, cap_days=0), settings, save=True)
         parameters["sub_id"] = sub_id
+    if notebook.stem == "raffle":  # the demo raffle, as `analytics demo-data` sets it up
+        with connect(db_url) as db:
+            demo.set_up_raffle(db, settings)
     run = run_notebook(notebook, parameters, settings=settings)
     executed = nbformat.read(run.executed, as_version=4)
     errors = [out for cell in executed.cells for out in cell.get("outputs", []) if out.get("output_type") == "error"]

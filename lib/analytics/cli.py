@@ -19,7 +19,7 @@ from .access.serving import how_to_sign_in, is_loopback, sign_in_configured
 from .access.users import UserError
 from .config import Settings, describe_settings, load_settings
 from .db import connect
-from .errors import AnalyticsError, ConfigError
+from .errors import AnalyticsError, ConfigError, ParameterError
 from .warehouse import demo
 
 log = logging.getLogger("analytics")
@@ -106,6 +106,23 @@ def _parser() -> argparse.ArgumentParser:
                                        "the next saved audience puts a changed share in force as a new version).")
     sub.add_argument("--url", help=url_help)
 
+    sub = command("raffle-setup", _raffle_setup, "Set a weekly raffle up: its promo chain, time zone and a new secret "
+                                                 "salt, whose SHA-256 it prints for you to publish.")
+    sub.add_argument("raffle", help="the raffle's name, e.g. promo_weekly")
+    sub.add_argument("--scenario", default="promo_chain", help="the scenario whose steps make the chain")
+    sub.add_argument("--steps", default="1,2,3,4,5", help="the chain's steps in order (default: 1,2,3,4,5)")
+    sub.add_argument("--timezone", default="Europe/Moscow", help="where weeks start on Monday 00:00")
+    sub.add_argument("--title", default="", help="a name for people")
+    sub.add_argument("--new-salt", action="store_true", help="start a new setup version with a new salt")
+
+    sub = command("raffle-verify", _raffle_verify, "Recompute a raffle-week's winners from what is stored and the salt; "
+                                                   "prints MATCH or MISMATCH (exit status 1).")
+    sub.add_argument("raffle")
+    sub.add_argument("week", help="any day of the week, e.g. 2026-11-09")
+    sub.add_argument("--version", type=int, help="a draw version (default: the current one)")
+    sub.add_argument("--salt", help="the salt as disclosed to you (default: the raffle's secret file)")
+    sub.add_argument("--url", help=url_help)
+
     sub = command("lab", _lab, "Open JupyterLab on the report notebooks, with the library and the database configured.")
     sub.add_argument("--port", type=int, default=8888)
     sub.add_argument("--url", help=url_help)
@@ -117,10 +134,45 @@ def _demo_data(args: argparse.Namespace) -> int:
     with connect(args.url) as db:
         if args.if_missing and "events" in db.tables() and db.scalar("SELECT count() FROM events"):
             log.info("Demo data is already in %s; nothing to do.", db.url)
-            return 0
-        counts = demo.load(db, args.scale, args.seed, progress=log.info)
-    log.info("Done: %s", ", ".join(f"{table} {rows:,}" for table, rows in counts.items()))
+        else:
+            counts = demo.load(db, args.scale, args.seed, progress=log.info)
+            log.info("Done: %s", ", ".join(f"{table} {rows:,}" for table, rows in counts.items()))
+        demo_raffle = demo.set_up_raffle(db, load_settings())
+    log.info("Demo raffle %s: its salt's SHA-256 (the commitment to publish) is %s", demo_raffle.raffle,
+             demo_raffle.commitment)
     return 0
+
+
+def _raffle_setup(args: argparse.Namespace) -> int:
+    from .raffle import setup, setups  # noqa: PLC0415
+
+    settings = load_settings()
+    steps = tuple(int(step) for step in args.steps.split(",") if step.strip())
+    with connect(settings.writer_url, settings=settings) as db:
+        existing = bool(setups(db, args.raffle))
+        done = setup(db, settings, args.raffle, scenario=args.scenario, steps=steps, timezone=args.timezone,
+                     title=args.title, user=getpass.getuser(), new_salt_version=args.new_salt)
+    if existing and not args.new_salt:
+        print(f"{done.raffle} is already set up (version {done.version}); nothing changed. Use --new-salt for a new salt.")
+    print(f"{done.raffle} version {done.version}: steps {done.steps} of {done.scenario}, weeks in {done.timezone}.")
+    print(f"Publish this commitment now (SHA-256 of the secret salt): {done.commitment}")
+    return 0
+
+
+def _raffle_verify(args: argparse.Namespace) -> int:
+    from .raffle import setups, verify, week_of  # noqa: PLC0415
+
+    settings = load_settings()
+    with connect(args.url or settings.database_url, settings=settings) as db:
+        versions = setups(db, args.raffle)
+        if not versions:
+            raise ParameterError("raffle", args.raffle, "a raffle that is set up")
+        week = week_of(dt.date.fromisoformat(args.week), versions[-1].timezone)
+        result = verify(db, settings, args.raffle, week, version=args.version, salt=args.salt)
+    for name, passed, text in result.checks:
+        print(f"{'ok ' if passed else 'BAD'} {name}: {text}")
+    print(result.verdict)
+    return 0 if result.matches else 1
 
 
 def _sql(args: argparse.Namespace) -> int:

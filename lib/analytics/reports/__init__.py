@@ -15,6 +15,7 @@ from .cards import partner_cards, plastic_cards
 from .experiments import ab_summary
 from .monitoring import monitoring
 from .pushes import push_report
+from .raffle import weekly_raffle
 
 __all__ = ["ReportQuery", "ab_summary", "audit_trail", "default_period", "export_builder", "monitoring", "partner_cards",
-           "past_audiences", "plastic_cards", "push_audience", "push_report", "retargeting_audience"]
+           "past_audiences", "plastic_cards", "push_audience", "push_report", "retargeting_audience", "weekly_raffle"]

@@ -11,15 +11,21 @@ anomalies and experiment effects are labeled and written beside the data
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 
+from ..config import Settings
 from ..db import Database
 from ..errors import ParameterError
 from .schema import DEMO_TRUTH, WAREHOUSE
+
+if TYPE_CHECKING:
+    from ..raffle import Raffle
 
 DEMO_END = dt.date(2026, 11, 15)
 DAY = 86_400
@@ -70,6 +76,7 @@ EVENTS = {  # event: share of all events
 }
 PARTNER_EVENTS = {"card_show", "card_add", "card_issue", "offer_view", "promo_action"}
 SCENARIOS = {"onboarding": 0.4, "card_add_flow": 0.4, "promo_chain": 0.2}
+PROMO_CHAINS = 0.004  # whole walks of the promo chain (the weekly raffle's participants), per event
 ERROR_CODES = {"E_NETWORK": 0.45, "E_TIMEOUT": 0.25, "E_CARD_SCAN": 0.15, "E_AUTH": 0.1, "E_500": 0.05}
 HOURLY = np.array([1, 0.6, 0.4, 0.3, 0.3, 0.5, 1.2, 2.5, 3.5, 3.8, 4, 4.2, 5, 4.8, 4.2, 4, 4.2, 4.8, 5.8, 6.2,
                    6, 5, 3.5, 2])
@@ -108,6 +115,23 @@ def load(db: Database, scale: str = "small", seed: int = 42, *, progress: Progre
         db.create_table(spec)
         counts[name] = db.insert(name, tables[name])
     return counts
+
+
+DEMO_RAFFLE = "promo_weekly"
+# The demo raffle's salt is derived from a public text, so every demo home can hold it and verify the
+# demo's draws; it is therefore not secret. A real raffle (`analytics raffle-setup`) gets a random one.
+DEMO_RAFFLE_SALT = hashlib.sha256(b"analytics demo raffle salt").hexdigest()
+
+
+def set_up_raffle(db: Database, settings: Settings) -> Raffle:
+    """The demo's weekly raffle over the promo chain, set up (its salt fixed) before the demo's first day."""
+    from ..raffle.setup import salt_path, setup, write_salt  # noqa: PLC0415 - the raffle imports the warehouse
+
+    if not salt_path(settings, DEMO_RAFFLE, 1).is_file():
+        write_salt(salt_path(settings, DEMO_RAFFLE, 1), DEMO_RAFFLE_SALT)
+    first = db.scalar("SELECT min(event_date) FROM events") or DEMO_END
+    return setup(db, settings, DEMO_RAFFLE, scenario="promo_chain", steps=(1, 2, 3, 4, 5), timezone="Europe/Moscow",
+                 title="Weekly promo raffle", user="demo", now=dt.datetime.combine(first, dt.time()) - dt.timedelta(days=1))
 
 
 def _strings(codes: np.ndarray, values: list[str]) -> pa.Array:
@@ -275,7 +299,31 @@ class _Generator:
         }
         columns, anomalies = self.inject_anomalies(columns)
         columns = self.apply_experiments(columns)
+        chains = self.promo_chains(day_index, shape, eligible)
+        columns = {name: np.concatenate([values, chains[name]]) for name, values in columns.items()}
         return self.event_table(columns), anomalies
+
+    def promo_chains(self, day_index: np.ndarray, shape: np.ndarray, eligible: np.ndarray) -> dict[str, np.ndarray]:
+        """Users walking the promo chain's steps 1 to 5 in order, hours apart; one in ten stops on the way.
+
+        Drawn from a generator of its own, so the rest of the data is the same as without chains.
+        """
+        rng = np.random.default_rng(self.rng.bit_generator.seed_seq.spawn(1)[0])
+        per_day = rng.multinomial(int(self.scale.events * PROMO_CHAINS), shape / shape.sum())
+        day = np.repeat(day_index, per_day)
+        user = (rng.random(day.size) * np.maximum(eligible[day], 1)).astype(np.int64)
+        start = day * DAY + rng.choice(24, day.size, p=HOURLY / HOURLY.sum()) * 3600 + rng.integers(0, 3600, day.size)
+        gaps = np.cumsum(rng.exponential(2 * 3600, (day.size, 5)).astype(np.int64), axis=1)
+        stops = np.where(rng.random(day.size) < 0.1, rng.integers(1, 5, day.size), 5)  # steps done
+        done = np.arange(5)[None, :] < stops[:, None]
+        seconds = (start[:, None] + gaps - gaps[:, :1])[done]
+        keep = seconds < self.scale.days * DAY
+        n = int(keep.sum())
+        return {"seconds": seconds[keep], "user": np.repeat(user, stops)[keep],
+                "event": np.full(n, list(EVENTS).index("scenario_step")),
+                "scenario": np.full(n, list(SCENARIOS).index("promo_chain")),
+                "step": np.tile(np.arange(1, 6), day.size)[done.ravel()][keep], "error": np.zeros(n, dtype=np.int64),
+                "partner": np.zeros(n, dtype=np.uint32)}
 
     def inject_anomalies(self, c: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], pa.Table]:
         days, rng = self.scale.days, self.rng

@@ -1,0 +1,211 @@
+"""The weekly raffle: who takes part, a draw anyone can verify, shown again rather than redrawn, kill-safe."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analytics import Database, connect, load_settings
+from analytics.errors import ParameterError
+from analytics.raffle import draw, history, participants, replace_winner, setup, stored, verify, week_of
+from analytics.raffle.draws import REPLACED, WINNER, stored_picks
+from analytics.raffle.fairness import picks
+from analytics.raffle.tables import PARTICIPANTS
+from analytics.warehouse.schema import WAREHOUSE
+
+REPO = Path(__file__).resolve().parents[1]
+MOSCOW = "Europe/Moscow"  # UTC+3: Monday 00:00 there is Sunday 21:00 UTC
+WEEK = week_of(dt.date(2026, 11, 11), MOSCOW)  # 09.11–15.11.2026
+NOW = dt.datetime(2026, 11, 20)
+
+
+def _events(rows: list[tuple[int, dt.datetime, int]]) -> dict[str, list]:
+    return {"event_time": [row[1] for row in rows], "event_date": [row[1].date() for row in rows],
+            "user_id": [row[0] for row in rows], "event": ["scenario_step"] * len(rows), "partner_id": [0] * len(rows),
+            "scenario": ["promo_chain"] * len(rows), "step": [row[2] for row in rows], "error_code": [""] * len(rows),
+            "platform": ["ios"] * len(rows), "app_version": ["5.1.0"] * len(rows)}
+
+
+def chain(user: int, first: dt.datetime, steps: tuple[int, ...] = (1, 2, 3), gap: dt.timedelta = dt.timedelta(hours=1),
+          last: dt.datetime | None = None) -> list[tuple[int, dt.datetime, int]]:
+    rows = [(user, first + index * gap, step) for index, step in enumerate(steps)]
+    if last is not None:
+        rows[-1] = (user, last, steps[-1])
+    return rows
+
+
+def store_with(path: Path, rows: list[tuple[int, dt.datetime, int]]) -> Database:
+    db = connect(f"chdb://{path}")
+    db.create_table(WAREHOUSE["events"])
+    db.insert("events", WAREHOUSE["events"].arrow(_events(rows)))
+    return db
+
+
+MONDAY_UTC = dt.datetime(2026, 11, 8, 21)  # the week opens: Monday 09.11 00:00 in Moscow
+
+
+def crowd(count: int = 40) -> list[tuple[int, dt.datetime, int]]:
+    return [row for user in range(1, count + 1) for row in chain(user, MONDAY_UTC + dt.timedelta(hours=2 * user))]
+
+
+@pytest.fixture
+def settings(tmp_path: Path):  # type: ignore[no-untyped-def]
+    return load_settings(home=tmp_path / "home")
+
+
+def test_a_participant_did_every_step_in_order_inside_the_week(tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    rows = (chain(1, MONDAY_UTC + dt.timedelta(hours=5))  # all three steps: in
+            + chain(2, MONDAY_UTC + dt.timedelta(hours=5), steps=(1, 3))  # missed step 2: out
+            + chain(3, MONDAY_UTC + dt.timedelta(days=6), last=dt.datetime(2026, 11, 15, 21))  # last step Monday 00:00: out
+            + chain(4, MONDAY_UTC + dt.timedelta(days=6), last=dt.datetime(2026, 11, 15, 20, 59, 59))  # 23:59:59: in
+            + chain(5, MONDAY_UTC + dt.timedelta(hours=5), steps=(3, 2, 1))  # out of order: out
+            + chain(6, MONDAY_UTC - dt.timedelta(seconds=1)))  # the first step before the week opened: out
+    with store_with(tmp_path / "store", rows) as db:
+        raffle = setup(db, settings, "weekly", scenario="promo_chain", steps=(1, 2, 3), timezone=MOSCOW,
+                       now=dt.datetime(2026, 11, 1))
+        found = participants(db, raffle, WEEK)
+    assert found.column("user_id").to_pylist() == [1, 4]
+    assert found.column("completed_at").to_pylist()[1] == dt.datetime(2026, 11, 15, 20, 59, 59)
+
+
+def test_the_same_week_and_salt_give_the_same_winners_and_the_verifier_catches_an_added_participant(
+        tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    drawn = []
+    for name in ("first", "second"):  # two stores, one salt: the draw is a function of what is stored
+        with store_with(tmp_path / name, crowd()) as db:
+            setup(db, settings, "weekly", scenario="promo_chain", steps=(1, 2, 3), timezone=MOSCOW,
+                  now=dt.datetime(2026, 11, 1))
+            outcome = draw(db, settings, "weekly", WEEK, winners=5, now=NOW)
+            drawn.append([row["user_id"] for row in stored_picks(db, outcome.draw)])
+            assert verify(db, settings, "weekly", WEEK).matches
+    assert drawn[0] == drawn[1] and len(set(drawn[0])) == 5
+    with connect(f"chdb://{tmp_path / 'second'}") as db:
+        current = stored(db, "weekly", WEEK)
+        assert current is not None
+        db.insert(PARTICIPANTS.name, PARTICIPANTS.arrow({
+            "raffle": ["weekly"], "week_start": [WEEK.start], "write_id": [current.write_id], "user_id": [999],
+            "completed_at": [NOW], "excluded": [""]}))
+        result = verify(db, settings, "weekly", WEEK)
+    assert not result.matches and result.verdict.startswith("MISMATCH")
+    assert "participant list differs" in result.verdict
+    assert not verify(db_for(tmp_path / "first"), settings, "weekly", WEEK, salt="0" * 64).matches  # a wrong salt
+
+
+def db_for(path: Path) -> Database:
+    return connect(f"chdb://{path}")
+
+
+def test_a_stored_draw_is_shown_a_redraw_is_explicit_and_a_replacement_never_repicks(
+        tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    with store_with(tmp_path / "store", crowd(12)) as db:
+        setup(db, settings, "weekly", scenario="promo_chain", steps=(1, 2, 3), timezone=MOSCOW, now=dt.datetime(2026, 11, 1))
+        first = draw(db, settings, "weekly", WEEK, winners=3, now=NOW)
+        again = draw(db, settings, "weekly", WEEK, winners=7, now=NOW)
+        assert first.new and not again.new and again.draw.version == 1 and again.draw.winners == 3
+        winners = [row["user_id"] for row in stored_picks(db, first.draw)]
+        replaced = replace_winner(db, settings, "weekly", WEEK, winners[1], now=NOW)
+        rows = stored_picks(db, replaced.draw)
+        assert [row["user_id"] for row in rows[:3]] == winners
+        assert [row["status"] for row in rows] == [WINNER, REPLACED, WINNER, WINNER]
+        assert rows[3]["user_id"] not in winners
+        assert verify(db, settings, "weekly", WEEK).matches
+        redrawn = draw(db, settings, "weekly", WEEK, winners=3, redraw=True, now=NOW)
+        assert redrawn.new and redrawn.draw.version == 3
+        assert [draw.reason for draw in history(db, "weekly", WEEK)] == [
+            "first draw", f"replacement of {winners[1]}", "redraw (asked for explicitly)"]
+        assert stored(db, "weekly", WEEK, version=1) == first.draw  # the first draw stays in history
+        with pytest.raises(ParameterError, match="at most 12"):
+            draw(db, settings, "weekly", WEEK, winners=13, redraw=True, now=NOW)
+
+
+def test_past_winners_are_left_out_of_the_next_week(tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    next_week = week_of(WEEK.start + dt.timedelta(days=7), MOSCOW)
+    rows = crowd(6) + [(user, when + dt.timedelta(days=7), step) for user, when, step in crowd(6)]
+    with store_with(tmp_path / "store", rows) as db:
+        setup(db, settings, "weekly", scenario="promo_chain", steps=(1, 2, 3), timezone=MOSCOW, now=dt.datetime(2026, 11, 1))
+        first = [row["user_id"] for row in stored_picks(db, draw(db, settings, "weekly", WEEK, winners=2, now=NOW).draw)]
+        later = draw(db, settings, "weekly", next_week, winners=4, now=NOW + dt.timedelta(days=7))
+        assert later.draw.participants == 6 and later.draw.eligible == 4
+        assert not set(first) & {row["user_id"] for row in stored_picks(db, later.draw)}
+        with pytest.raises(ParameterError, match="won an earlier week"):
+            draw(db, settings, "weekly", next_week, winners=5, redraw=True, now=NOW + dt.timedelta(days=7))
+
+
+def test_plain_messages_for_an_open_week_a_late_salt_no_participants_and_an_unknown_raffle(
+        tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    with store_with(tmp_path / "store", crowd(3)) as db:
+        with pytest.raises(ParameterError, match="set up"):
+            draw(db, settings, "nope", WEEK, winners=1, now=NOW)
+        setup(db, settings, "weekly", scenario="promo_chain", steps=(1, 2, 3), timezone=MOSCOW, now=dt.datetime(2026, 11, 18))
+        with pytest.raises(ParameterError, match="salt must be fixed before a week closes"):
+            draw(db, settings, "weekly", WEEK, winners=1, now=NOW)
+        later = week_of(dt.date(2026, 11, 18), MOSCOW)
+        with pytest.raises(ParameterError, match="is over"):
+            draw(db, settings, "weekly", later, winners=1, now=dt.datetime(2026, 11, 20))
+        with pytest.raises(ParameterError, match="nobody did"):
+            draw(db, settings, "weekly", later, winners=1, now=dt.datetime(2026, 11, 24))
+
+
+def test_the_pick_stream_has_no_modulo_bias_and_never_repeats() -> None:
+    drawn = picks(b"seed", list(range(3)), 3)
+    assert sorted(drawn) == [0, 1, 2]
+    counts = [0, 0, 0]
+    for index in range(3_000):
+        counts[picks(index.to_bytes(4, "big"), [0, 1, 2], 1)[0]] += 1
+    assert all(900 < count < 1_100 for count in counts)
+    with pytest.raises(ValueError, match="cannot draw"):
+        picks(b"seed", [1, 2], 3)
+
+
+CHILD = """
+import datetime as dt, os, signal, sys
+from analytics import connect, load_settings
+from analytics.raffle import draw, week_of
+store, home = sys.argv[1:3]
+die = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
+with connect("chdb://" + store) as db:
+    draw(db, load_settings(home=home), "weekly", week_of(dt.date(2026, 11, 11), "Europe/Moscow"), winners=3,
+         now=dt.datetime(2026, 11, 20), before_commit=die)
+"""
+
+
+def test_a_draw_killed_before_its_commit_leaves_the_week_undrawn_and_the_rerun_draws_once(
+        tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    with store_with(tmp_path / "store", crowd(10)) as db:
+        setup(db, settings, "weekly", scenario="promo_chain", steps=(1, 2, 3), timezone=MOSCOW, now=dt.datetime(2026, 11, 1))
+    child = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path / "store"), str(settings.home)], capture_output=True,
+                           text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO / "lib")})
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    with connect(f"chdb://{tmp_path / 'store'}") as db:
+        assert stored(db, "weekly", WEEK) is None  # the picks written before the kill are invisible
+        outcome = draw(db, settings, "weekly", WEEK, winners=3, now=NOW)
+        draw(db, settings, "weekly", WEEK, winners=3, now=NOW)
+        assert outcome.draw.version == 1 and [d.version for d in history(db, "weekly", WEEK)] == [1]
+        assert verify(db, settings, "weekly", WEEK).matches
+
+
+def test_the_raffle_runs_on_the_server_too(server: Database, settings) -> None:  # type: ignore[no-untyped-def]
+    raffle = setup(server, settings, "demo_server", scenario="promo_chain", steps=(1, 2, 3), timezone=MOSCOW,
+                   now=dt.datetime(2026, 1, 1))
+    latest = server.scalar("SELECT max(event_date) FROM events")
+    week = week_of(latest - dt.timedelta(days=10), MOSCOW)
+    found = participants(server, raffle, week)
+    assert found.num_rows > 3
+    outcome = draw(server, settings, "demo_server", week, winners=3, now=NOW + dt.timedelta(days=60))
+    assert verify(server, settings, "demo_server", week).matches
+    assert draw(server, settings, "demo_server", week, winners=3, now=NOW + dt.timedelta(days=60)).draw == outcome.draw
+
+
+@pytest.mark.parametrize("hostile", ["x' OR 1=1 --", "promo_weekly'; DROP TABLE events; --", "\\'", "ёлочки"])
+def test_hostile_raffle_names_are_values_not_sql(embedded: Database, hostile: str) -> None:
+    from analytics.reports import weekly_raffle
+
+    with pytest.raises(ParameterError, match="raffle"):
+        weekly_raffle(embedded, hostile)
+    assert embedded.scalar("SELECT count() FROM events") > 0

@@ -16,6 +16,8 @@ from .experiments import ab_summary
 from .monitoring import monitoring
 from .pushes import push_report
 from .raffle import weekly_raffle
+from .recalculation import recalculate_days
 
 __all__ = ["ReportQuery", "ab_summary", "audit_trail", "default_period", "export_builder", "monitoring", "partner_cards",
-           "past_audiences", "plastic_cards", "push_audience", "push_report", "retargeting_audience", "weekly_raffle"]
+           "past_audiences", "plastic_cards", "push_audience", "push_report", "recalculate_days", "retargeting_audience",
+           "weekly_raffle"]

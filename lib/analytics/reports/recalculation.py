@@ -1,0 +1,27 @@
+"""The recalculation notebook's report: recompute a range of days of the daily aggregate, say what changed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from ..config import load_settings
+from ..db import Database, connect
+from ..progress import say
+from ..recalc import CHANGES_HEADERS, recalculate
+from .base import ReportQuery, default_period
+
+
+def recalculate_days(db: Database, start: dt.date | None = None, end: dt.date | None = None) -> ReportQuery:
+    """Recompute cards added and active users per partner for each day from ``start`` to ``end``."""
+    start, end = default_period(db, start, end, "SELECT max(event_date) FROM events", days=7)
+    settings = load_settings()
+    with connect(settings.writer_url, settings=settings) as writer:
+        table = recalculate(writer, start, end, say=say)
+    changed = [day for day, flag in zip(table.column("day").to_pylist(), table.column("changed").to_pylist(),
+                                        strict=True) if flag]
+    shown = ", ".join(f"{day:%d.%m}" for day in changed[:10]) + (" …" if len(changed) > 10 else "")
+    facts = [f"{table.num_rows} day(s) recomputed and swapped in whole; {len(changed)} changed"
+             + (f": {shown}." if changed else ".")]
+    return ReportQuery(name="recalculation", title=f"Daily partner activity recomputed, {start:%d.%m.%Y}–{end:%d.%m.%Y}",
+                       sql="", data=table, key_params={"start": start, "end": end}, headers=CHANGES_HEADERS,
+                       facts=facts, effective={"start": start, "end": end})

@@ -35,6 +35,7 @@ bench: setup
 	$(BIN)/python benchmarks/sharing.py
 	$(BIN)/python benchmarks/audiences.py
 	$(BIN)/python benchmarks/monitoring.py
+	$(BIN)/python benchmarks/ab_summary.py
 	$(BIN)/python benchmarks/scheduler.py
 
 lint: setup

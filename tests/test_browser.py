@@ -135,3 +135,20 @@ def test_a_link_with_an_unknown_parameter_names_it(page, app: str) -> None:  # t
     notice = page.inner_text(".link-notice")
     assert "'partner' is not a parameter of this report" in notice and "partner_id" in notice
     assert page.input_value(".param-start input") == "2026-09-01"  # the known values are still used
+
+
+def test_the_ab_summary_shows_the_gate_first_the_charts_and_its_workbook(page, app: str, home: Path) -> None:  # type: ignore[no-untyped-def]
+    page.goto(app)
+    page.click("text=A/B test summary")
+    page.wait_for_selector(".param-experiment select", timeout=60_000)
+    page.select_option(".param-experiment select", label="new_onboarding")
+    page.click("button:has-text('Run')")
+    page.wait_for_selector(".run-result", timeout=120_000)
+    result = page.locator(".run-result")
+    assert result.locator("> *").first.get_attribute("class").startswith("notice notice-")  # the sample-ratio check
+    assert "Sample ratio" in result.locator(".notice").inner_text()
+    assert result.locator("figure.chart img").count() == 2
+    assert "App activity:" in result.inner_text()
+    data, name = download(page, "a.download-xlsx")
+    assert name.startswith("ab_summary_new_onboarding_")
+    assert data == (home / "reports" / "exports" / user_folder(os_user()) / name).read_bytes()

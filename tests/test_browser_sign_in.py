@@ -16,7 +16,7 @@ from .conftest import Served, report_folders, serving, wait_until
 from .test_browser import VALUES, download, fill
 
 MARKETING_TITLE = "Push audience"
-MARKETING_TITLES = ["Past audiences", "Push audience", "Retargeting audience"]
+MARKETING_TITLES = ["Past audiences", "Push audience", "Retargeting audience", "Weekly promo raffle"]
 
 
 @pytest.fixture(scope="module")

@@ -209,3 +209,18 @@ def test_hostile_raffle_names_are_values_not_sql(embedded: Database, hostile: st
     with pytest.raises(ParameterError, match="raffle"):
         weekly_raffle(embedded, hostile)
     assert embedded.scalar("SELECT count() FROM events") > 0
+
+
+def test_setting_up_twice_keeps_one_setup_and_a_salt_left_by_a_kill_is_the_one_committed(
+        scratch_store: Database, settings) -> None:  # type: ignore[no-untyped-def]
+    from analytics.raffle.fairness import commitment
+    from analytics.raffle.setup import salt_path, setups, write_salt
+
+    write_salt(salt_path(settings, "weekly", 1), "ab" * 32)  # a setup killed after its salt, before its row
+    first = setup(scratch_store, settings, "weekly", scenario="promo_chain", steps=(1, 2, 3))
+    again = setup(scratch_store, settings, "weekly", scenario="promo_chain", steps=(1, 2, 3))
+    assert first == again and len(setups(scratch_store, "weekly")) == 1
+    assert first.commitment == commitment("ab" * 32)
+    assert oct(salt_path(settings, "weekly", 1).stat().st_mode & 0o777) == "0o600"
+    rotated = setup(scratch_store, settings, "weekly", scenario="promo_chain", steps=(1, 2, 3), new_salt_version=True)
+    assert rotated.version == 2 and rotated.commitment != first.commitment

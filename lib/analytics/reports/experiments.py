@@ -123,10 +123,11 @@ def summary_table(summary: Summary) -> pa.Table:
         c = result.comparison
         rows.append({
             "metric": result.metric.label, "measure": result.metric.unit, "verdict": result.verdict,
-            "in_words": result.sentence, "control": c.control, "test": c.test, "difference": c.difference,
-            "difference_low": c.low, "difference_high": c.high, "relative_pct": _pct(c.relative),
+            "in_words": result.sentence, "control": _finite(c.control), "test": _finite(c.test),
+            "difference": _finite(c.difference), "difference_low": _finite(c.low), "difference_high": _finite(c.high),
+            "relative_pct": _pct(c.relative),
             "relative_low_pct": _pct(c.relative_low), "relative_high_pct": _pct(c.relative_high),
-            "p_value": c.p_value, "adjusted_p_value": result.adjusted_p, "test_name": result.test_name,
+            "p_value": _finite(c.p_value), "adjusted_p_value": result.adjusted_p, "test_name": result.test_name,
             "control_users": result.users[0], "test_users": result.users[1],
             "control_converting": result.converting[0], "test_converting": result.converting[1],
             "suspicious": "yes" if result.suspicious else "",
@@ -136,6 +137,11 @@ def summary_table(summary: Summary) -> pa.Table:
 
 def _pct(value: float) -> float | None:
     return round(100 * value, 2) if np.isfinite(value) else None
+
+
+def _finite(value: float) -> float | None:
+    """A number for the sheet, or an empty cell where there is none (no events in a group)."""
+    return float(value) if np.isfinite(value) else None
 
 
 def group_table(users: pa.Table, metrics: tuple[Metric, ...]) -> pa.Table:

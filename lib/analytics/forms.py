@@ -201,6 +201,11 @@ class ReportForm:
             self.run_button.disabled, self.cancel_button.disabled = False, True
             self._busy.release()
 
+    def show_first_look(self, outcome: RunOutcome) -> None:
+        """The result as soon as its rows are read; the download links follow when the files are written."""
+        self.results.value = outcome_html(outcome, share_url=self.page_url)
+        self._show_status("Writing the files…")
+
     def _progress(self, update: int | str) -> None:
         """Rows read so far, or the words of a long step ("Amplitude is preparing cohort …")."""
         self._show_status(update if isinstance(update, str) else f"Rows read: {update:,}…")

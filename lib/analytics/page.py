@@ -23,7 +23,7 @@ from .config import Settings, load_settings
 from .db import Database, connect
 from .errors import ConfigError
 from .params import FormInvalid, Parameter, declaration, declaration_from_namespace, resolve, values_from_query
-from .pipeline import Progress, RunOutcome, run_report
+from .pipeline import FirstLook, Progress, RunOutcome, run_report
 from .render import RUN_RECORD_MIME, outcome_html, outcome_record, outcome_text
 from .warehouse.lookups import Lookups
 
@@ -92,7 +92,8 @@ def show_form(report: Callable[..., Any], namespace: Mapping[str, Any]) -> None:
     refused = {name: text for name, text in refused.items() if given.get(name) not in ("", None)}  # to be typed in
     base = os.environ.get("VOILA_BASE_URL", "/")
     form = ReportForm(parameters, defaults, lambda parameter, values: parameter.kind.options(values, lookups),
-                      _form_runner(report, parameters, db, settings), settings)
+                      _form_runner(report, parameters, db, settings, lambda outcome: form.show_first_look(outcome)),
+                      settings)
     if refused:
         form.apply(defaults, refused, given, source="the report's default")
     display(form.widget)
@@ -105,12 +106,13 @@ def show_form(report: Callable[..., Any], namespace: Mapping[str, Any]) -> None:
     form.page_url = urlsplit(os.environ.get("VOILA_REQUEST_URL", "")).path
 
 
-def _form_runner(report: Callable[..., Any], parameters: list[Parameter], db: Database,
-                 settings: Settings) -> Callable[[Mapping[str, Any], Progress, threading.Event], RunOutcome]:
-    """The form's Run: the one pipeline, with the form's progress line and Cancel."""
+def _form_runner(report: Callable[..., Any], parameters: list[Parameter], db: Database, settings: Settings,
+                 first_look: FirstLook) -> Callable[[Mapping[str, Any], Progress, threading.Event], RunOutcome]:
+    """The form's Run: the one pipeline, with the form's progress line, Cancel, and the result before its files."""
     def run(raw: Mapping[str, Any], progress: Progress, cancelled: threading.Event) -> RunOutcome:
         return run_report(report, parameters, raw, db, settings=settings, progress=progress, cancelled=cancelled,
-                          user=current_user(), status=progress)  # the form's status line takes rows or words
+                          user=current_user(), status=progress,  # the form's status line takes rows or words
+                          first_look=first_look)
     return run
 
 

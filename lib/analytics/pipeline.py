@@ -40,6 +40,7 @@ RUN_ID_ENV = "ANALYTICS_RUN_ID"  # set by the notebook runner, so the kernel's r
 
 Progress = Callable[[int], None]
 Report = Callable[..., ReportQuery]
+FirstLook = Callable[["RunOutcome"], None]  # the outcome before its files: the page shows it while they are written
 
 
 class RunCancelled(AnalyticsError):
@@ -107,7 +108,8 @@ def validate(parameters: Sequence[Parameter], given: Mapping[str, Any], db: Data
 def run_report(report: Report, parameters: Sequence[Parameter], given: Mapping[str, Any], db: Database, *,
                settings: Settings | None = None, formats: tuple[str, ...] = ("xlsx", "csv"),
                progress: Progress | None = None, cancelled: threading.Event | None = None,
-               run_id: str | None = None, user: str | None = None, status: Status | None = None) -> RunOutcome:
+               run_id: str | None = None, user: str | None = None, status: Status | None = None,
+               first_look: FirstLook | None = None) -> RunOutcome:
     """Validate the values, build the report's query, and run it into files (see :func:`execute`).
 
     A value the form accepts but the data contradicts (a report's ParameterError) is refused the
@@ -124,14 +126,18 @@ def run_report(report: Report, parameters: Sequence[Parameter], given: Mapping[s
             raise as_error(refused) from None
         check_effective(parameters, values, query.effective)
         outcome = execute(query, db, settings=settings, formats=formats, delimiter=delimiter, progress=progress,
-                          cancelled=cancelled, run_id=run_id, user=user, values=values)
+                          cancelled=cancelled, run_id=run_id, user=user, values=values, first_look=first_look)
     return outcome
 
 
 def execute(query: ReportQuery, db: Database, *, settings: Settings | None = None, formats: tuple[str, ...] = ("xlsx", "csv"),
             delimiter: str = ",", progress: Progress | None = None, cancelled: threading.Event | None = None,
-            run_id: str | None = None, user: str | None = None, values: Mapping[str, Any] | None = None) -> RunOutcome:
+            run_id: str | None = None, user: str | None = None, values: Mapping[str, Any] | None = None,
+            first_look: FirstLook | None = None) -> RunOutcome:
     """Run one report query and write its files under ``reports/exports/<user>/``; audit the run and each file.
+
+    ``first_look`` gets the outcome as soon as the rows are read, before any file is written: a big
+    workbook (an A/B summary's million per-user rows) then does not hold back the verdicts on the page.
 
     The files land in the folder of the person the run is for (``user``, else :func:`current_user`), and
     the app lets only that person (or an admin) download them.
@@ -144,8 +150,12 @@ def execute(query: ReportQuery, db: Database, *, settings: Settings | None = Non
     log.info("run %s: %s %s for %s", run_id, query.name, query.params, user)
     folder = settings.reports_dir / "exports" / user_folder(user)
     folder.mkdir(parents=True, exist_ok=True)
+    look = None
+    if first_look is not None:
+        def look(rows: int, preview: pd.DataFrame) -> None:
+            first_look(RunOutcome(run_id, query, rows, preview, [], dict(values)))
     try:
-        rows, preview, files = _export_query(query, db, folder, formats, delimiter, progress, cancelled, run_id)
+        rows, preview, files = _export_query(query, db, folder, formats, delimiter, progress, cancelled, run_id, look)
         for extra in query.also:
             files += _export_query(extra, db, folder, formats, delimiter, None, cancelled, run_id)[2]
     except AnalyticsError as error:
@@ -166,13 +176,16 @@ def execute(query: ReportQuery, db: Database, *, settings: Settings | None = Non
 
 
 def _export_query(query: ReportQuery, db: Database, folder: Path, formats: tuple[str, ...], delimiter: str,
-                  progress: Progress | None, cancelled: threading.Event | None,
-                  run_id: str) -> tuple[int, pd.DataFrame, list[tuple[ReportQuery, ExportResult]]]:
+                  progress: Progress | None, cancelled: threading.Event | None, run_id: str,
+                  look: Callable[[int, pd.DataFrame], None] | None = None,
+                  ) -> tuple[int, pd.DataFrame, list[tuple[ReportQuery, ExportResult]]]:
     """Spool one result once, then write each of its formats from the spool."""
     spool = folder / f".spool-{run_id}-{secrets.token_hex(4)}.arrow"
     chunks = iter([query.data]) if query.data is not None else db.iter_chunks(query.sql, query.params)
     try:
         rows, preview = _spool(chunks, spool, progress, cancelled)
+        if look is not None:
+            look(rows, preview)
         files = [(query, export(_read_spool(spool), folder, query.name, query.key_params, file_format=file_format,
                                 delimiter=delimiter, headers=query.headers, title=query.label or "Data",
                                 more_sheets=_sheets(query, db) if file_format == "xlsx" else ()))

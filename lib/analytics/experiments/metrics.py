@@ -78,15 +78,17 @@ class Window:
 
 _ASSIGNED = ("SELECT user_id, any(variant) AS variant, min(assigned_at) AS assigned FROM experiment_assignments"
              " WHERE experiment = %(experiment)s AND assigned_at < %(end_time)s GROUP BY user_id")
-_EXPOSED_EVENTS = (
-    "SELECT user_id, variant, event, event_date, event_time, assigned, since FROM"
-    " (SELECT user_id, event, event_date, event_time FROM events WHERE event_date >= %(pre_start)s"
+# Events on the left, the assigned users on the right (the hash table is the smaller side); ALL RIGHT JOIN
+# keeps users without any event, with empty event columns that no condition below matches.
+_JOINED = (
+    " FROM (SELECT user_id, event, event_date, event_time FROM events WHERE event_date >= %(pre_start)s"
     " AND event_date <= %(end)s AND event IN %(events)s)"
-    " ALL INNER JOIN (SELECT user_id, variant, assigned, greatest(assigned, toDateTime(%(start_time)s)) AS since"
-    " FROM (" + _ASSIGNED + ")) USING user_id")
+    " ALL RIGHT JOIN (SELECT user_id, variant, assigned, greatest(assigned, toDateTime(%(start_time)s)) AS since"
+    " FROM (" + _ASSIGNED + ")) USING user_id GROUP BY user_id ORDER BY user_id")
 _PER_METRIC = ("countIf(event = %(e{i})s AND event_time >= since) AS n{i},"
                " minIf(event_date, event = %(e{i})s AND event_time >= since) AS f{i},"
                " countIf(event = %(e{i})s AND event_time < least(assigned, toDateTime(%(start_time)s))) AS b{i}")
+_DAYS = ", groupArrayIf(toUInt16(event_date), event = %(e{i})s AND event_time >= since) AS d{i}"  # day numbers: cheap to ship
 
 
 def _event_params(window: Window, metrics: tuple[Metric, ...]) -> dict[str, object]:
@@ -95,22 +97,21 @@ def _event_params(window: Window, metrics: tuple[Metric, ...]) -> dict[str, obje
 
 
 def per_user_sql(metrics: tuple[Metric, ...]) -> str:
-    """One row per assigned user: variant, assignment, and per metric the events, the first day and the pre-period."""
+    """One row per assigned user: group, assignment, and per metric the events after assignment (``n<i>``),
+    the first day of one (``f<i>``, 1970-01-01 if none), the pre-period events (``b<i>``) and, for per-user
+    means, the days of the events (``d<i>``, days since 1970-01-01), all from one pass over the events."""
     columns = ", ".join(_PER_METRIC.format(i=i) for i in range(len(metrics)))
-    picked = ", ".join(f"n{i}, f{i}, b{i}" for i in range(len(metrics)))
-    return ("SELECT user_id, variant, assigned, " + picked + " FROM (" + _ASSIGNED + ") ANY LEFT JOIN (SELECT user_id, "
-            + columns + " FROM (" + _EXPOSED_EVENTS + ") GROUP BY user_id) USING user_id ORDER BY user_id")
-
-
-DAILY_SQL = ("SELECT variant, event, event_date AS day, count() AS events FROM (" + _EXPOSED_EVENTS + ")"
-             " WHERE event_time >= since GROUP BY variant, event, day ORDER BY day")
+    days = "".join(_DAYS.format(i=i) for i, metric in enumerate(metrics) if metric.kind == MEAN)
+    return ("SELECT user_id, any(variant) AS variant, any(assigned) AS assigned_at, " + columns + days + _JOINED)
 
 
 def per_user(db: Database, window: Window, metrics: tuple[Metric, ...]) -> pa.Table:
-    """The per-user numbers (``n<i>`` events, ``f<i>`` first day or 1970-01-01, ``b<i>`` pre-period events)."""
-    return db.query_arrow(per_user_sql(metrics), _event_params(window, metrics))
+    """The per-user numbers (``n<i>`` events, ``f<i>`` first day or 1970-01-01, ``b<i>`` pre-period events).
+
+    Streamed, so an experiment with more users than a report may show (``ANALYTICS_MAX_RESULT_ROWS``) still
+    sums up: the rows become numbers, not a page.
+    """
+    chunks = list(db.iter_chunks(per_user_sql(metrics), _event_params(window, metrics)))
+    return pa.concat_tables(chunks) if len(chunks) > 1 else chunks[0]
 
 
-def daily(db: Database, window: Window, metrics: tuple[Metric, ...]) -> pa.Table:
-    """Events per variant, event and day after assignment: what the cumulative lift of per-user means needs."""
-    return db.query_arrow(DAILY_SQL, _event_params(window, metrics))

@@ -70,7 +70,7 @@ def _percent(value: float) -> str:
 
 def groups(variants: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """True for the test group, False for control."""
-    return np.asarray(variants.to_numpy(zero_copy_only=False) == "test")
+    return pc.equal(variants, "test").to_numpy(zero_copy_only=False)
 
 
 def summarize(users: pa.Table, metrics: tuple[Metric, ...], *, planned_test_share: float = 0.5,
@@ -117,42 +117,42 @@ def _compare(users: pa.Table, test: np.ndarray, index: int, metric: Metric,
     before = before if metric.kind == MEAN else (before > 0).astype(float)
     adjusted, _ = cuped(values, before)
     reduced = welch(adjusted[~test], adjusted[test], ALPHA)
-    plain_width = welch(values[~test], values[test], ALPHA) if metric.kind != MEAN else plain
-    narrower = 1 - (reduced.high - reduced.low) / (plain_width.high - plain_width.low) \
-        if plain_width.high > plain_width.low else 0.0
+    narrower = 1 - (reduced.high - reduced.low) / (plain.high - plain.low) if plain.high > plain.low else 0.0
     return reduced, "Welch's t-test on CUPED-adjusted values", converting, float(narrower)
 
 
-def cumulative_lift(users: pa.Table, days: pa.Table, metrics: tuple[Metric, ...]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def cumulative_lift(users: pa.Table, metrics: tuple[Metric, ...]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Relative lift (test / control − 1) of each metric as the days went by, from the first assignment on.
 
-    Means: events so far per user assigned so far; shares: users with the event so far per user
-    assigned so far. ``days`` holds events per variant, event and day (see ``metrics.daily``).
+    Means: events so far per user assigned so far (from each user's event days, ``d<i>``); shares:
+    users with the event so far (their first day, ``f<i>``) per user assigned so far.
     """
     test = groups(users.column("variant"))
-    assigned = users.column("assigned").cast(pa.timestamp("s")).cast(pa.date32()).to_numpy().astype("datetime64[D]")
-    first, last = assigned.min(), np.max(days.column("day").to_numpy().astype("datetime64[D]")) if days.num_rows \
-        else assigned.max()
-    axis = np.arange(first, max(first, last) + np.timedelta64(1, "D"))
+    assigned = _day_numbers(users.column("assigned_at").cast(pa.timestamp("s")).cast(pa.date32()))
+    seen = [_day_numbers(users.column(f"f{index}")) for index in range(len(metrics))]
+    first = int(assigned.min())
+    axis = np.arange(first, max([int(assigned.max()), *(int(days.max()) for days in seen)]) + 1)
     sizes = [np.cumsum(_per_day(assigned[group], axis)) for group in (~test, test)]
     lifts = {}
     for index, metric in enumerate(metrics):
         if metric.kind == MEAN:
-            mask = pc.equal(days.column("event"), metric.event).to_numpy(zero_copy_only=False)
-            variant = days.column("variant").to_numpy(zero_copy_only=False)[mask] == "test"
-            day = days.column("day").to_numpy().astype("datetime64[D]")[mask]
-            count = days.column("events").to_numpy()[mask]
-            totals = [np.cumsum(_per_day(day[group], axis, count[group])) for group in (~variant, variant)]
+            days = users.column(f"d{index}").combine_chunks()
+            owner = test[pc.list_parent_indices(days).to_numpy()]
+            flat = _day_numbers(pc.list_flatten(days))
+            totals = [np.cumsum(_per_day(flat[group], axis)) for group in (~owner, owner)]
         else:
-            first_day = users.column(f"f{index}").to_numpy().astype("datetime64[D]")
-            seen = first_day > np.datetime64("1970-01-01")
-            totals = [np.cumsum(_per_day(first_day[group & seen], axis)) for group in (~test, test)]
+            done = seen[index] > 0  # 1970-01-01: never
+            totals = [np.cumsum(_per_day(seen[index][group & done], axis)) for group in (~test, test)]
         with np.errstate(divide="ignore", invalid="ignore"):
             rates = [totals[g] / np.where(sizes[g] >= LIFT_MIN_USERS, sizes[g], np.nan) for g in (0, 1)]
             lifts[metric.key] = rates[1] / np.where(rates[0] > 0, rates[0], np.nan) - 1
-    return axis, lifts
+    return axis.astype("datetime64[D]"), lifts
 
 
-def _per_day(days: np.ndarray, axis: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    positions = np.clip((days - axis[0]).astype(np.int64), 0, axis.size - 1)
-    return np.bincount(positions, weights=weights, minlength=axis.size)
+def _day_numbers(dates: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Days since 1970-01-01 of Arrow dates, without going through Python or datetime64 objects."""
+    return np.asarray(pc.cast(dates, pa.int32()).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _per_day(days: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    return np.bincount(np.clip(days - axis[0], 0, axis.size - 1), minlength=axis.size)

@@ -16,7 +16,7 @@ import pyarrow as pa
 from ..db import Database
 from ..errors import ParameterError
 from ..experiments.charts import interval_chart, lift_chart
-from ..experiments.metrics import BASELINE, MEAN, Metric, Window, daily, per_user, target_metric
+from ..experiments.metrics import BASELINE, MEAN, Metric, Window, per_user, target_metric
 from ..experiments.summary import MIN_CONVERTING, Summary, cumulative_lift, groups, summarize
 from ..progress import say
 from .base import Chart, Notice, ReportQuery
@@ -53,10 +53,9 @@ def ab_summary(db: Database, experiment: str = "", start: dt.date | None = None,
     users = per_user(db, window, metrics)
     if users.num_rows == 0:
         raise ParameterError("experiment", experiment, f"an experiment with users assigned by {window.end:%d.%m.%Y}")
-    days = daily(db, window, metrics)
     say("Comparing the groups")
     summary = summarize(users, metrics, planned_test_share=planned_test_percent / 100, use_cuped=cuped)
-    axis, lifts = cumulative_lift(users, days, metrics)
+    axis, lifts = cumulative_lift(users, metrics)
     charts = (Chart("Test against control: each metric's change with its 95% interval", interval_chart(summary)),
               Chart("Lift day by day (cumulative): where the lines settle is the effect",
                     lift_chart(axis, lifts, {metric.key: metric.label for metric in metrics})))
@@ -162,7 +161,7 @@ def group_table(users: pa.Table, metrics: tuple[Metric, ...]) -> pa.Table:
 def user_table(users: pa.Table, metrics: tuple[Metric, ...], with_before: bool) -> pa.Table:
     """The per-user numbers with readable column names: events after assignment (and in the pre-period)."""
     columns = {"user_id": users.column("user_id"), "variant": users.column("variant"),
-               "assigned_at": users.column("assigned")}
+               "assigned_at": users.column("assigned_at")}
     for index, metric in enumerate(metrics):
         columns[metric.key] = users.column(f"n{index}")
         if with_before:

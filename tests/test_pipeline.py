@@ -89,3 +89,16 @@ def test_export_files_are_readable_by_their_owner_only(db: Database, tmp_path: P
     query = plastic_cards(db, 3, dt.date(2026, 9, 1), dt.date(2026, 9, 30))
     outcome = execute(query, db, settings=load_settings(home=tmp_path))
     assert all(result.path.stat().st_mode & 0o777 == 0o600 for result in outcome.files)
+
+
+def test_the_first_look_comes_before_any_file_and_matches_the_result(embedded: Database, tmp_path: Path) -> None:
+    seen = []
+    folder = tmp_path / "reports" / "exports"
+
+    def look(first) -> None:  # type: ignore[no-untyped-def]
+        seen.append((first.rows, list(first.files), sorted(path.name for path in folder.rglob("*.xlsx"))))
+
+    outcome = execute(plastic_cards(embedded, partner_id=3), embedded, settings=load_settings(home=tmp_path),
+                      first_look=look)
+    assert seen == [(outcome.rows, [], [])]  # shown once, with its rows, before the files existed
+    assert [result.format for result in outcome.files] == ["xlsx", "csv"]

@@ -122,6 +122,10 @@ def test_a_stored_draw_is_shown_a_redraw_is_explicit_and_a_replacement_never_rep
         assert stored(db, "weekly", WEEK, version=1) == first.draw  # the first draw stays in history
         with pytest.raises(ParameterError, match="at most 12"):
             draw(db, settings, "weekly", WEEK, winners=13, redraw=True, now=NOW)
+    with connect(settings.database_url) as audit_db:  # every draw is a write in the audit trail
+        reasons = audit_db.query_arrow("SELECT parameters FROM audit_log WHERE action = 'write' AND "
+                                       "report = 'raffle:weekly' ORDER BY at").column(0).to_pylist()
+    assert len(reasons) == 3 and '"reason": "first draw"' in reasons[0]
 
 
 def test_past_winners_are_left_out_of_the_next_week(tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]

@@ -17,6 +17,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from ..access.identity import current_user
+from ..audit import AuditEvent, audit
 from ..config import Settings
 from ..db import Database
 from ..errors import AnalyticsError, ParameterError
@@ -100,6 +102,23 @@ class DrawOutcome:
     history: list[Draw] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """One draw version about to be written: whose list it drew from, and the picks in order."""
+
+    setup: Raffle
+    week: Week
+    write_id: str
+    participants_write: str
+    participants_hash: str
+    participants: int
+    eligible: int
+    winners: int
+    picks: list[tuple[int, str]]  # (user, status)
+    reason: str
+    parameters: Mapping[str, Any]
+
+
 def draw(writer: Database, settings: Settings, raffle: str, week: Week, *, winners: int,
          exclude_past_winners: bool = True, redraw: bool = False, user: str = "",
          now: dt.datetime | None = None, before_commit: Any = None) -> DrawOutcome:
@@ -114,20 +133,13 @@ def draw(writer: Database, settings: Settings, raffle: str, week: Week, *, winne
         return DrawOutcome(current, False, history(writer, raffle, week))
     ensure_tables(writer)
     found = participants(writer, setup, week)
-    past = _past_winners(writer, raffle, week) if exclude_past_winners else set()
     users = found.column("user_id").to_pylist()
+    past = _past_winners(writer, raffle, week) if exclude_past_winners else set()
     excluded = [PAST_WINNER if user_id in past else "" for user_id in users]
     pool = [user_id for user_id, reason in zip(users, excluded, strict=True) if not reason]
-    if not users:
-        raise ParameterError("week", week.start.isoformat(), f"a week in which someone completed every step "
-                             f"(nobody did in {week.label})")
-    if winners > len(pool):
-        left = f" ({len(users) - len(pool)} more won an earlier week)" if len(pool) < len(users) else ""
-        raise ParameterError("winners", winners, f"at most {len(pool)}: only {len(pool)} people can win "
-                             f"{week.label}{left}")
+    _check_enough(week, winners, len(users), len(pool))
     list_hash = participants_hash(zip(users, excluded, strict=True))
-    salt = read_salt(settings, setup)
-    chosen = picks(seed(salt, raffle, week.start, list_hash), pool, winners)
+    chosen = picks(seed(read_salt(settings, setup), raffle, week.start, list_hash), pool, winners)
     write_id = secrets.token_hex(8)
     writer.insert(PARTICIPANTS.name, PARTICIPANTS.arrow({
         "raffle": [raffle] * len(users), "week_start": [week.start] * len(users), "write_id": [write_id] * len(users),
@@ -135,10 +147,21 @@ def draw(writer: Database, settings: Settings, raffle: str, week: Week, *, winne
         token=f"{write_id}-participants")
     parameters = {"raffle": raffle, "week": week.start.isoformat(), "winners": winners, "timezone": setup.timezone,
                   "scenario": setup.scenario, "steps": setup.steps, "exclude_past_winners": exclude_past_winners}
-    reason = "redraw (asked for explicitly)" if current is not None else "first draw"
-    commit = _commit(writer, setup, week, current, write_id, write_id, list_hash, len(users), len(pool), winners,
-                     [(user_id, WINNER) for user_id in chosen], reason, parameters, now, user, before_commit)
-    return DrawOutcome(commit, True, history(writer, raffle, week))
+    plan = _Plan(setup, week, write_id, write_id, list_hash, len(users), len(pool), winners,
+                 [(user_id, WINNER) for user_id in chosen],
+                 "redraw (asked for explicitly)" if current is not None else "first draw", parameters)
+    return DrawOutcome(_commit(writer, settings, plan, current, now, user, before_commit), True,
+                       history(writer, raffle, week))
+
+
+def _check_enough(week: Week, winners: int, participants_count: int, eligible: int) -> None:
+    if not participants_count:
+        raise ParameterError("week", week.start.isoformat(), f"a week in which someone completed every step "
+                             f"(nobody did in {week.label})")
+    if winners > eligible:
+        left = f" ({participants_count - eligible} more won an earlier week)" if eligible < participants_count else ""
+        raise ParameterError("winners", winners, f"at most {eligible}: only {eligible} people can win "
+                             f"{week.label}{left}")
 
 
 def replace_winner(writer: Database, settings: Settings, raffle: str, week: Week, unreachable: int, *,
@@ -151,47 +174,47 @@ def replace_winner(writer: Database, settings: Settings, raffle: str, week: Week
     if not any(row["user_id"] == unreachable and row["status"] == WINNER for row in rows):
         raise ParameterError("replace_user", unreachable, "one of this week's winners")
     setup = next(item for item in setups(writer, raffle) if item.version == current.setup_version)
-    listed = stored_participants(writer, current)
-    pool = [row["user_id"] for row in listed.to_pylist() if not row["excluded"]]
+    pool = [row["user_id"] for row in stored_participants(writer, current).to_pylist() if not row["excluded"]]
     if len(rows) >= len(pool):
         raise ParameterError("replace_user", unreachable, "a winner who can be replaced: everyone in the draw "
                              "has been picked already")
-    salt = read_salt(settings, setup)
-    following = picks(seed(salt, raffle, week.start, current.participants_hash), pool, len(rows) + 1)[-1]
+    following = picks(seed(read_salt(settings, setup), raffle, week.start, current.participants_hash), pool,
+                      len(rows) + 1)[-1]
     statuses = [(row["user_id"], REPLACED if row["user_id"] == unreachable else row["status"]) for row in rows]
+    plan = _Plan(setup, week, secrets.token_hex(8), current.participants_write, current.participants_hash,
+                 current.participants, current.eligible, current.winners, [*statuses, (following, WINNER)],
+                 f"replacement of {unreachable}", {**json.loads(current.parameters), "replaced": unreachable})
     now = (now or dt.datetime.now(dt.UTC)).replace(tzinfo=None, microsecond=0)
-    parameters = {**json.loads(current.parameters), "replaced": unreachable}
-    commit = _commit(writer, setup, week, current, secrets.token_hex(8), current.participants_write,
-                     current.participants_hash, current.participants, current.eligible, current.winners,
-                     [*statuses, (following, WINNER)], f"replacement of {unreachable}", parameters, now, user, None)
-    return DrawOutcome(commit, True, history(writer, raffle, week))
+    return DrawOutcome(_commit(writer, settings, plan, current, now, user, None), True, history(writer, raffle, week))
 
 
-def _commit(writer: Database, setup: Raffle, week: Week, current: Draw | None, write_id: str, participants_write: str,
-            list_hash: str, participants_count: int, eligible: int, winners: int, chosen: list[tuple[int, str]],
-            reason: str, parameters: Mapping[str, Any], now: dt.datetime, user: str, before_commit: Any) -> Draw:
-    """Write the picks, then the commit row; the version is the next one, decided by the commit's token."""
+def _commit(writer: Database, settings: Settings, plan: _Plan, current: Draw | None, now: dt.datetime, user: str,
+            before_commit: Any) -> Draw:
+    """Write the picks, then the commit row (the next version, decided by the commit's token); audit the draw."""
     version = current.version + 1 if current else 1
-    size = len(chosen)
+    raffle, week, size = plan.setup.raffle, plan.week, len(plan.picks)
     writer.insert(DRAWS.name, DRAWS.arrow({
-        "raffle": [setup.raffle] * size, "week_start": [week.start] * size, "version": [version] * size,
-        "write_id": [write_id] * size, "rank": list(range(1, size + 1)), "user_id": [item[0] for item in chosen],
-        "status": [item[1] for item in chosen], "commitment": [setup.commitment] * size,
-        "participants_hash": [list_hash] * size, "drawn_at": [now] * size, "drawn_by": [user] * size}),
-        token=f"{write_id}-picks")
+        "raffle": [raffle] * size, "week_start": [week.start] * size, "version": [version] * size,
+        "write_id": [plan.write_id] * size, "rank": list(range(1, size + 1)),
+        "user_id": [item[0] for item in plan.picks], "status": [item[1] for item in plan.picks],
+        "commitment": [plan.setup.commitment] * size, "participants_hash": [plan.participants_hash] * size,
+        "drawn_at": [now] * size, "drawn_by": [user] * size}), token=f"{plan.write_id}-picks")
     if before_commit is not None:
         before_commit()  # tests stop the write here
-    row = {"raffle": setup.raffle, "week_start": week.start, "version": version, "write_id": write_id,
-           "participants_write": participants_write, "setup_version": setup.version, "commitment": setup.commitment,
-           "participants_hash": list_hash, "participants": participants_count, "eligible": eligible,
-           "winners": winners, "picks": size, "reason": reason,
-           "parameters": json.dumps(dict(parameters), sort_keys=True, ensure_ascii=False),
+    row = {"raffle": raffle, "week_start": week.start, "version": version, "write_id": plan.write_id,
+           "participants_write": plan.participants_write, "setup_version": plan.setup.version,
+           "commitment": plan.setup.commitment, "participants_hash": plan.participants_hash,
+           "participants": plan.participants, "eligible": plan.eligible, "winners": plan.winners, "picks": size,
+           "reason": plan.reason, "parameters": json.dumps(dict(plan.parameters), sort_keys=True, ensure_ascii=False),
            "drawn_at": now, "drawn_by": user}
     writer.insert(WEEKS.name, WEEKS.arrow({name: [value] for name, value in row.items()}),
-                  token=f"raffle-{setup.raffle}-{week.start}-v{version}")
-    kept = stored(writer, setup.raffle, week, version)
+                  token=f"raffle-{raffle}-{week.start}-v{version}")
+    kept = stored(writer, raffle, week, version)
     if kept is None:
-        raise DrawConflict(f"The draw of {setup.raffle} for {week.label} could not be saved; try again.")
+        raise DrawConflict(f"The draw of {raffle} for {week.label} could not be saved; try again.")
+    if kept.write_id == plan.write_id:
+        audit(AuditEvent("write", f"raffle:{raffle}", {**plan.parameters, "version": version, "reason": plan.reason},
+                         size, run_id=plan.write_id, user=user or current_user()), settings)
     return kept  # a racing draw's commit, if it won: both are valid draws of the same stream
 
 

@@ -11,7 +11,7 @@ import datetime as dt
 import pyarrow as pa
 
 from ..access.identity import current_user
-from ..config import load_settings
+from ..config import Settings, load_settings
 from ..db import Database, connect
 from ..errors import ParameterError
 from ..progress import say
@@ -89,7 +89,7 @@ def _facts(current: Draw, versions: list[Draw]) -> list[str]:
     return facts
 
 
-def _verification(db: Database, settings, raffle: str, week: Week) -> ReportQuery:  # noqa: ANN001
+def _verification(db: Database, settings: Settings, raffle: str, week: Week) -> ReportQuery:
     result = verify(db, settings, raffle, week)
     table = pa.table({"check": [check[0] for check in result.checks], "passed": [check[1] for check in result.checks],
                       "detail": [check[2] for check in result.checks]})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from ..audit import AuditEvent, audit
 from ..config import load_settings
 from ..db import Database, connect
 from ..progress import say
@@ -17,6 +18,8 @@ def recalculate_days(db: Database, start: dt.date | None = None, end: dt.date | 
     settings = load_settings()
     with connect(settings.writer_url, settings=settings) as writer:
         table = recalculate(writer, start, end, say=say)
+    audit(AuditEvent("write", "recalculation:daily_partner_activity", {"start": start, "end": end}, table.num_rows),
+          settings)
     changed = [day for day, flag in zip(table.column("day").to_pylist(), table.column("changed").to_pylist(),
                                         strict=True) if flag]
     shown = ", ".join(f"{day:%d.%m}" for day in changed[:10]) + (" …" if len(changed) > 10 else "")

@@ -228,3 +228,24 @@ def test_setting_up_twice_keeps_one_setup_and_a_salt_left_by_a_kill_is_the_one_c
     assert oct(salt_path(settings, "weekly", 1).stat().st_mode & 0o777) == "0o600"
     rotated = setup(scratch_store, settings, "weekly", scenario="promo_chain", steps=(1, 2, 3), new_salt_version=True)
     assert rotated.version == 2 and rotated.commitment != first.commitment
+
+
+def test_the_commands_set_up_and_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture) -> None:
+    from analytics.cli import main
+
+    store = tmp_path / "store"
+    store_with(store, crowd(8)).close()
+    monkeypatch.setenv("ANALYTICS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ANALYTICS_DB_URL", f"chdb://{store}")
+    assert main(["raffle-setup", "weekly", "--steps", "1,2,3", "--timezone", MOSCOW]) == 0
+    assert "Publish this commitment now" in capsys.readouterr().out
+    settings = load_settings()
+    with connect(f"chdb://{store}") as db:
+        db.insert("raffles", db.query_arrow("SELECT * REPLACE (toDateTime('2026-11-01 00:00:00') AS created_at)"
+                                            " FROM raffles"), token="backdated")  # as if set up before the week
+        draw(db, settings, "weekly", WEEK, winners=2, now=NOW)
+    assert main(["raffle-verify", "weekly", "2026-11-11"]) == 0
+    assert capsys.readouterr().out.strip().endswith("committed salt.")
+    assert main(["raffle-verify", "weekly", "2026-11-11", "--salt", "f" * 64]) == 1
+    assert "MISMATCH: the salt does not match" in capsys.readouterr().out

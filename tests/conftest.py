@@ -133,10 +133,17 @@ class Served:
 
 
 def report_folders(root: Path, *folders: str) -> Path:
-    """A notebooks folder holding only these groups' reports: an app preheats a kernel per report, and a test
-    about one group's pages need not wait for every report's kernel to start."""
+    """A notebooks folder holding only these groups' reports (``"analysts"``), or single reports of a group
+    (``"analysts/export_builder.ipynb"``, with the group's access file): an app preheats a kernel per
+    report, and a test about some pages need not wait for every report's kernel to start."""
     for folder in folders:
-        shutil.copytree(REPO / "notebooks" / folder, root / "notebooks" / folder)
+        source = REPO / "notebooks" / folder
+        if source.suffix == ".ipynb":
+            (root / "notebooks" / source.parent.name).mkdir(parents=True, exist_ok=True)
+            for path in (source, source.parent / "access.json"):
+                shutil.copy(path, root / "notebooks" / source.parent.name / path.name)
+        else:
+            shutil.copytree(source, root / "notebooks" / folder)
     return root / "notebooks"
 
 

@@ -26,7 +26,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def app(embedded_url: str, home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    notebooks = report_folders(tmp_path_factory.mktemp("browser"), "account_managers", "analysts")
+    notebooks = report_folders(tmp_path_factory.mktemp("browser"), "account_managers", "analysts/ab_summary.ipynb")
     with running_app(embedded_url, home, ANALYTICS_NOTEBOOKS=str(notebooks)) as base:
         yield base
 
@@ -64,7 +64,8 @@ def test_fill_run_preview_download_and_match_the_headless_run(page, app: str, ho
     open_plastic_cards(page, app)
     fill(page, VALUES, partner)
     page.click("button:has-text('Run')")
-    page.wait_for_selector(".run-result", timeout=120_000)
+    page.wait_for_selector(".run-result", timeout=120_000)  # the first look: the rows, before the files
+    page.wait_for_selector("a.download-xlsx", timeout=120_000)  # then the whole outcome, with the files
     assert page.inner_text(".row-count") == f"{expected:,}"
     assert page.locator("table.preview tbody tr").count() == min(expected, 20)
     assert partner in page.inner_text(".status")

@@ -49,6 +49,7 @@ def test_preview_the_funnel_then_save_and_download_the_groups(page, app: str, ho
     page.fill(".param-cap_days input", "0")
     page.click("button:has-text('Run')")
     page.wait_for_selector("table.funnel", timeout=120_000)
+    page.wait_for_selector("a.download-csv", timeout=120_000)  # the whole outcome, not only its first look
     assert "Nothing is saved yet" in page.inner_text(".run-result")
     sub_id = f"push_browser1_{dt.date.today():%Y%m%d}"
     assert page.input_value(".param-sub_id input") == sub_id  # the suggestion, shown to keep or edit

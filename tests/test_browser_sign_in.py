@@ -22,7 +22,8 @@ MARKETING_TITLES = ["Past audiences", "Push audience", "Retargeting audience", "
 @pytest.fixture(scope="module")
 def notebooks(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three groups' reports: each person must see their own group's and not the others'."""
-    return report_folders(tmp_path_factory.mktemp("notebooks"), "account_managers", "analysts", "marketing")
+    return report_folders(tmp_path_factory.mktemp("notebooks"), "account_managers", "analysts/export_builder.ipynb",
+                          "marketing")
 
 
 @pytest.fixture(scope="module")

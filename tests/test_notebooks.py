@@ -34,14 +34,15 @@ FILES = {"push_audience": [".csv", ".csv", ".csv", ".xlsx", ".xlsx"],  # target,
          "raffle": [".csv", ".csv", ".xlsx", ".xlsx"]}  # winners and participants  # one workbook: summary, per metric, per user
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
+# Every notebook with usable defaults runs under nbval on both backends (test_nbval); here run the ones that
+# need typed values or promise other files than an XLSX and a CSV, headless as `analytics run` does.
+SPECIAL = [path for path in NOTEBOOKS if path.stem in {*TYPED, *FILES}]
+
+
+@pytest.mark.parametrize("notebook", SPECIAL, ids=lambda path: path.stem)
 def test_notebook_defaults_give_a_result(notebook: Path, embedded_url: str, tmp_path: Path,
                                          amplitude: FakeAmplitude) -> None:
-    """Each notebook as a person first runs it, on the embedded store: no error, the files it promises.
-
-    On the server every notebook with defaults runs under nbval (test_nbval), and every report's SQL runs
-    in its library tests on both backends; a run per notebook there too would cost minutes and prove nothing new.
-    """
+    """A notebook as a person first runs it, on the embedded store: no error, exactly the files it promises."""
     db_url = embedded_url
     with connect(db_url) as db:
         members = db.query_arrow("SELECT amplitude_id FROM users ORDER BY user_id LIMIT 600").column(0).to_numpy()
@@ -62,8 +63,7 @@ def test_notebook_defaults_give_a_result(notebook: Path, embedded_url: str, tmp_
     assert errors == []
     assert sorted(path.suffix for path in run.files) == FILES.get(notebook.stem, [".csv", ".xlsx"])
     assert all(path.is_file() and path.parent.parent == tmp_path / "reports" / "exports" for path in run.files)
-    text = "".join(str(out.get("data", {}).get("text/html", "")) for cell in executed.cells for out in cell.get("outputs", []))
-    assert ": 0 rows" not in text  # the defaults give a meaningful result on the demo data
+    assert run.rows  # the defaults give a meaningful result on the demo data
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)

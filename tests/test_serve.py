@@ -19,7 +19,7 @@ from .conftest import report_folders, running_app
 @pytest.fixture(scope="module")
 def served(embedded_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     home = tmp_path_factory.mktemp("serve-home")
-    notebooks = report_folders(tmp_path_factory.mktemp("serve"), "account_managers", "analysts")
+    notebooks = report_folders(tmp_path_factory.mktemp("serve"), "account_managers", "analysts/export_builder.ipynb")
     with running_app(embedded_url, home, ANALYTICS_NOTEBOOKS=str(notebooks)) as base:
         yield base.rstrip("/"), home
 

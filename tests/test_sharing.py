@@ -39,7 +39,7 @@ def add_people(home: Path) -> None:
 def shared(embedded_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, Path]]:
     home = tmp_path_factory.mktemp("shared-home")
     add_people(home)
-    notebooks = report_folders(home, "account_managers", "analysts")  # two groups are enough to share between
+    notebooks = report_folders(home, "account_managers", "analysts/export_builder.ipynb")  # two groups to share between
     schedules = home / "schedules"
     schedules.mkdir()
     (schedules / "builder.yaml").write_text(f"job: {JOB}\nnotebook: analysts/export_builder.ipynb\n"

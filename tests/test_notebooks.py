@@ -25,7 +25,7 @@ def test_there_are_notebooks() -> None:
 
 
 # What a person types before the first run where a notebook has no usable default, and the files it then gives.
-TYPED = {"push_audience": {"cohort_id": "demo1", "save": True},
+TYPED = {"push_audience": {"cohort_id": "demo1", "save": True, "cap_days": 0},  # others saved these people today
          "retargeting_audience": {"cohort_id": "demo1", "save": True, "id_type": "amplitude_id"}}
 FILES = {"push_audience": [".csv", ".csv", ".csv", ".xlsx", ".xlsx"],  # target, control (CSV, XLSX); left out (CSV)
          "retargeting_audience": [".csv", ".csv", ".csv", ".txt", ".xlsx"],  # the ad platform's ID list

@@ -25,8 +25,12 @@ scheduler: setup
 	$(BIN)/analytics demo-data --scale default --if-missing
 	$(BIN)/analytics scheduler
 
+# Test files run in parallel (pytest-xdist), each file on one worker: a file's app or server fixture is shared
+# by its tests. Most of a test's time is waiting for a kernel or a server, so three workers fit two cores.
+TEST_WORKERS ?= 3
+
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: setup
 	$(BIN)/python benchmarks/foundation.py

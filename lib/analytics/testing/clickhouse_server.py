@@ -7,6 +7,7 @@ stopped (and its folder removed) by :meth:`ClickHouseServer.stop`.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
@@ -77,6 +78,17 @@ def ensure_debian_package(package: str, binaries: tuple[str, ...]) -> str:
     Asks dpkg rather than looking for the binary alone: a half-removed package (LibreOffice
     without Calc) leaves its binary behind.
     """
+    found = next((candidate for candidate in binaries if os.access(candidate, os.X_OK)), None)
+    if found and _installed(package) is not False:
+        return found
+    # Parallel test workers may all find the package missing: one installs, the others wait for it (apt takes
+    # one caller at a time and fails the rest).
+    with open(Path(tempfile.gettempdir()) / "analytics-apt.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _install(package, binaries)
+
+
+def _install(package: str, binaries: tuple[str, ...]) -> str:
     found = next((candidate for candidate in binaries if os.access(candidate, os.X_OK)), None)
     if found and _installed(package) is not False:
         return found

@@ -4,6 +4,9 @@ Every handler the app serves (ours and Voilà's, pages, kernels, websockets, sta
 by :class:`Guard`, whose ``prepare`` runs before the handler's own:
 
 1. a ``Host`` that is not one of ours is refused (a DNS-rebinding page cannot read a local server);
+   a path with a ``.`` or ``..`` segment or a control character, or under ``exports/`` or ``runs/`` but not
+   exactly one file's address (a trailing ``/``, ``//``, ``x/../``), answers 404: the checks below are made
+   on the one spelling each file has;
 2. the person is identified, in this order: a trusted proxy's user header (only from the configured
    proxy addresses), the shared token (``Authorization: token ...`` or ``?token=``), the session cookie
    set by the sign-in page; with nothing configured and the app on loopback, the local user is an admin;
@@ -54,9 +57,13 @@ _ROUTES = [  # (kind, pattern of the path after the base URL)
     ("start", re.compile(r"^$")),
     ("report", re.compile(r"^voila/render/(?P<notebook>.+)$")),
     ("kernel", re.compile(r"^(api/kernels|voila/api/shutdown|voila/execution)/" + _KERNEL + r"(/.*)?$")),
-    ("download", re.compile(r"^exports/(?P<folder>[^/]+)/(?P<file>[^/]+)$")),
+    ("download", re.compile(r"^exports/(?P<folder>[A-Za-z0-9_][A-Za-z0-9._@-]{0,79})/"
+                            r"(?P<file>[\w-][\w.-]{0,199}\.(?:xlsx|csv|txt))$")),
     ("run", re.compile(r"^runs/(?P<job>[A-Za-z0-9_-]{1,64})/(?P<file>[0-9a-f]{8,32}\.html)$")),
 ]
+# Folders served as files: a path under them is exactly one of the shapes above, or there is nothing there (404).
+_FILE_FOLDERS = ("exports", "runs")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class NotAllowed(Exception):
@@ -198,12 +205,19 @@ class Gate:
 
     # -- what they may open -------------------------------------------------------------------------
     def route(self, path: str) -> tuple[str, dict[str, str]]:
+        """What the path asks for, decided on the decoded path; ``missing`` for a spelling that only a probe
+        writes (a ``.`` or ``..`` segment, a control character, anything under ``exports/`` or ``runs/`` that is
+        not exactly one file's address), so another spelling of a checked address is never let through as "other"."""
         decoded = unquote(path)
         relative = decoded[len(self.base_url):] if decoded.startswith(self.base_url) else decoded
+        if _CONTROL.search(relative) or any(segment in (".", "..") for segment in relative.split("/")):
+            return "missing", {}
         for kind, pattern in _ROUTES:
             found = pattern.match(relative)
             if found:
                 return kind, {key: value for key, value in found.groupdict().items() if value is not None}
+        if relative.lstrip("/").split("/", 1)[0] in _FILE_FOLDERS:
+            return "missing", {}
         return "other", {}
 
     def check(self, person: Person, kind: str, target: dict[str, str]) -> None:
@@ -304,6 +318,8 @@ class Guard:
         if not gate.host_allowed(request.host or ""):
             return self._refuse(403, "Unknown address", "This server does not answer to that address.")
         kind, target = gate.route(request.path)
+        if kind == "missing":
+            return self._refuse(404, "Nothing here", "There is nothing at this address. Check the link you followed.")
         if kind == "kernel_query":  # a warm kernel asking for its visitor's request: only from this machine
             if not is_loopback(request.remote_ip or ""):
                 return self._refuse(403, "Not allowed", "This address is for the app's own kernels.")

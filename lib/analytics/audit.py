@@ -26,6 +26,7 @@ import pyarrow as pa
 from .access.identity import current_client, current_user
 from .config import Settings, load_settings
 from .db import Database, TableSpec, connect
+from .exports.files import private_folder
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ class AuditLog:
                 self._db = None
 
     def _append_pending(self, event: AuditEvent) -> None:
-        self.pending.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(self.pending.parent)
         line = json.dumps({**event.row(), "at": event.at.isoformat()}, ensure_ascii=False) + "\n"
         descriptor = os.open(self.pending, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:

@@ -13,19 +13,21 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .access.serving import how_to_sign_in, is_loopback, sign_in_configured
 from .access.users import UserError
 from .config import Settings, describe_settings, load_settings
 from .db import connect
 from .errors import AnalyticsError, ConfigError, ParameterError
+from .exports.files import PRIVATE_UMASK, owner_only
 from .warehouse import demo
 
 log = logging.getLogger("analytics")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(PRIVATE_UMASK)  # what any command writes (and the app's kernels, which inherit it) is the owner's only
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
@@ -302,6 +304,7 @@ def _run_job(args: argparse.Namespace) -> int:
     if args.job not in schedules:
         log.error("There is no job '%s'. Jobs: %s", args.job, ", ".join(sorted(schedules)) or "none")
         return 1
+    recover_interrupted(settings)
     run = run_job(settings, schedules[args.job])
     log.info("%s: %s%s. Notebook: %s", run.job, run.status, f" ({run.error})" if run.error else "", run.html or run.notebook)
     return 0 if run.status == "ran" else 1
@@ -312,6 +315,7 @@ def _scheduler(args: argparse.Namespace) -> int:
     from .scheduler.loop import Scheduler  # noqa: PLC0415
 
     settings = load_settings()
+    recover_interrupted(settings)
     scheduler = Scheduler(settings, load_schedules(settings.schedules, settings.notebooks))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -342,6 +346,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = load_settings(db_url=args.url)
     if not is_loopback(args.ip) and not sign_in_configured(settings):
         raise ConfigError(how_to_sign_in(settings))
+    recover_interrupted(settings)
     notebooks = settings.notebooks
     environment = {**os.environ, "ANALYTICS_DB_URL": settings.database_url, "ANALYTICS_HOME": str(settings.home)}
     command = [sys.executable, "-m", "analytics.web.app", str(notebooks), f"--port={args.port}", f"--Voila.ip={args.ip}",
@@ -368,6 +373,17 @@ def _lab(args: argparse.Namespace) -> int:
     sys.stderr.flush()
     os.execve(sys.executable, command, environment)
     return 1  # not reached
+
+
+def recover_interrupted(settings: Settings) -> None:
+    """At the start of the app, the scheduler and ``run-job``: make what an older version wrote world-readable
+    the owner's only."""
+    private = [settings.reports_dir, settings.home / "secrets", settings.users_file, settings.home / ".env"]
+    private += [Path(unquote(url[len("chdb://"):])) for url in {settings.database_url, settings.writer_url}
+                if url.startswith("chdb://")]
+    changed = owner_only(*private)
+    if changed:
+        log.info("Made %d file(s) and folder(s) readable by their owner only.", len(changed))
 
 
 def redacted(url: str) -> str:

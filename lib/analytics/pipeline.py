@@ -28,6 +28,7 @@ from .config import Settings, load_settings
 from .db import Database
 from .errors import AnalyticsError, ParameterError
 from .exports import ExportResult, SheetSource, export
+from .exports.files import open_private, private_folder
 from .params import FormInvalid, Parameter, as_error, check_effective, resolve
 from .progress import Status, listening
 from .reports import ReportQuery
@@ -91,7 +92,7 @@ def run_log(settings: Settings) -> logging.Logger:
     path = (settings.reports_dir / "logs" / "runs.log").resolve()
     logger = logging.getLogger(f"analytics.runs.{path}")
     if not logger.handlers:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        open_private(path).close()  # created 0600 whatever the process's umask
         handler = logging.FileHandler(path, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         logger.addHandler(handler)
@@ -148,8 +149,7 @@ def execute(query: ReportQuery, db: Database, *, settings: Settings | None = Non
     values = dict(values if values is not None else query.params)
     log = run_log(settings)
     log.info("run %s: %s %s for %s", run_id, query.name, query.params, user)
-    folder = settings.reports_dir / "exports" / user_folder(user)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_folder(settings.reports_dir / "exports" / user_folder(user))
     look = None
     if first_look is not None:
         def look(rows: int, preview: pd.DataFrame) -> None:
@@ -180,7 +180,7 @@ def _export_query(query: ReportQuery, db: Database, folder: Path, formats: tuple
                   look: Callable[[int, pd.DataFrame], None] | None = None,
                   ) -> tuple[int, pd.DataFrame, list[tuple[ReportQuery, ExportResult]]]:
     """Spool one result once, then write each of its formats from the spool."""
-    spool = folder / f".spool-{run_id}-{secrets.token_hex(4)}.arrow"
+    spool = folder / f".spool-{os.getpid()}-{run_id}-{secrets.token_hex(4)}.arrow"  # its writer's pid: see sweep
     chunks = iter([query.data]) if query.data is not None else db.iter_chunks(query.sql, query.params)
     try:
         rows, preview = _spool(chunks, spool, progress, cancelled)

@@ -25,6 +25,7 @@ from typing import Any
 
 from .config import Settings, load_settings
 from .errors import AnalyticsError
+from .exports.files import PRIVATE_UMASK, open_private, private_folder
 from .params import FormInvalid, check_names, declaration
 from .pipeline import RUN_ID_ENV, new_run_id, run_log
 from .render import RUN_RECORD_MIME
@@ -74,7 +75,7 @@ def run_notebook(notebook: Path, parameters: Mapping[str, Any] | None = None, *,
         raise NotebookFailed("FormInvalid", str(invalid), None, run_id=run_id) from None
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     executed = (folder or settings.reports_dir / "runs") / f"{notebook.stem}_{stamp}_{run_id}.ipynb"
-    executed.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(executed.parent)
     log = run_log(settings)
     log.info("run %s: notebook %s %s -> %s", run_id, notebook, parameters, executed)
     environment = {**os.environ, **settings.environment(), NOTEBOOK_ENV: str(notebook), RUN_ID_ENV: run_id,
@@ -83,7 +84,7 @@ def run_notebook(notebook: Path, parameters: Mapping[str, Any] | None = None, *,
     request = json.dumps({"notebook": str(notebook), "executed": str(executed), "parameters": parameters,
                           "timeout": timeout}, default=str)
     log_path = settings.reports_dir / "logs" / "runs.log"
-    with open(log_path, "a", encoding="utf-8") as child_log:  # papermill's banner and kernel warnings go here
+    with open_private(log_path) as child_log:  # papermill's banner and kernel warnings go here
         child = subprocess.Popen([sys.executable, "-m", "analytics.runner"], stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE, stderr=child_log, env=environment, cwd=str(notebook.parent),
                                  text=True, start_new_session=True)
@@ -173,6 +174,7 @@ def _child() -> int:
     import papermill  # noqa: PLC0415 - heavy, and only here
     from papermill.exceptions import PapermillExecutionError  # noqa: PLC0415
 
+    os.umask(PRIVATE_UMASK)  # the executed notebook, and all the kernel writes, are the owner's only
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     request = json.loads(sys.stdin.read())
     answer: dict[str, Any] = {"status": "ok"}

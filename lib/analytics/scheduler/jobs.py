@@ -21,6 +21,7 @@ from pathlib import Path
 from ..alerts import Alert, alert_id, deliver
 from ..config import Settings
 from ..db import TableSpec, connect
+from ..exports.files import open_private
 from ..pipeline import RUN_ID_ENV, new_run_id
 from ..runner import NotebookFailed, run_notebook
 from .schedules import Schedule
@@ -73,8 +74,7 @@ class JobLog:
             self.pending.unlink(missing_ok=True)
         except Exception:  # noqa: BLE001 - an outage must not lose the row nor stop the scheduler
             log.warning("job_runs: database unavailable, %s kept in %s", run.run_id, self.pending, exc_info=True)
-            self.pending.parent.mkdir(parents=True, exist_ok=True)
-            with self.pending.open("a", encoding="utf-8") as parked:
+            with open_private(self.pending) as parked:
                 parked.write(json.dumps(asdict(run), default=str) + "\n")
 
     def _parked(self) -> list[JobRun]:
@@ -105,8 +105,7 @@ class JobLog:
 @contextmanager
 def exclusive(job_dir: Path) -> Iterator[bool]:
     """Hold the job's run lock if free (True), else yield False: a job never overlaps itself, across processes."""
-    job_dir.mkdir(parents=True, exist_ok=True)
-    with open(job_dir / ".running", "a") as lock:
+    with open_private(job_dir / ".running") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

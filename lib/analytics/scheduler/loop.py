@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ..alerts import deliver, outbox_for, transport_for
 from ..config import Settings
+from ..exports.files import private_folder, process_alive
 from ..retention import cleanup
 from .jobs import exclusive, interrupted_alert, job_folder, record_tick, run_job
 from .schedules import Schedule
@@ -39,16 +40,6 @@ Execute = Callable[[Settings, Schedule, dt.datetime], object]
 
 def utc(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def period(schedule: Schedule, at: dt.datetime) -> dt.timedelta:
@@ -80,9 +71,9 @@ class Scheduler:
     def claim(self, job: str, tick: dt.datetime) -> bool:
         """Take the tick, or learn another process has; the claim holds our pid until the tick is settled."""
         folder = self._claims(job)
-        folder.mkdir(parents=True, exist_ok=True)
+        private_folder(folder)
         try:
-            descriptor = os.open(folder / utc(tick).strftime(STAMP), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            descriptor = os.open(folder / utc(tick).strftime(STAMP), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         except FileExistsError:
             return False
         try:
@@ -104,7 +95,7 @@ class Scheduler:
             if last is None:
                 continue
             lines = (self._claims(schedule.job) / utc(last).strftime(STAMP)).read_text(encoding="utf-8").split()
-            if len(lines) != 1 or not lines[0].isdigit() or int(lines[0]) == os.getpid() or _alive(int(lines[0])):
+            if len(lines) != 1 or not lines[0].isdigit() or int(lines[0]) == os.getpid() or process_alive(int(lines[0])):
                 continue
             record_tick(self.settings, schedule, utc(last), "failed", "the scheduler stopped while this run was going")
             deliver(self.settings, [interrupted_alert(self.settings, schedule, utc(last))], schedule.alert)

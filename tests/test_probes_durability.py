@@ -1,0 +1,63 @@
+"""What the product writes is its owner's only, and a run stopped at any moment still leaves its record:
+real commands, real kills, a real full disk."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import REPO
+
+PLASTIC = REPO / "notebooks" / "account_managers" / "plastic_cards.ipynb"
+
+
+def analytics(home: Path, *args: str, timeout: float = 300, **environment: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ANALYTICS_HOME": str(home), "ANALYTICS_NOTEBOOKS": str(REPO / "notebooks"), **environment}
+    if "ANALYTICS_DB_URL" not in environment:  # the home's own embedded store
+        env.pop("ANALYTICS_DB_URL", None)
+    return subprocess.run([sys.executable, "-m", "analytics.cli", *args], capture_output=True, text=True, env=env,
+                          timeout=timeout, check=False)
+
+
+def schedule(folder: Path, job: str, notebook: str, parameters: str = "{}", timeout_minutes: int = 10) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{job}.yaml").write_text(f'job: {job}\nnotebook: {notebook}\ncron: "0 3 * * *"\ntimezone: UTC\n'
+                                        f"parameters: {parameters}\ntimeout_minutes: {timeout_minutes}\nalert: file\n",
+                                        encoding="utf-8")
+    return folder
+
+
+def shared(root: Path) -> list[str]:
+    """Every file or folder under ``root`` that its group or others may use."""
+    found = []
+    for folder, folders, files in os.walk(root):
+        for path in [Path(folder)] + [Path(folder) / name for name in (*folders, *files)]:
+            mode = path.lstat().st_mode
+            if not stat.S_ISLNK(mode) and mode & 0o077:
+                found.append(f"{path.relative_to(root)} {stat.filemode(mode)}")
+    return found
+
+
+def test_reports_and_the_warehouse_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    made = analytics(home, "demo-data")
+    assert made.returncode == 0, made.stderr
+    ran = analytics(home, "run", str(PLASTIC), "-p", "partner_id", "3", "-p", "start", "2026-09-01",
+                    "-p", "end", "2026-10-31")
+    assert ran.returncode == 0, ran.stderr
+    assert {Path(line).suffix for line in ran.stdout.splitlines()} == {".ipynb", ".xlsx", ".csv"}
+    older = home / "reports" / "left_by_an_older_version"  # world-readable, as before this change
+    older.mkdir(mode=0o755)
+    (older / "runs.log").write_text("a line\n")
+    os.chmod(older, 0o755)
+    os.chmod(older / "runs.log", 0o644)
+    schedules = schedule(tmp_path / "schedules", "events_check", "monitoring/events.ipynb", "{send_alerts: true}")
+    job = analytics(home, "run-job", "events_check", ANALYTICS_SCHEDULES=str(schedules))
+    assert job.returncode == 0, job.stderr
+    written = {path.relative_to(home / "reports").parts[0] for path in (home / "reports").rglob("*") if path.is_file()}
+    assert {"runs", "exports", "logs"} <= written
+    assert list((home / "reports" / "runs" / "events_check").glob("*.html"))  # the run page
+    assert shared(home / "reports") == [] and shared(home / "data") == [] and shared(home) == []

@@ -5,9 +5,18 @@ audited range downloads, kernels without the token, and probing query arguments.
 
 from __future__ import annotations
 
-from analytics.testing.http import Client
+import os
+import re
+from pathlib import Path
 
-from .test_sharing import JOB, person, shared
+import psutil
+import pytest
+
+from analytics.testing.http import Client
+from analytics.web.kernel_link import KERNEL_SECRET_ENV, PROOF_HEADER, VisitorUnknown, kernel_proof, wait_for_visitor
+
+from .conftest import Served, wait_until
+from .test_sharing import JOB, PLASTIC, kernel_of, person, refused, shared
 
 __all__ = ["shared"]  # the module's app: the sharing tests' people, groups, token, proxy and scheduled job
 
@@ -43,3 +52,74 @@ def test_every_other_spelling_of_an_owner_only_file_or_run_page_answers_404(shar
         assert reply.status == 404 and b"analysts' run" not in reply.body, spelling
     assert victim.get("/exports/anna").status == 404 and victim.get("/exports/anna/").status == 404
     assert victim.get("/runs/").status == 404
+
+
+def app_kernels(served: Served) -> dict[str, int]:
+    """The app's kernels as any local account sees them: ``ps`` shows each kernel's id in its command line."""
+    found = {}
+    for child in psutil.Process(served.process.pid).children(recursive=True):
+        try:
+            named = re.search(r"kernel-([0-9a-f-]{36})\.json", " ".join(child.cmdline()))
+        except psutil.Error:
+            continue
+        if named:
+            found[named.group(1)] = child.pid
+    return found
+
+
+def environment_of(pid: int) -> dict[str, str]:
+    """A process's environment as it started, read the way only the same account can."""
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return dict(item.split("=", 1) for item in raw.decode("utf-8", "replace").split("\0") if "=" in item)
+
+
+def test_a_warm_kernels_request_opens_only_for_the_apps_proof(shared) -> None:  # type: ignore[no-untyped-def]
+    served, _ = shared
+    anna = person(shared, "anna")
+    warm = wait_until(lambda: app_kernels(served), 90, "the app started no kernel")
+    secret = environment_of(next(iter(warm.values())))[KERNEL_SECRET_ENV]  # the app gave its kernels the secret
+    for kernel in warm:  # a kernel id from `ps`, with nothing else, a wrong proof, or a session: refused
+        assert Client(served.port).websocket(f"/voila/query/{kernel}") == 403
+        assert anna.websocket(f"/voila/query/{kernel}") == 403
+        assert Client(served.port).websocket(f"/voila/query/{kernel}", **{PROOF_HEADER: "0" * 64}) == 403
+    unused = "00000000-0000-4000-8000-00000000abcd"  # not a real kernel: the test must not take a visitor's request
+    other = "00000000-0000-4000-8000-00000000abce"
+    assert Client(served.port).websocket(f"/voila/query/{unused}", **{PROOF_HEADER: kernel_proof(secret, other)}) == 403
+    assert Client(served.port).websocket(f"/voila/query/{unused}", **{PROOF_HEADER: kernel_proof(secret, unused)}) == 101
+
+
+def test_a_kernel_is_its_openers_alone(shared) -> None:  # type: ignore[no-untyped-def]
+    served, _ = shared
+    anna, victim, boss = person(shared, "anna"), person(shared, "victim"), person(shared, "boss")
+    waiting = set(app_kernels(served))
+    for kernel in waiting:  # a warm kernel nobody has been given yet is nobody's to use
+        assert anna.get(f"/api/kernels/{kernel}").status == 403
+        assert boss.get(f"/api/kernels/{kernel}").status == 403
+    opened = {kernel_of(anna.get(PLASTIC)) for _ in range(2)}  # the warm kernel, then one started for her
+    assert opened & waiting and opened - waiting
+    for kernel in opened:
+        assert anna.get(f"/api/kernels/{kernel}").status == 200
+        assert anna.websocket(f"/api/kernels/{kernel}/channels?session_id=a") == 101
+        for other in (victim, boss, Client(served.port)):  # same group, an admin, nobody signed in
+            assert refused(other.get(f"/api/kernels/{kernel}"))
+            assert other.websocket(f"/api/kernels/{kernel}/channels?session_id=x") in (401, 403)
+            assert other.websocket(f"/voila/execution/{kernel}") in (401, 403, 404)  # 404: no progressive rendering
+            assert other.websocket(f"/voila/query/{kernel}") in (401, 403)
+            assert refused(other.request("POST", f"/voila/api/shutdown/{kernel}", body=b""))
+            assert refused(other.request("DELETE", f"/api/kernels/{kernel}"))
+        assert anna.get(f"/api/kernels/{kernel}").status == 200  # still running: nobody else could stop it
+
+
+def test_a_warm_kernel_without_the_apps_secret_or_proof_stops_instead_of_running_for_nobody(
+        shared, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    served, _ = shared
+    for name, value in {"VOILA_PREHEAT": "True", "VOILA_KERNEL_ID": "00000000-0000-4000-8000-00000000abcf",
+                        "VOILA_APP_PORT": str(served.port), "VOILA_SERVER_URL": "/"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv(KERNEL_SECRET_ENV, raising=False)
+    with pytest.raises(VisitorUnknown, match="could not be prepared"):
+        wait_for_visitor()
+    monkeypatch.setenv(KERNEL_SECRET_ENV, "not the app's secret")
+    with pytest.raises(VisitorUnknown, match="could not learn who opened it"):
+        wait_for_visitor()  # the app refuses the proof: the kernel stops, no one's report runs as the app's account
+    assert KERNEL_SECRET_ENV not in os.environ  # used once, then gone from the kernel's environment

@@ -11,8 +11,10 @@ by :class:`Guard`, whose ``prepare`` runs before the handler's own:
    proxy addresses), the shared token (``Authorization: token ...`` or ``?token=``), the session cookie
    set by the sign-in page; with nothing configured and the app on loopback, the local user is an admin;
 3. a page asked without a sign-in goes to the sign-in page; anything else answers 401;
-4. a report page, a kernel (its API, websocket, shutdown) answers 403 unless the person's groups may
-   open the report; a download answers 403 unless the file is in the person's own folder (or an admin's);
+4. a report page answers 403 unless the person's groups may open the report; a kernel (its API, websockets,
+   shutdown) answers 403 to anyone but the person whose page it serves, admins too; a warm kernel's request
+   websocket (``voila/query``) opens only for the kernel's proof (:mod:`analytics.web.kernel_link`); a download
+   answers 403 unless the file is in the person's own folder (or an admin's);
 5. the signed-in name and the client address go to Voilà as request headers the app sets itself (any
    the browser sent are dropped), and from there into the report's kernel.
 """
@@ -39,11 +41,12 @@ from jupyter_server.auth.identity import IdentityProvider, User
 from tornado import web
 from tornado.httputil import split_host_and_port
 
-from ..access.identity import ADMIN_GROUP, CLIENT_HEADER, USER_HEADER, Person, os_user, user_folder
+from ..access.identity import ADMIN_GROUP, CLIENT_HEADER, USER_ENV, USER_HEADER, Person, os_user, user_folder
 from ..access.rules import may_open
 from ..access.serving import is_loopback, sign_in_configured
 from ..access.users import UsersFile
 from ..config import Settings
+from .kernel_link import PROOF_HEADER, proof_valid, seal_kernel_environment
 
 SESSION_COOKIE = "analytics_session"
 TOKEN_USER = "token"
@@ -118,7 +121,10 @@ class FailedSignIns:
 class Gate:
     """Host names, identification and permissions, for one app."""
 
-    def __init__(self, settings: Settings, base_url: str, ip: str, kernels: Any = None) -> None:
+    def __init__(self, settings: Settings, base_url: str, ip: str, kernels: Any = None,
+                 kernel_secret: str | None = None) -> None:
+        """Made once per app, before its kernels start: without a ``kernel_secret`` from the caller, the gate
+        seals the environment kernels inherit itself (see :mod:`analytics.web.kernel_link`)."""
         self.settings, self.base_url = settings, "/" + base_url.strip("/") + "/" if base_url.strip("/") else "/"
         self.users = UsersFile(settings.users_file)
         self.open_local = not sign_in_configured(settings) and is_loopback(ip)
@@ -128,6 +134,8 @@ class Gate:
         self.failures = FailedSignIns()
         self.kernels = kernels  # the kernel manager, to tell which report a kernel runs
         self.kernel_reports: dict[str, str] = {}  # kernels started for a visitor: id -> report path
+        self.kernel_owners: dict[str, str] = {}  # kernels handed to a visitor: id -> the person's name
+        self.kernel_secret = kernel_secret or seal_kernel_environment(os.environ)
 
     # -- host names -------------------------------------------------------------------------------
     def host_allowed(self, host_header: str) -> bool:
@@ -224,6 +232,8 @@ class Gate:
         """Raise :class:`NotAllowed` unless ``person`` may have this (:class:`NotFound` for a report that is not one)."""
         if kind == "report" and not self._is_report(target["notebook"]):
             raise NotFound()
+        if kind == "kernel" and self.kernel_owners.get(target["kernel"]) != person.name:  # admins included
+            raise NotAllowed("This report page was opened by someone else. Open the report yourself to use it.")
         if person.is_admin:
             return
         if kind == "report" and not may_open(person, self.settings.notebooks, target["notebook"]):
@@ -267,10 +277,23 @@ class Gate:
         return find(kernel_id) if find is not None else None
 
     def record_kernel(self, kernel_id: str, environment: dict[str, str]) -> None:
-        """Note the report of a kernel Voilà started for a visitor (its ``SCRIPT_NAME`` is the page's path)."""
+        """Note the report of a kernel Voilà started for a visitor (its ``SCRIPT_NAME`` is the page's path), and
+        whose it is (the name the gate put in the request)."""
         kind, target = self.route(environment.get("SCRIPT_NAME", ""))
         if kind == "report":
             self.kernel_reports[kernel_id] = target["notebook"]
+        if environment.get(USER_ENV):
+            self.claim_kernel(kernel_id, environment[USER_ENV])
+
+    def claim_kernel(self, kernel_id: str, name: str) -> None:
+        """The kernel now serves this person's page: only they may use it (its websocket, Run, shutdown), not a
+        colleague of the same group who learns its id, nor an admin, whose clicks would land in the owner's
+        folder and audit as the owner's."""
+        live = set(self.kernels.list_kernel_ids()) if self.kernels is not None else set()
+        for known in (self.kernel_owners, self.kernel_reports):
+            for gone in [other for other in known if live and other not in live]:
+                del known[gone]
+        self.kernel_owners[kernel_id] = name
 
     def visible_reports(self, person: Person, entries: list[Any]) -> list[Any]:
         return [entry for entry in entries if person.is_admin or may_open(person, self.settings.notebooks, entry.path)]
@@ -320,8 +343,9 @@ class Guard:
         kind, target = gate.route(request.path)
         if kind == "missing":
             return self._refuse(404, "Nothing here", "There is nothing at this address. Check the link you followed.")
-        if kind == "kernel_query":  # a warm kernel asking for its visitor's request: only from this machine
-            if not is_loopback(request.remote_ip or ""):
+        if kind == "kernel_query":  # a warm kernel asking for its visitor's request: only the app's own kernels
+            if not is_loopback(request.remote_ip or "") or \
+                    not proof_valid(gate.kernel_secret, target["kernel"], request.headers.get(PROOF_HEADER)):
                 return self._refuse(403, "Not allowed", "This address is for the app's own kernels.")
         elif kind != "public":
             person = gate.identify(handler)

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
+from jupyter_core.utils import ensure_async
 from jupyter_server.utils import url_path_join
 from tornado import web
 from tornado.ioloop import IOLoop
@@ -19,7 +20,8 @@ from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler, 
 from ..audit import AuditEvent, audit, file_sha256
 from ..catalog import report_catalog
 from ..config import Settings
-from .gate import safe_next
+from .gate import Gate, safe_next
+from .kernel_link import visitor_kernel_environment
 
 EXPORT_NAME = re.compile(r"^[\w.-]+\.(xlsx|csv|txt)$", re.UNICODE)
 CONTENT_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -155,7 +157,13 @@ class SignOutHandler(SecureHeaders, web.RequestHandler):
 
 class ReportPageHandler(TornadoVoilaHandler):
     """Voilà's report page, which also sets the ``_xsrf`` cookie (so the page's shutdown request on close is
-    accepted, voila#1458) and answers "busy" instead of starting a kernel past the cap."""
+    accepted, voila#1458), answers "busy" instead of starting a kernel past the cap, and makes the kernel it
+    hands out (warm or new) the signed-in person's own."""
+
+    @property
+    def kernel_manager(self) -> Any:
+        return VisitorKernels(self.settings["kernel_manager"], self.settings["analytics_gate"],
+                              self._analytics_person.name)  # type: ignore[attr-defined] - set by the gate
 
     def initialize(self, **kwargs: Any) -> None:
         self.max_visitor_kernels = kwargs.pop("max_visitor_kernels")
@@ -196,6 +204,30 @@ def _message_type(message: bytes | str | dict[str, Any]) -> str | None:
     else:
         return None
     return header.get("msg_type")
+
+
+class VisitorKernels:
+    """The kernel manager as one report request sees it: Voilà's handler picks a warm kernel or starts one
+    inside its page generator, and only here is that kernel's id known with the request's person, so the gate
+    learns the owner here. A new kernel's environment loses the app's secrets on the way."""
+
+    def __init__(self, manager: Any, gate: Gate, owner: str) -> None:
+        self._manager, self._gate, self._owner = manager, gate, owner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._manager, name)
+
+    async def get_rendered_notebook(self, *args: Any, **kwargs: Any) -> tuple[Any, list[str], str]:
+        task, rendered, kernel_id = await self._manager.get_rendered_notebook(*args, **kwargs)
+        self._gate.claim_kernel(kernel_id, self._owner)
+        return task, rendered, kernel_id
+
+    async def start_kernel(self, *args: Any, **kwargs: Any) -> str:
+        if kwargs.get("env") is not None:
+            kwargs["env"] = visitor_kernel_environment(kwargs["env"])
+        kernel_id = await ensure_async(self._manager.start_kernel(*args, **kwargs))
+        self._gate.claim_kernel(kernel_id, self._owner)
+        return kernel_id
 
 
 def visitor_kernels(manager: Any) -> int:

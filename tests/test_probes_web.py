@@ -8,15 +8,17 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 import psutil
 import pytest
 
 from analytics.testing.http import Client
+from analytics.web.gate import safe_next
 from analytics.web.kernel_link import KERNEL_SECRET_ENV, PROOF_HEADER, VisitorUnknown, kernel_proof, wait_for_visitor
 
 from .conftest import Served, wait_until
-from .test_sharing import JOB, PLASTIC, kernel_of, person, refused, shared
+from .test_sharing import JOB, PASSWORDS, PLASTIC, kernel_of, person, refused, shared
 
 __all__ = ["shared"]  # the module's app: the sharing tests' people, groups, token, proxy and scheduled job
 
@@ -123,3 +125,35 @@ def test_a_warm_kernel_without_the_apps_secret_or_proof_stops_instead_of_running
     with pytest.raises(VisitorUnknown, match="could not learn who opened it"):
         wait_for_visitor()  # the app refuses the proof: the kernel stops, no one's report runs as the app's account
     assert KERNEL_SECRET_ENV not in os.environ  # used once, then gone from the kernel's environment
+
+
+HOSTILE_NEXT = ["/\\evil.example/", "/\\/evil.example/path", "\\\\evil.example", "//evil.example/x", "/%2F%2Fevil.example",
+                "%2F%2Fevil.example", "/%2f/evil.example", "/%5Cevil.example", "/%255C%255Cevil.example", "/\t/evil.example",
+                "/%09/evil.example", "/\r\n//evil.example", "/%0d%0a//evil.example", "javascript:alert(1)",
+                "JavaScript:alert(1)", "https://evil.example/", "http:/evil.example", "evil.example", "/\x00//evil.example"]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_NEXT)
+def test_after_sign_in_never_another_site(hostile: str) -> None:
+    assert safe_next(hostile, "/") == "/"
+    assert safe_next(hostile, "/reports/") == "/reports/"
+
+
+def test_after_sign_in_the_apps_own_paths_are_kept() -> None:
+    for own in ("/", "/voila/render/account_managers/plastic_cards.ipynb?partner_id=3&start=2026-10-01",
+                "/voila/render/a%20b.ipynb"):
+        assert safe_next(own, "/") == own
+    assert safe_next("/reports/voila/render/x.ipynb", "/reports/") == "/reports/voila/render/x.ipynb"
+    assert safe_next("/voila/render/x.ipynb", "/reports/") == "/reports/"
+
+
+def test_the_sign_in_form_sends_a_hostile_next_to_the_start_page(shared) -> None:  # type: ignore[no-untyped-def]
+    for hostile in HOSTILE_NEXT:
+        client = Client(shared[0].port, source="127.0.0.21")
+        form = client.get("/login?next=" + quote(hostile, safe=""))
+        assert "evil.example" not in form.text, hostile
+        reply = client.sign_in("anna", PASSWORDS["anna"], next_path=hostile)
+        assert reply.status == 302 and reply.headers["Location"] == "/", hostile
+    client = Client(shared[0].port, source="127.0.0.21")
+    assert client.sign_in("anna", PASSWORDS["anna"], next_path=PLASTIC + "?partner_id=3").headers["Location"] == \
+        PLASTIC + "?partner_id=3"

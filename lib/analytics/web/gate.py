@@ -418,11 +418,15 @@ class AnalyticsIdentityProvider(IdentityProvider):
 
 
 def safe_next(target: str | None, base_url: str) -> str:
-    """Where to go after signing in: a path of this app only (never another site)."""
-    if not target:
+    """Where to go after signing in: a path of this app only, never another site. Browsers read ``\\`` as ``/``
+    (``/\\evil.example`` is ``//evil.example``), skip tabs and newlines, and some decode before they look, so
+    anything with a backslash or a control character (in the link or decoded), a space, or starting ``//``, is
+    refused: the links the app makes itself have none of these."""
+    if not target or " " in target:
         return base_url
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith(base_url) or target.startswith("//"):
-        return base_url
+    for spelling in (target, unquote(target), unquote(unquote(target))):
+        parts = urlsplit(spelling)
+        if ("\\" in spelling or _CONTROL.search(spelling) or parts.scheme or parts.netloc or spelling.startswith("//")
+                or not spelling.startswith(base_url)):
+            return base_url
     return target
-

@@ -5,14 +5,19 @@ audited range downloads, kernels without the token, and probing query arguments.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import quote
 
 import psutil
 import pytest
 
+from analytics.access.identity import os_user, user_folder
+from analytics.access.users import NAME, UserError, UsersFile
 from analytics.testing.http import Client
 from analytics.web.gate import safe_next
 from analytics.web.kernel_link import KERNEL_SECRET_ENV, PROOF_HEADER, VisitorUnknown, kernel_proof, wait_for_visitor
@@ -157,3 +162,48 @@ def test_the_sign_in_form_sends_a_hostile_next_to_the_start_page(shared) -> None
     client = Client(shared[0].port, source="127.0.0.21")
     assert client.sign_in("anna", PASSWORDS["anna"], next_path=PLASTIC + "?partner_id=3").headers["Location"] == \
         PLASTIC + "?partner_id=3"
+
+
+def built_in_names() -> list[str]:
+    return ["token", "Token", os_user(), os_user().upper(), "scheduler:weekly_builder"]
+
+
+def test_no_person_can_take_a_built_in_name(tmp_path: Path) -> None:
+    users = UsersFile(tmp_path / "users.json")
+    for name in built_in_names():
+        with pytest.raises(UserError):
+            users.add(name, "a-long-password", ["marketing"])
+    assert not users  # nothing was written
+    env = {**os.environ, "ANALYTICS_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "analytics.cli", "users", "add", "token", "--groups", "marketing",
+                           "--password-stdin"], input="a-long-password\n", env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode != 0 and "a name the app uses itself" in done.stderr and "Traceback" not in done.stderr
+    folders = {name: user_folder(name) for name in [*built_in_names(), "anna", "_token", "u-0123456789abcdef"]}
+    for name in built_in_names():
+        assert folders[name].startswith("_") and folders[name] not in (folders["anna"], folders["_token"])
+    assert not folders["_token"].startswith("_")  # a proxy's odd name gets a digest folder, never a built-in one
+    assert folders["u-0123456789abcdef"] != "u-0123456789abcdef"  # nor a name shaped like someone's digest folder
+    assert NAME.fullmatch("_token") is None  # a users-file name cannot start with the built-in folders' "_"
+
+
+def test_a_hand_edited_users_file_or_a_proxy_cannot_sign_in_as_a_built_in_name(shared) -> None:  # type: ignore[no-untyped-def]
+    served, home = shared
+    users_file = home / "users.json"
+    original = users_file.read_text(encoding="utf-8")
+    data = json.loads(original)
+    entry = data["users"]["anna"]  # anna's password hash, under the built-in names
+    data["users"].update({name: {**entry, "groups": ["marketing"]} for name in built_in_names()})
+    users_file.write_text(json.dumps(data), encoding="utf-8")
+    try:
+        for name in built_in_names():
+            client = Client(served.port, source="127.0.0.31")
+            assert client.sign_in(name, PASSWORDS["anna"]).status == 401, name
+            client.cookies.clear()
+            assert refused(client.get("/")), name
+            proxied = Client(served.port, source="127.0.0.2").get("/", **{"X-Forwarded-User": name,
+                                                                            "X-Forwarded-Groups": "admin"})
+            assert refused(proxied), name
+    finally:
+        users_file.write_text(original, encoding="utf-8")
+    assert person(shared, "anna").get("/").status == 200

@@ -3,6 +3,11 @@
 The app passes the signed-in name to a report's kernel in the ``HTTP_X_ANALYTICS_USER`` variable (a
 header the app sets itself and never takes from the browser); ``analytics run`` passes ``--as NAME`` or
 the operating-system user as ``ANALYTICS_RUN_BY``.
+
+Some names are the app's own, never a person's: ``token`` (the shared token), the operating-system account
+(the loopback user of an app open on this machine, and headless runs), and ``scheduler:<job>`` (scheduled
+runs). No users-file entry or proxy header can take them, and their files live in folders that start with
+``_``, which no person's folder can (a person's name starts with a letter or a digit).
 """
 
 from __future__ import annotations
@@ -19,7 +24,11 @@ CLIENT_HEADER = "X-Analytics-Client"  # the client address the app saw
 USER_ENV = "HTTP_X_ANALYTICS_USER"
 CLIENT_ENV = "HTTP_X_ANALYTICS_CLIENT"
 RUN_BY_ENV = "ANALYTICS_RUN_BY"
+TOKEN_USER = "token"
+SCHEDULER_PREFIX = "scheduler:"
+BUILT_IN_FOLDER_PREFIX = "_"
 _FOLDER_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+_DIGEST_FOLDER = re.compile(r"^u-[0-9a-f]{16}$")
 
 
 @dataclass(frozen=True)
@@ -49,9 +58,19 @@ def current_client() -> str:
     return os.environ.get(CLIENT_ENV, "")
 
 
+def built_in(name: str) -> bool:
+    """True for the app's own names (see the module doc), in any letter case: an admin-looking ``Token`` in
+    the audit trail is as misleading as ``token``."""
+    lowered = name.strip().lower()
+    return lowered in (TOKEN_USER, os_user().lower()) or lowered.startswith(SCHEDULER_PREFIX)
+
+
 def user_folder(name: str) -> str:
     """The folder under ``reports/exports/`` holding this person's files: the name itself when it is a safe
-    file name, else a stable digest of it (an e-mail with odd characters, a proxy's name)."""
-    if _FOLDER_SAFE.fullmatch(name) and ".." not in name:
+    file name, else a stable digest of it (an e-mail with odd characters, a proxy's name). A built-in name's
+    folder starts with ``_`` and a name shaped like a digest folder is digested too, so no two meet."""
+    if built_in(name):
+        return BUILT_IN_FOLDER_PREFIX + re.sub(r"[^A-Za-z0-9._@-]", "-", name.strip())[:63]
+    if _FOLDER_SAFE.fullmatch(name) and ".." not in name and not _DIGEST_FOLDER.fullmatch(name):
         return name
     return "u-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]

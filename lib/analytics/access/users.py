@@ -16,7 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ..errors import AnalyticsError
-from .identity import Person
+from .identity import Person, built_in
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 GROUP = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -56,8 +56,9 @@ class UsersFile:
         return bool(self._entries())
 
     def person(self, name: str) -> Person | None:
+        """The person of this name; never for a built-in name, even if the file was edited by hand to hold one."""
         entry = self._entries().get(name)
-        return Person(name, frozenset(entry.get("groups", []))) if entry else None
+        return Person(name, frozenset(entry.get("groups", []))) if entry and not built_in(name) else None
 
     def stamp(self, name: str) -> str:
         """A short fingerprint of the user's password hash: sessions made before a password change stop working."""
@@ -65,7 +66,7 @@ class UsersFile:
         return str(entry.get("hash", ""))[-12:]
 
     def verify(self, name: str, password: str) -> Person | None:
-        entry = self._entries().get(name)
+        entry = self._entries().get(name) if not built_in(name) else None
         try:
             _HASHER.verify(entry["hash"] if entry else _DUMMY_HASH, password)
         except (VerificationError, InvalidHashError):
@@ -76,6 +77,9 @@ class UsersFile:
         """Add a person, or replace their password and groups."""
         if not NAME.fullmatch(name):
             raise UserError(f"'{name}' cannot be a user name: use letters, digits, '.', '_', '-' or '@' (up to 64).")
+        if built_in(name):
+            raise UserError(f"'{name}' is a name the app uses itself (the shared token, the account that runs the app, "
+                            "or the scheduler): choose another name for this person.")
         bad = [group for group in groups if not GROUP.fullmatch(group)]
         if bad:
             raise UserError(f"Group names are lower-case letters, digits and '_': {', '.join(bad)} is not one.")

@@ -41,7 +41,17 @@ from jupyter_server.auth.identity import IdentityProvider, User
 from tornado import web
 from tornado.httputil import split_host_and_port
 
-from ..access.identity import ADMIN_GROUP, CLIENT_HEADER, USER_ENV, USER_HEADER, Person, os_user, user_folder
+from ..access.identity import (
+    ADMIN_GROUP,
+    CLIENT_HEADER,
+    TOKEN_USER,
+    USER_ENV,
+    USER_HEADER,
+    Person,
+    built_in,
+    os_user,
+    user_folder,
+)
 from ..access.rules import may_open
 from ..access.serving import is_loopback, sign_in_configured
 from ..access.users import UsersFile
@@ -49,7 +59,6 @@ from ..config import Settings
 from .kernel_link import PROOF_HEADER, proof_valid, seal_kernel_environment
 
 SESSION_COOKIE = "analytics_session"
-TOKEN_USER = "token"
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 MAX_FAILURES = 5  # failed sign-ins per address (and per name) within the window, then a pause
 FAILURE_WINDOW_SECONDS = 300.0
@@ -147,6 +156,8 @@ class Gate:
         request = handler.request
         if self.proxies and self._from_proxy(request.remote_ip or ""):
             name = request.headers.get(self.settings.proxy_user_header, "").strip()
+            if name and built_in(name):  # the token's admin, the app's account, the scheduler: never a proxy's person
+                return None
             if name:
                 return self._proxied(name, request.headers.get(self.settings.proxy_groups_header))
         token = self._token(handler)

@@ -8,8 +8,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
+import stat
 import subprocess
 import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
 
@@ -18,12 +22,13 @@ import pytest
 
 from analytics.access.identity import os_user, user_folder
 from analytics.access.users import NAME, UserError, UsersFile
-from analytics.testing.http import Client
+from analytics.testing.clickhouse_server import free_port
+from analytics.testing.http import Client, Reply
 from analytics.web.gate import safe_next
 from analytics.web.kernel_link import KERNEL_SECRET_ENV, PROOF_HEADER, VisitorUnknown, kernel_proof, wait_for_visitor
 
 from .conftest import Served, wait_until
-from .test_sharing import JOB, PASSWORDS, PLASTIC, kernel_of, person, refused, shared
+from .test_sharing import JOB, PASSWORDS, PLASTIC, TOKEN, add_people, kernel_of, person, refused, shared
 
 __all__ = ["shared"]  # the module's app: the sharing tests' people, groups, token, proxy and scheduled job
 
@@ -207,3 +212,91 @@ def test_a_hand_edited_users_file_or_a_proxy_cannot_sign_in_as_a_built_in_name(s
     finally:
         users_file.write_text(original, encoding="utf-8")
     assert person(shared, "anna").get("/").status == 200
+
+
+def sign_out(client: Client, with_xsrf: bool = True) -> Reply:
+    """What the start page's sign-out form sends."""
+    start = client.get("/")
+    found = re.search(r'<form class="sign-out" method="post" action="([^"]+)"[^>]*>.*?name="_xsrf" value="([^"]+)"', start.text)
+    assert found, "the start page has no sign-out form"
+    body = f"_xsrf={found.group(2)}".encode() if with_xsrf else b""
+    return client.request("POST", found.group(1), body=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+
+def test_sign_out_is_a_form_post_and_ends_the_session_on_the_server(shared) -> None:  # type: ignore[no-untyped-def]
+    served, home = shared
+    anna = person(shared, "anna")
+    copied = Client(served.port, cookies=dict(anna.cookies))  # the cookie, copied before sign-out
+    assert anna.get("/logout").status == 200 and anna.get("/").status == 200  # a link or an image signs nobody out
+    assert sign_out(anna, with_xsrf=False).status == 403 and anna.get("/").status == 200
+    reply = sign_out(anna)
+    assert reply.status == 302 and reply.headers["Location"] == "/login?signed_out=1"
+    assert refused(anna.get("/"))
+    assert refused(copied.get("/")) and refused(copied.get(PLASTIC))  # the copy ends with the session
+    ended = home / "reports" / ".ended_sessions.json"
+    assert stat.S_IMODE(ended.stat().st_mode) == 0o600  # kept across restarts, for the app's account only
+    assert person(shared, "anna").get("/").status == 200  # signing in again makes a new session
+
+
+def test_failed_sign_ins_elsewhere_never_lock_a_person_out(shared) -> None:  # type: ignore[no-untyped-def]
+    port = shared[0].port
+    attacker = Client(port, source="127.0.0.41")
+    for _ in range(8):
+        assert attacker.sign_in("victim", "guess-" + "x" * 8).status in (401, 429)
+    assert attacker.sign_in("victim", PASSWORDS["victim"]).status == 429  # this address, this name: paused
+    assert Client(port, source="127.0.0.42").sign_in("victim", PASSWORDS["victim"]).status == 302  # the person is not
+
+
+def test_wrong_tokens_are_limited_per_address_like_wrong_passwords(shared) -> None:  # type: ignore[no-untyped-def]
+    port = shared[0].port
+    prober = Client(port, source="127.0.0.43")
+    answers = [prober.get("/", Authorization=f"token wrong-{attempt}").status for attempt in range(12)]
+    assert all(status in (302, 401) for status in answers[:5]) and set(answers[5:]) == {429}
+    assert prober.get("/?token=another-wrong-one").status == 429
+    paused = prober.get("/", Authorization=f"token {TOKEN}")
+    assert paused.status == 429 and "Too many wrong tokens" in paused.text and int(paused.headers["Retry-After"]) > 0
+    assert Client(port, source="127.0.0.44").get("/", Authorization=f"token {TOKEN}").status == 200  # another address
+
+
+@pytest.fixture(scope="module")
+def logged_app(embedded_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, Path]]:
+    """An app with people and no reports (no kernels to start), whose log the test reads."""
+    home = tmp_path_factory.mktemp("logged-home")
+    add_people(home)
+    (home / "notebooks").mkdir()
+    log = home / "app.log"
+    port = free_port()
+    env = {**os.environ, "ANALYTICS_DB_URL": embedded_url, "ANALYTICS_HOME": str(home),
+           "ANALYTICS_NOTEBOOKS": str(home / "notebooks")}
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "analytics.cli", "serve", "--port", str(port), "--ip", "0.0.0.0"],
+                                   env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until(lambda: Client(port).get("/login").status == 200 if _listening(port) else False, 90,
+                   "the app never answered")
+        yield Served(f"http://127.0.0.1:{port}/", process, port), log
+    finally:
+        os.killpg(process.pid, 15)
+        process.wait(timeout=30)
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_passwords_are_checked_off_the_servers_thread_while_pages_are_answered(logged_app) -> None:  # type: ignore[no-untyped-def]
+    served, log = logged_app
+    with ThreadPoolExecutor(9) as pool:
+        sign_ins = [pool.submit(Client(served.port, source=f"127.0.0.{50 + n}").sign_in, "anna", f"wrong-{n}-password")
+                    for n in range(8)]
+        form = pool.submit(Client(served.port, source="127.0.0.60").get, "/login")
+        assert form.result().status == 200
+        assert [future.result().status for future in sign_ins] == [401] * 8
+    written = log.read_text(encoding="utf-8", errors="replace")
+    lines = [line for line in written.splitlines() if "sign-in of 'anna' checked" in line]
+    assert len(lines) == 8, written[-3000:]
+    assert all("on analytics-password_" in line and "MainThread" not in line for line in lines)

@@ -168,8 +168,10 @@ def test_failed_sign_ins_are_rate_limited(shared) -> None:  # type: ignore[no-un
     blocked = client.sign_in("victim", PASSWORDS["victim"])
     assert blocked.status == 429 and "Too many failed sign-ins" in blocked.text
     assert "analytics_session" not in client.cookies
-    assert Client(shared[0].port, source="127.0.0.4").sign_in("victim", PASSWORDS["victim"]).status == 429  # per name too
-    assert Client(shared[0].port, source="127.0.0.3").sign_in("anna", PASSWORDS["anna"]).status == 429  # per address too
+    # never per name alone: failures elsewhere cannot lock the person out (issue 17); another name from the same
+    # address has a looser limit of its own (MAX_ADDRESS_FAILURES)
+    assert Client(shared[0].port, source="127.0.0.4").sign_in("victim", PASSWORDS["victim"]).status == 302
+    assert Client(shared[0].port, source="127.0.0.3").sign_in("anna", PASSWORDS["anna"]).status == 302
 
 
 def test_session_cookie_is_http_only_and_same_site_and_sign_out_ends_it(shared) -> None:  # type: ignore[no-untyped-def]
@@ -179,8 +181,12 @@ def test_session_cookie_is_http_only_and_same_site_and_sign_out_ends_it(shared) 
     reply = client.sign_in("anna", PASSWORDS["anna"])
     session = [line for line in reply.set_cookies() if line.startswith("analytics_session=")]
     assert session and "HttpOnly" in session[0] and "SameSite=Lax" in session[0]
-    assert client.get("/").status == 200
-    assert client.get("/logout").status == 302
+    start = client.get("/")
+    assert start.status == 200
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', start.text)
+    assert xsrf, "the start page has no sign-out form"
+    assert client.request("POST", "/logout", body=f"_xsrf={xsrf.group(1)}".encode(),
+                          headers={"Content-Type": "application/x-www-form-urlencoded"}).status == 302
     assert refused(client.get("/"))
 
 

@@ -98,15 +98,20 @@ class UsersFile:
         self._save(entries)
 
     def _save(self, entries: dict[str, dict]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".users-", suffix=".json")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:  # mkstemp makes it 0600
-                json.dump({"users": entries}, out, indent=2, sort_keys=True)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temporary, self.path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_private_json(self.path, {"users": entries})
         self._cache = None
+
+
+def write_private_json(path: Path, data: dict) -> None:
+    """Write ``data`` readable by its owner only, atomically: a crash never leaves it half written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".json")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:  # mkstemp makes it 0600
+            json.dump(data, out, indent=2, sort_keys=True)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

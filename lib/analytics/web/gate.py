@@ -21,6 +21,7 @@ by :class:`Guard`, whose ``prepare`` runs before the handler's own:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import html
@@ -30,9 +31,11 @@ import os
 import re
 import secrets
 import socket
+import threading
 import time
 from collections import deque
 from collections.abc import Awaitable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -54,14 +57,17 @@ from ..access.identity import (
 )
 from ..access.rules import may_open
 from ..access.serving import is_loopback, sign_in_configured
+from ..access.sessions import EndedSessions
 from ..access.users import UsersFile
 from ..config import Settings
 from .kernel_link import PROOF_HEADER, proof_valid, seal_kernel_environment
 
 SESSION_COOKIE = "analytics_session"
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
-MAX_FAILURES = 5  # failed sign-ins per address (and per name) within the window, then a pause
+MAX_FAILURES = 5  # failed sign-ins per address and name, or wrong tokens per address, within the window, then a pause
+MAX_ADDRESS_FAILURES = 20  # failed sign-ins per address, whatever the names (an office behind one address)
 FAILURE_WINDOW_SECONDS = 300.0
+PASSWORD_THREADS = 2  # Argon2 runs here, never on the web server's one thread; a small pool bounds the CPU it takes
 _KERNEL = r"(?P<kernel>[0-9a-f-]{36})"
 _ROUTES = [  # (kind, pattern of the path after the base URL)
     ("public", re.compile(r"^(login|logout)$")),
@@ -101,11 +107,16 @@ def cookie_secret(settings: Settings) -> bytes:
 
 @dataclass
 class FailedSignIns:
-    """Failed sign-ins per key (an address, a name) in a sliding window: past the limit, sign-in pauses."""
+    """Failed sign-ins per key in a sliding window: past the key's limit, sign-in from there pauses. Keys are
+    addresses, or an address with a name, never a name alone: then nobody can lock another person out."""
 
     limit: int = MAX_FAILURES
     window: float = FAILURE_WINDOW_SECONDS
+    limits: dict[str, int] = field(default_factory=dict)  # a key prefix ("address:") with its own limit
     _failures: dict[str, deque[float]] = field(default_factory=dict)
+
+    def _limit(self, key: str) -> int:
+        return next((limit for prefix, limit in self.limits.items() if key.startswith(prefix)), self.limit)
 
     def wait_seconds(self, *keys: str) -> float:
         now = time.monotonic()
@@ -114,13 +125,13 @@ class FailedSignIns:
             recent = self._failures.get(key, deque())
             while recent and recent[0] <= now - self.window:
                 recent.popleft()
-            if len(recent) >= self.limit:
-                waits.append(recent[0] + self.window - now)
+            if len(recent) >= self._limit(key):
+                waits.append(recent[-self._limit(key)] + self.window - now)
         return max(waits, default=0.0)
 
     def failed(self, *keys: str) -> None:
         for key in keys:
-            self._failures.setdefault(key, deque(maxlen=self.limit * 4)).append(time.monotonic())
+            self._failures.setdefault(key, deque(maxlen=self._limit(key))).append(time.monotonic())
 
     def succeeded(self, *keys: str) -> None:
         for key in keys:
@@ -140,7 +151,9 @@ class Gate:
         self.hosts = allowed_hosts(settings, ip)
         self.proxies = [ipaddress.ip_network(item.strip(), strict=False)
                         for item in settings.trusted_proxies.split(",") if item.strip()]
-        self.failures = FailedSignIns()
+        self.failures = FailedSignIns(limits={"address:": MAX_ADDRESS_FAILURES})
+        self.password_checks = ThreadPoolExecutor(PASSWORD_THREADS, thread_name_prefix="analytics-password")
+        self.ended = EndedSessions(settings.reports_dir / ".ended_sessions.json", settings.session_hours * 3600)
         self.kernels = kernels  # the kernel manager, to tell which report a kernel runs
         self.kernel_reports: dict[str, str] = {}  # kernels started for a visitor: id -> report path
         self.kernel_owners: dict[str, str] = {}  # kernels handed to a visitor: id -> the person's name
@@ -164,6 +177,7 @@ class Gate:
         if token is not None:
             if self.settings.serve_token and hmac.compare_digest(token.encode(), self.settings.serve_token.encode()):
                 return Person(TOKEN_USER, frozenset({ADMIN_GROUP}))
+            self.failures.failed(token_key(handler))
             return None
         person = self._session(handler)
         if person is not None:
@@ -198,8 +212,10 @@ class Gate:
             return None
         try:
             session = json.loads(raw)
-            name, stamp = session["user"], session["stamp"]
+            name, stamp, session_id = session["user"], session["stamp"], session["sid"]
         except (ValueError, KeyError, TypeError):
+            return None  # unreadable, or made before sessions had ids (they could not be ended)
+        if session_id in self.ended or session.get("at", 0) < self.ended.since:
             return None
         if name == TOKEN_USER and session.get("kind") == "token":
             if self.settings.serve_token and hmac.compare_digest(stamp, _token_stamp(self.settings.serve_token)):
@@ -215,12 +231,35 @@ class Gate:
             session = {"user": TOKEN_USER, "stamp": _token_stamp(self.settings.serve_token), "kind": "token"}
         else:
             session = {"user": person.name, "stamp": self.users.stamp(person.name), "kind": "password"}
+        session.update(sid=secrets.token_urlsafe(18), at=int(time.time()))
         handler.set_signed_cookie(SESSION_COOKIE, json.dumps(session), expires_days=self.settings.session_hours / 24,
                                   httponly=True, samesite="Lax", path=self.base_url,
                                   secure=handler.request.protocol == "https")
 
     def end_session(self, handler: web.RequestHandler) -> None:
+        """Sign out: the session ends on the server too, so a copy of the cookie stops working."""
+        raw = handler.get_signed_cookie(SESSION_COOKIE, max_age_days=self.settings.session_hours / 24)
+        try:
+            session_id = json.loads(raw)["sid"] if raw else None
+        except (ValueError, KeyError, TypeError):
+            session_id = None
+        if session_id:
+            self.ended.end(str(session_id))
         handler.clear_cookie(SESSION_COOKIE, path=self.base_url)
+
+    def verify_password(self, name: str, password: str, log: Any) -> Awaitable[Person | None]:
+        """Check a password on the small pool, never on the server's one thread: an Argon2 check takes long
+        enough that a few wrong sign-ins at once would stall every page."""
+        def check() -> Person | None:
+            log.info("sign-in of %r checked off the web server's thread, on %s", name, threading.current_thread().name)
+            return self.users.verify(name, password)
+        return asyncio.get_running_loop().run_in_executor(self.password_checks, check)
+
+    def token_wait_seconds(self, handler: web.RequestHandler) -> float:
+        """How long this address must wait after too many wrong tokens (0 when the request carries none)."""
+        if self._token(handler) is None:
+            return 0.0
+        return self.failures.wait_seconds(token_key(handler))
 
     # -- what they may open -------------------------------------------------------------------------
     def route(self, path: str) -> tuple[str, dict[str, str]]:
@@ -310,6 +349,23 @@ class Gate:
         return [entry for entry in entries if person.is_admin or may_open(person, self.settings.notebooks, entry.path)]
 
 
+def address_key(address: str) -> str:
+    """An address as sign-in limits count it: an IPv6 client holds a whole /64, so it counts as one."""
+    try:
+        peer = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return address
+    if isinstance(peer, ipaddress.IPv6Address):
+        if peer.ipv4_mapped is not None:
+            return str(peer.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{peer}/64", strict=False))
+    return str(peer)
+
+
+def token_key(handler: web.RequestHandler) -> str:
+    return f"token-address:{address_key(handler.request.remote_ip or '')}"
+
+
 def _token_stamp(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:16]
 
@@ -359,6 +415,10 @@ class Guard:
                     not proof_valid(gate.kernel_secret, target["kernel"], request.headers.get(PROOF_HEADER)):
                 return self._refuse(403, "Not allowed", "This address is for the app's own kernels.")
         elif kind != "public":
+            wait = gate.token_wait_seconds(handler)
+            if wait > 0:
+                return self._refuse(429, "Too many wrong tokens", "Too many wrong tokens came from your address. "
+                                    f"Try again in {int(wait) // 60 + 1} minute(s).", retry_after=int(wait) + 1)
             person = gate.identify(handler)
             if person is None:
                 return self._sign_in_first(gate, kind)
@@ -387,10 +447,12 @@ class Guard:
             return
         self._refuse(401, "Sign in first", "Sign in to use this.")
 
-    def _refuse(self, status: int, title: str, message: str) -> None:
+    def _refuse(self, status: int, title: str, message: str, retry_after: int | None = None) -> None:
         handler: Any = self
         handler.clear()
         handler.set_status(status)
+        if retry_after is not None:
+            handler.set_header("Retry-After", str(retry_after))
         for name, value in handler.settings.get("headers", {}).items():
             handler.set_header(name, value)
         handler.set_header("Content-Type", "text/html; charset=utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -14,13 +15,15 @@ from jupyter_core.utils import ensure_async
 from jupyter_server.utils import url_path_join
 from tornado import web
 from tornado.ioloop import IOLoop
+from tornado.log import app_log
+from traitlets.config import Application
 from voila.tornado.handler import TornadoVoilaHandler
 from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler, read_header_from_binary_message
 
 from ..audit import AuditEvent, audit, file_sha256
 from ..catalog import report_catalog
 from ..config import Settings
-from .gate import Gate, safe_next
+from .gate import Gate, address_key, safe_next
 from .kernel_link import visitor_kernel_environment
 
 EXPORT_NAME = re.compile(r"^[\w.-]+\.(xlsx|csv|txt)$", re.UNICODE)
@@ -40,7 +43,7 @@ class SecureHeaders:
     """Mixin for our own handlers: the same security headers as Voilà's."""
 
     def set_default_headers(self) -> None:
-        for name, value in SECURITY_HEADERS.items():
+        for name, value in self.settings.get("headers", SECURITY_HEADERS).items():  # type: ignore[attr-defined]
             self.set_header(name, value)  # type: ignore[attr-defined]
 
 
@@ -90,6 +93,11 @@ class RunPageHandler(SecureHeaders, web.StaticFileHandler):
         self.set_header("Cache-Control", "no-store")
 
 
+def app_log_of_this_process() -> logging.Logger:
+    """The app's own log (the one its start-up lines go to), else tornado's."""
+    return Application.instance().log if Application.initialized() else app_log
+
+
 def audit_later(event: Callable[[], AuditEvent], settings: dict[str, Any]) -> None:
     """Build and record an audit event off the web server's loop (hashing a file or a database write may take a while)."""
     config = settings["analytics_settings"]
@@ -109,11 +117,14 @@ class StartPageHandler(SecureHeaders, web.RequestHandler):
                     "description": entry.description, "audience": entry.audience}
                    for entry in gate.visible_reports(person, report_catalog(self.notebooks))]
         self.finish(TEMPLATES.get_template("start.html").render(
-            reports=reports, user=person.name, sign_out=None if gate.open_local else url_path_join(self.base_url, "logout")))
+            reports=reports, user=person.name, sign_out=None if gate.open_local else url_path_join(self.base_url, "logout"),
+            xsrf=self.xsrf_form_html()))
 
 
 class SignInHandler(SecureHeaders, web.RequestHandler):
-    """A plain sign-in form; failed attempts per address and per name are limited (see FailedSignIns)."""
+    """A plain sign-in form. Failed attempts are limited per address and per address and name (see
+    FailedSignIns), never per name alone: others cannot lock a person out. The password is checked off the
+    server's thread."""
 
     def get(self) -> None:
         self._form("", "")
@@ -126,18 +137,19 @@ class SignInHandler(SecureHeaders, web.RequestHandler):
             name=name, message=message, xsrf=self.xsrf_form_html(), signed_out=self.get_query_argument("signed_out", ""),
             next=safe_next(self.get_query_argument("next", None), gate.base_url)))
 
-    def post(self) -> None:
+    async def post(self) -> None:
         self.check_xsrf_cookie()
         gate = self.settings["analytics_gate"]
         name = self.get_body_argument("name", "").strip()[:64]
         password = self.get_body_argument("password", "")[:1024]
         client = self.request.remote_ip or ""
-        keys = (f"address:{client}", f"name:{name.lower()}")
+        address = address_key(client)
+        keys = (f"address:{address}", f"address-name:{address}:{name.lower()}")
         wait = gate.failures.wait_seconds(*keys)
         if wait > 0:
             self.set_header("Retry-After", str(int(wait) + 1))
             return self._form(name, f"Too many failed sign-ins. Try again in {int(wait) // 60 + 1} minute(s).", 429)
-        person = gate.users.verify(name, password) if name and password else None
+        person = await gate.verify_password(name, password, app_log_of_this_process()) if name and password else None
         if person is None:
             gate.failures.failed(*keys)
             audit_later(lambda: AuditEvent("sign_in_refused", user=name, client=client), self.settings)
@@ -149,7 +161,15 @@ class SignInHandler(SecureHeaders, web.RequestHandler):
 
 
 class SignOutHandler(SecureHeaders, web.RequestHandler):
+    """Sign-out is a form post with the xsrf value (a link or an image on another site cannot sign anyone
+    out); the session ends on the server too. ``GET`` shows the form and changes nothing."""
+
     def get(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+        self.finish(TEMPLATES.get_template("sign_out.html").render(xsrf=self.xsrf_form_html()))
+
+    def post(self) -> None:
+        self.check_xsrf_cookie()
         gate = self.settings["analytics_gate"]
         gate.end_session(self)
         self.redirect(gate.base_url + "login?signed_out=1")

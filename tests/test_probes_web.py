@@ -20,6 +20,7 @@ from urllib.parse import quote
 import psutil
 import pytest
 
+from analytics import connect
 from analytics.access.identity import os_user, user_folder
 from analytics.access.users import NAME, UserError, UsersFile
 from analytics.testing.clickhouse_server import free_port
@@ -300,3 +301,28 @@ def test_passwords_are_checked_off_the_servers_thread_while_pages_are_answered(l
     lines = [line for line in written.splitlines() if "sign-in of 'anna' checked" in line]
     assert len(lines) == 8, written[-3000:]
     assert all("on analytics-password_" in line and "MainThread" not in line for line in lines)
+
+
+def test_a_download_in_ranges_is_audited_once_and_a_full_one_always(shared, embedded_url: str) -> None:  # type: ignore[no-untyped-def]
+    served, home = shared
+    folder = home / "reports" / "exports" / "anna"
+    folder.mkdir(parents=True, exist_ok=True)
+    parts, marker = "plastic_cards_in_parts_2.csv", "plastic_cards_marker_2.csv"
+    (folder / parts).write_text("a,b\n" + "1,2\n" * 1000, encoding="utf-8")
+    (folder / marker).write_text("a,b\n", encoding="utf-8")
+    anna = person(shared, "anna")
+    first = anna.get(f"/exports/anna/{parts}", Range="bytes=0-99")
+    rest = anna.get(f"/exports/anna/{parts}", Range="bytes=100-")
+    assert (first.status, rest.status) == (206, 206) and first.body + rest.body == (folder / parts).read_bytes()
+    assert anna.get(f"/exports/anna/{parts}").status == 200  # a full download after it: a download of its own
+    assert anna.get(f"/exports/anna/{marker}").status == 200
+
+    def downloads() -> dict[str, int] | None:
+        with connect(embedded_url) as db:
+            rows = db.query("SELECT file, count() AS n FROM audit_log WHERE action = 'download' AND user = 'anna' "
+                            "AND file IN (%(parts)s, %(marker)s) GROUP BY file", {"parts": parts, "marker": marker})
+        found = dict(zip(rows["file"], rows["n"], strict=True))
+        return found if found.get(marker) and found.get(parts, 0) >= 2 else None
+
+    found = wait_until(downloads, 60, "the downloads never reached the audit trail")
+    assert found == {parts: 2, marker: 1}

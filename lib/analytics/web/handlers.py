@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,10 +48,29 @@ class SecureHeaders:
             self.set_header(name, value)  # type: ignore[attr-defined]
 
 
+class RangeDownloads:
+    """Which files were lately served to whom: a download manager or a resumed download fetches one file as
+    several ``Range`` requests (206), and that is one download. A full answer (200) is always audited; a part
+    only when no answer of the same file (same person, path, size and modification time) was audited within
+    the window."""
+
+    window = 600.0
+
+    def __init__(self) -> None:
+        self._served: dict[tuple[str, str, int, int], float] = {}
+
+    def first(self, key: tuple[str, str, int, int], partial: bool) -> bool:
+        now = time.monotonic()
+        self._served = {other: at for other, at in self._served.items() if at > now - self.window}
+        seen = key in self._served
+        self._served[key] = now
+        return not (partial and seen)
+
+
 class ExportDownloadHandler(SecureHeaders, web.StaticFileHandler):
     """``/exports/<person>/<name>``: one exported file of the person's own runs, as an attachment; nothing else on
     disk. The gate has checked the folder is the signed-in person's (or that they are an admin); each
-    download is audited with the file's SHA-256."""
+    download is audited with the file's SHA-256, a download in parts (``Range``) once (see RangeDownloads)."""
 
     def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
         path = Path(absolute_path)
@@ -60,10 +80,18 @@ class ExportDownloadHandler(SecureHeaders, web.StaticFileHandler):
         return super().validate_absolute_path(root, absolute_path)
 
     def on_finish(self) -> None:
-        if self.get_status() != 200 or self.request.method != "GET" or not getattr(self, "absolute_path", None):
+        if self.get_status() not in (200, 206) or self.request.method != "GET" or not getattr(self, "absolute_path", None):
             return
         person = getattr(self, "_analytics_person", None)
         path, client = Path(self.absolute_path), self.request.remote_ip or ""
+        try:
+            stat = path.stat()
+        except OSError:
+            return  # removed since it was served: there is no file to name in the audit
+        served = self.settings.setdefault("analytics_range_downloads", RangeDownloads())
+        if not served.first((person.name if person else "", str(path), stat.st_size, stat.st_mtime_ns),
+                            partial=self.get_status() == 206):
+            return
         audit_later(lambda: AuditEvent("download", file=path.name, sha256=file_sha256(path),
                                        user=person.name if person else "", client=client), self.settings)
 

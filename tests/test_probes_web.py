@@ -31,6 +31,7 @@ from analytics.web.kernel_link import KERNEL_SECRET_ENV, PROOF_HEADER, VisitorUn
 from .conftest import Served, wait_until
 from .test_sharing import JOB, PASSWORDS, PLASTIC, TOKEN, add_people, kernel_of, person, refused, shared
 
+NEW_KERNEL = "?theme=dark"  # a page in another theme than the warm kernel's is rendered in a kernel started for it
 __all__ = ["shared"]  # the module's app: the sharing tests' people, groups, token, proxy and scheduled job
 
 
@@ -108,7 +109,7 @@ def test_a_kernel_is_its_openers_alone(shared) -> None:  # type: ignore[no-untyp
     for kernel in waiting:  # a warm kernel nobody has been given yet is nobody's to use
         assert anna.get(f"/api/kernels/{kernel}").status == 403
         assert boss.get(f"/api/kernels/{kernel}").status == 403
-    opened = {kernel_of(anna.get(PLASTIC)) for _ in range(2)}  # the warm kernel, then one started for her
+    opened = {kernel_of(anna.get(PLASTIC)), kernel_of(anna.get(PLASTIC + NEW_KERNEL))}  # a warm one, a new one
     assert opened & waiting and opened - waiting
     for kernel in opened:
         assert anna.get(f"/api/kernels/{kernel}").status == 200
@@ -326,3 +327,22 @@ def test_a_download_in_ranges_is_audited_once_and_a_full_one_always(shared, embe
 
     found = wait_until(downloads, 60, "the downloads never reached the audit trail")
     assert found == {parts: 2, marker: 1}
+
+
+def test_no_kernel_inherits_the_token(shared) -> None:  # type: ignore[no-untyped-def]
+    served, _ = shared
+    anna = person(shared, "anna")
+    opened = {kernel_of(anna.get(PLASTIC)), kernel_of(anna.get(PLASTIC + NEW_KERNEL))}  # a warm one, a new one
+    kernels = wait_until(lambda: (found := app_kernels(served)) and opened <= set(found) and len(found) > len(opened)
+                         and found, 90, "the app's kernels were not all found")  # plus the warm ones refilled
+    assert TOKEN in environment_of(served.process.pid).values()  # the app was started with it
+    warm = 0
+    for kernel, pid in kernels.items():
+        environment = environment_of(pid)
+        assert "ANALYTICS_SERVE_TOKEN" not in environment and TOKEN not in "".join(environment.values()), kernel
+        if environment.get("VOILA_PREHEAT") == "True":
+            warm += 1
+            assert environment.get(KERNEL_SECRET_ENV)
+        else:
+            assert KERNEL_SECRET_ENV not in environment  # a visitor kernel never waits for a request
+    assert warm and warm < len(kernels)

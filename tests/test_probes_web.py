@@ -346,3 +346,21 @@ def test_no_kernel_inherits_the_token(shared) -> None:  # type: ignore[no-untype
         else:
             assert KERNEL_SECRET_ENV not in environment  # a visitor kernel never waits for a request
     assert warm and warm < len(kernels)
+
+
+def test_probing_paths_and_query_arguments_get_a_plain_page_and_start_no_kernel(shared) -> None:  # type: ignore[no-untyped-def]
+    served, _ = shared
+    boss = person(shared, "boss")
+    before = set(app_kernels(served))
+    probes = {"/voila/templates/lab/static/../..": 404, "/voila/templates/lab/static/..%2f..%2fstatic/x.css": 404,
+              "/voila/render/x%00.ipynb": 404, f"{PLASTIC}%00": 404, "/voila/render/account_managers/%2e%2e/x.ipynb": 404,
+              f"{PLASTIC}?template=..%2f..%2f": 400, f"{PLASTIC}?theme=..%2f": 400, f"{PLASTIC}?theme=x%00": 400,
+              f"{PLASTIC}?template=lab&template=..": 400, "/?theme=..%2f..%2f": 400}
+    for probe, status in probes.items():
+        reply = boss.get(probe)
+        assert reply.status == status, probe
+        assert reply.headers["Content-Type"].startswith("text/html") and "Traceback" not in reply.text, probe
+        assert "kernelId" not in reply.text, probe
+    started = {kernel: pid for kernel, pid in app_kernels(served).items() if kernel not in before}
+    visitors = [kernel for kernel, pid in started.items() if environment_of(pid).get("VOILA_PREHEAT") != "True"]
+    assert visitors == []  # no probe started a kernel (a warm kernel refilling a pool may have started)

@@ -6,7 +6,8 @@ by :class:`Guard`, whose ``prepare`` runs before the handler's own:
 1. a ``Host`` that is not one of ours is refused (a DNS-rebinding page cannot read a local server);
    a path with a ``.`` or ``..`` segment or a control character, or under ``exports/`` or ``runs/`` but not
    exactly one file's address (a trailing ``/``, ``//``, ``x/../``), answers 404: the checks below are made
-   on the one spelling each file has;
+   on the one spelling each file has; a ``template`` or ``theme`` argument other than the app's own answers
+   400 (Voilà loads files by these names, and a new kernel starts for a theme);
 2. the person is identified, in this order: a trusted proxy's user header (only from the configured
    proxy addresses), the shared token (``Authorization: token ...`` or ``?token=``), the session cookie
    set by the sign-in page; with nothing configured and the app on loopback, the local user is an admin;
@@ -82,6 +83,8 @@ _ROUTES = [  # (kind, pattern of the path after the base URL)
 # Folders served as files: a path under them is exactly one of the shapes above, or there is nothing there (404).
 _FILE_FOLDERS = ("exports", "runs")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Query arguments Voilà reads as names of files to load: only the values the app itself serves.
+ALLOWED_ARGUMENTS = {"template": frozenset({"lab"}), "theme": frozenset({"light", "dark"})}
 
 
 class NotAllowed(Exception):
@@ -410,6 +413,10 @@ class Guard:
         kind, target = gate.route(request.path)
         if kind == "missing":
             return self._refuse(404, "Nothing here", "There is nothing at this address. Check the link you followed.")
+        for name, allowed in ALLOWED_ARGUMENTS.items():
+            if any(value.decode("utf-8", "replace") not in allowed for value in request.query_arguments.get(name, [])):
+                return self._refuse(400, "Unknown setting", f"The link asks for a {name} this app does not have "
+                                    f"({', '.join(sorted(allowed))}). Remove it from the address and try again.")
         if kind == "kernel_query":  # a warm kernel asking for its visitor's request: only the app's own kernels
             if not is_loopback(request.remote_ip or "") or \
                     not proof_valid(gate.kernel_secret, target["kernel"], request.headers.get(PROOF_HEADER)):

@@ -10,6 +10,8 @@ kernel waiting for each report, and visitor kernels that end with their visit.
 * SIGTERM or SIGINT stops the web server and shuts down every kernel it started (Voilà's own stop).
 * With ``ANALYTICS_AMPLITUDE_URL=demo`` (``make run``) a local stand-in answers Amplitude's cohort API with
   cohorts of the demo warehouse (``demo_ios``, ``demo_moscow``, ``demo_new``, ``demo_sample``).
+* Pages load nothing from another site (:mod:`analytics.web.assets`): Voilà's template without its CDN links,
+  and a content-security policy on every response.
 * Every handler sits behind the gate (:mod:`analytics.web.gate`): host names, sign-in, permissions.
   Serving beyond loopback without a way to sign in refuses to start.
 """
@@ -28,6 +30,7 @@ from ..access.serving import how_to_sign_in, is_loopback, sign_in_configured
 from ..catalog import report_notebooks
 from ..config import load_settings
 from ..testing.fakes.amplitude import DEMO, start_demo_amplitude
+from .assets import CONTENT_SECURITY_POLICY, voila_template_paths
 from .gate import AnalyticsIdentityProvider, Gate, cookie_secret, guarded
 from .handlers import SECURITY_HEADERS, our_handlers, replace_report_handler
 
@@ -57,6 +60,7 @@ class AnalyticsApp(Voila):
                 for path in report_notebooks(notebooks)}
         self.config.Voila.identity_provider_class = AnalyticsIdentityProvider
         self.config.Voila.cookie_secret = cookie_secret(settings)
+        self.config.VoilaConfiguration.allow_template_override = "NO"  # a link cannot pick a template with CDN links
         self.config.VoilaConfiguration.http_header_envs = [USER_HEADER, CLIENT_HEADER]  # set by the gate, never the browser
         super().initialize(argv)
         if not is_loopback(self.ip or "0.0.0.0") and not sign_in_configured(settings):
@@ -65,7 +69,12 @@ class AnalyticsApp(Voila):
         self.gate = Gate(settings, self.base_url, self.ip)
         self.tornado_settings = {**self.tornado_settings, "analytics_gate": self.gate, "analytics_settings": settings,
                                  "xsrf_cookie_kwargs": {"samesite": "Lax"},
-                                 "headers": {**self.tornado_settings.get("headers", {}), **SECURITY_HEADERS}}
+                                 "headers": {**self.tornado_settings.get("headers", {}), **SECURITY_HEADERS,
+                                             "Content-Security-Policy": CONTENT_SECURITY_POLICY}}
+
+    def setup_template_dirs(self) -> None:
+        super().setup_template_dirs()
+        self.template_paths = voila_template_paths(self.template_paths)  # report pages without CDN links
 
     def init_handlers(self) -> list:
         settings = load_settings()

@@ -3,10 +3,13 @@ real commands, real kills, a real full disk."""
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .conftest import REPO
@@ -61,3 +64,46 @@ def test_reports_and_the_warehouse_are_readable_by_their_owner_only(tmp_path: Pa
     assert {"runs", "exports", "logs"} <= written
     assert list((home / "reports" / "runs" / "events_check").glob("*.html"))  # the run page
     assert shared(home / "reports") == [] and shared(home / "data") == [] and shared(home) == []
+
+
+@contextmanager
+def small_disk(folder: Path, megabytes: int) -> Iterator[Path]:
+    """A real file system of ``megabytes`` (tmpfs) mounted at ``folder``; a test that cannot mount it fails."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={megabytes}m,mode=0700", "tmpfs", str(folder)],
+                             capture_output=True, text=True, check=False)
+    assert mounted.returncode == 0, f"a small file system is needed to fill the disk: {mounted.stderr}"
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def fill(disk: Path) -> None:
+    """Take every free byte of ``disk``."""
+    with open(disk / "filler", "ab") as filler:
+        try:
+            while True:
+                filler.write(b"\0" * (1 << 20))
+                filler.flush()
+        except OSError as full:
+            assert full.errno == errno.ENOSPC
+
+
+def test_a_file_that_is_not_a_notebook_is_one_plain_line(tmp_path: Path) -> None:
+    (tmp_path / "cut.ipynb").write_text('{"cells": [', encoding="utf-8")
+    for given in ("/etc/hostname", str(tmp_path / "cut.ipynb")):
+        done = analytics(tmp_path / "home", "run", given)
+        assert done.returncode == 1 and done.stdout == ""
+        assert done.stderr.startswith(f"Error: {given} is not a notebook: give a .ipynb file of the reports folder")
+        assert len(done.stderr.splitlines()) == 1
+
+
+def test_a_run_on_a_full_disk_is_one_plain_line(tmp_path: Path) -> None:
+    with small_disk(tmp_path / "disk", 16) as disk:
+        assert analytics(disk, "demo-data").returncode == 0
+        fill(disk)
+        done = analytics(disk, "run", str(PLASTIC), "-p", "partner_id", "3")
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == "Error: The disk is full: free some space, then run it again."
+    assert "Traceback" not in done.stderr and "Logging error" not in done.stderr

@@ -36,6 +36,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AnalyticsError as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1
+    except OSError as error:  # a full disk, a folder that may not be written: plain words, never a traceback
+        from .runner import disk_message  # noqa: PLC0415
+
+        print(f"Error: {disk_message(error)}.", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("Stopped.", file=sys.stderr)
         return 130

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -93,12 +94,21 @@ def run_log(settings: Settings) -> logging.Logger:
     logger = logging.getLogger(f"analytics.runs.{path}")
     if not logger.handlers:
         open_private(path).close()  # created 0600 whatever the process's umask
-        handler = logging.FileHandler(path, encoding="utf-8")
+        handler = _RunLogHandler(path, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
     return logger
+
+
+class _RunLogHandler(logging.FileHandler):
+    """``runs.log``: a line it cannot write (a full disk) is said in one plain line on stderr, not a traceback."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        error = sys.exc_info()[1]
+        reason = getattr(error, "strerror", None) or error
+        sys.stderr.write(f"analytics: a line could not be written to {self.baseFilename} ({reason})\n")
 
 
 def validate(parameters: Sequence[Parameter], given: Mapping[str, Any], db: Database) -> dict[str, Any]:

@@ -13,6 +13,7 @@ files a run produced are read back from the executed notebook (the record the re
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import os
 import signal
@@ -33,6 +34,7 @@ from .render import RUN_RECORD_MIME
 NOTEBOOK_ENV = "ANALYTICS_NOTEBOOK"
 DEFAULT_TIMEOUT = 1800.0  # seconds a whole run may take
 STARTUP_ALLOWANCE = 60.0  # on top of the cell timeout, for starting the kernel and papermill
+DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 class NotebookFailed(AnalyticsError):
@@ -47,6 +49,7 @@ class NotebookFailed(AnalyticsError):
 
 _VALUE_ERRORS = {"FormInvalid", "ParameterError"}  # about the values given, not about a cell
 _PLAIN_ERRORS = {"FormInvalid", "ParameterError", "Timeout", "DeadKernelError", "CellTimeoutError", "NotebookMissing",
+                 "NotANotebook", "DiskFull",
                  "QueryTimeoutError", "ServerUnreachableError", "RunCancelled"}
 
 
@@ -66,13 +69,19 @@ def run_notebook(notebook: Path, parameters: Mapping[str, Any] | None = None, *,
     settings = settings or load_settings()
     parameters = dict(parameters or {})
     run_id = (extra_env or {}).get(RUN_ID_ENV) or new_run_id()
-    notebook = notebook.resolve()
+    given, notebook = notebook, notebook.resolve()
     if not notebook.is_file():
         raise NotebookFailed("NotebookMissing", f"There is no notebook at {notebook}", None, run_id=run_id)
+    not_a_notebook = NotebookFailed("NotANotebook", f"{given} is not a notebook: give a .ipynb file of the reports "
+                                    f"folder ({settings.notebooks})", None, run_id=run_id)
+    if notebook.suffix != ".ipynb":
+        raise not_a_notebook
     try:
         check_names(declaration(notebook), parameters)  # an unknown or malformed name never reaches papermill
     except FormInvalid as invalid:
         raise NotebookFailed("FormInvalid", str(invalid), None, run_id=run_id) from None
+    except (ValueError, AttributeError, TypeError):  # not JSON, or JSON that is not a notebook
+        raise not_a_notebook from None
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     executed = (folder or settings.reports_dir / "runs") / f"{notebook.stem}_{stamp}_{run_id}.ipynb"
     private_folder(executed.parent)
@@ -97,6 +106,8 @@ def run_notebook(notebook: Path, parameters: Mapping[str, Any] | None = None, *,
             raise NotebookFailed("Timeout", failure[1], executed, cell_index=failure[0], run_id=run_id) from None
     outcome = json.loads(answer.strip().splitlines()[-1]) if answer.strip() else {
         "status": "failed", "ename": "DeadKernelError", "evalue": f"The run stopped unexpectedly (exit {child.returncode})"}
+    if outcome.get("ename") == "OSError" and str(outcome.get("evalue", "")).startswith(f"[Errno {errno.ENOSPC}]"):
+        outcome = {**outcome, "ename": "DiskFull", "evalue": "The disk is full: free some space, then run it again"}
     if outcome["status"] != "ok":
         cell, evalue = mark_failure(executed, outcome["ename"], outcome["evalue"])
         log.info("run %s: failed in cell %s: %s: %s", run_id, cell, outcome["ename"], outcome["evalue"])
@@ -124,9 +135,10 @@ def mark_failure(executed: Path, ename: str, evalue: str) -> tuple[int | None, s
     """Mark the cell where the run stopped (if papermill did not) and return its index and the message."""
     import nbformat  # noqa: PLC0415
 
-    if not executed.is_file():
+    try:
+        notebook = nbformat.read(executed, as_version=4)
+    except (OSError, ValueError):  # missing, or cut short (a full disk): nothing to mark
         return None, evalue
-    notebook = nbformat.read(executed, as_version=4)
     failed = [index for index, cell in enumerate(notebook.cells)
               if cell.get("metadata", {}).get("papermill", {}).get("status") == "failed"]
     started = [index for index, cell in enumerate(notebook.cells)
@@ -137,7 +149,10 @@ def mark_failure(executed: Path, ename: str, evalue: str) -> tuple[int | None, s
         cell.metadata.setdefault("papermill", {}).update(status="failed", exception=True)
         cell.setdefault("outputs", []).append(nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[]))
         notebook.metadata.setdefault("papermill", {})["exception"] = True
-        nbformat.write(notebook, executed)
+        try:
+            nbformat.write(notebook, executed)
+        except OSError:  # a full disk: the notebook stays as papermill left it
+            pass
     return index, evalue
 
 
@@ -187,8 +202,18 @@ def _child() -> int:
     except Exception as error:  # noqa: BLE001 - a dead kernel or a cell timeout: reported, the parent marks the cell
         text = str(error).strip().splitlines()
         answer = {"status": "failed", "ename": type(error).__name__, "evalue": _plain(error, text)}
+        if isinstance(error, OSError) and error.errno is not None:  # the file system's, not nbclient's timeouts
+            answer.update(ename="DiskFull" if error.errno in DISK_FULL else "OSError", evalue=disk_message(error))
     sys.stdout.write("\n" + json.dumps(answer) + "\n")
     return 0
+
+
+def disk_message(error: OSError) -> str:
+    """An error of the file system in plain words: the disk is full, or what could not be done to which file."""
+    where = f" ({error.filename})" if error.filename else ""
+    if error.errno in DISK_FULL:
+        return f"The disk is full{where}: free some space, then run it again"
+    return f"{error.strerror or error}{where}"
 
 
 def _plain(error: Exception, lines: list[str]) -> str:

@@ -3,8 +3,11 @@ real commands, real kills, a real full disk."""
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
+import json
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -12,7 +15,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .conftest import REPO
+import pytest
+
+from analytics import connect
+from analytics.warehouse import demo
+
+from .conftest import REPO, SEED
 
 PLASTIC = REPO / "notebooks" / "account_managers" / "plastic_cards.ipynb"
 
@@ -107,3 +115,66 @@ def test_a_run_on_a_full_disk_is_one_plain_line(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.splitlines()[-1] == "Error: The disk is full: free some space, then run it again."
     assert "Traceback" not in done.stderr and "Logging error" not in done.stderr
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A demo warehouse of this module's own (its audit rows and job runs are asserted exactly)."""
+    url = f"chdb://{tmp_path_factory.mktemp('durable') / 'warehouse'}"
+    with connect(url) as db:
+        demo.load(db, "small", SEED)
+    return url
+
+
+def audit_rows(url: str, action: str) -> list[dict]:
+    with connect(url) as db:
+        if "audit_log" not in db.tables():
+            return []
+        return db.query_arrow("SELECT * FROM audit_log WHERE action = %(a)s ORDER BY at, event_id", {"a": action}).to_pylist()
+
+
+STOPPED_RECALCULATION = """
+import datetime as dt, os, signal, sys
+import analytics.reports.recalculation as report
+from analytics import connect
+
+how, first, last = sys.argv[1], dt.date.fromisoformat(sys.argv[2]), dt.date.fromisoformat(sys.argv[3])
+
+def writer(url, settings=None):
+    db = connect(url, settings=settings)
+    replace, calls = db.replace_partitions, []
+
+    def stopping(table, partitions):
+        calls.append(1)
+        if len(calls) < 4:
+            return replace(table, partitions)
+        if how == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)  # killed as the fourth day begins to be written
+        raise RuntimeError("stopped at day 4")
+    db.replace_partitions = stopping
+    return db
+
+report.connect = writer
+with connect(os.environ["ANALYTICS_DB_URL"]) as db:
+    report.recalculate_days(db, first, last)
+"""
+
+
+@pytest.mark.parametrize("how", ["kill", "error"])
+def test_each_day_a_stopped_recalculation_swapped_has_its_write_row(tmp_path: Path, warehouse: str, how: str) -> None:
+    with connect(warehouse) as db:
+        latest = db.scalar("SELECT max(event_date) FROM events")
+    offset = 20 if how == "kill" else 30
+    days = [latest - dt.timedelta(days=offset - index) for index in range(6)]
+    before = {row["event_id"] for row in audit_rows(warehouse, "write")}
+    child = subprocess.run([sys.executable, "-c", STOPPED_RECALCULATION, how, days[0].isoformat(), days[-1].isoformat()],
+                           capture_output=True, text=True, timeout=180,
+                           env={**os.environ, "ANALYTICS_HOME": str(tmp_path), "ANALYTICS_DB_URL": warehouse})
+    assert child.returncode == (-signal.SIGKILL if how == "kill" else 1), child.stderr[-2000:]
+    written = [row for row in audit_rows(warehouse, "write") if row["event_id"] not in before]
+    assert sorted(json.loads(row["parameters"])["day"] for row in written) == [day.isoformat() for day in days[:3]]
+    assert all(row["report"] == "recalculation:daily_partner_activity" and row["rows"] for row in written)
+    with connect(warehouse) as db:
+        computed = db.query_arrow("SELECT DISTINCT day FROM daily_partner_activity WHERE day >= %(a)s AND day <= %(b)s"
+                                  " ORDER BY day", {"a": days[0], "b": days[-1]}).column("day").to_pylist()
+    assert computed == days[:3]  # the three swapped days, each with its row; none after

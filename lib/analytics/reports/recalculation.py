@@ -8,7 +8,7 @@ from ..audit import AuditEvent, audit
 from ..config import load_settings
 from ..db import Database, connect
 from ..progress import say
-from ..recalc import CHANGES_HEADERS, recalculate
+from ..recalc import CHANGES_HEADERS, DAILY_PARTNER_ACTIVITY, recalculate
 from .base import ReportQuery, default_period
 
 
@@ -16,10 +16,13 @@ def recalculate_days(db: Database, start: dt.date | None = None, end: dt.date | 
     """Recompute cards added and active users per partner for each day from ``start`` to ``end``."""
     start, end = default_period(db, start, end, "SELECT max(event_date) FROM events", days=7)
     settings = load_settings()
+
+    def record(day: dt.date, rows: int) -> None:  # one `write` row per day, as soon as it is swapped in
+        audit(AuditEvent("write", f"recalculation:{DAILY_PARTNER_ACTIVITY.name}", {"day": day, "start": start,
+                                                                                  "end": end}, rows), settings)
+
     with connect(settings.writer_url, settings=settings) as writer:
-        table = recalculate(writer, start, end, say=say)
-    audit(AuditEvent("write", "recalculation:daily_partner_activity", {"start": start, "end": end}, table.num_rows),
-          settings)
+        table = recalculate(writer, start, end, say=say, swapped=record)
     changed = [day for day, flag in zip(table.column("day").to_pylist(), table.column("changed").to_pylist(),
                                         strict=True) if flag]
     shown = ", ".join(f"{day:%d.%m}" for day in changed[:10]) + (" …" if len(changed) > 10 else "")

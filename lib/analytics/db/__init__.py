@@ -23,8 +23,13 @@ __all__ = ["Database", "EmbeddedStore", "Identifier", "Partitioning", "ServerDat
            "compose", "connect", "identifier"]
 
 
-def connect(url: str | None = None, settings: Settings | None = None) -> Database:
-    """Open the database at ``url``, or the configured one (``ANALYTICS_DB_URL``), or the embedded default."""
+def connect(url: str | None = None, settings: Settings | None = None, *, read_only: bool = False) -> Database:
+    """Open the database at ``url``, or the configured one (``ANALYTICS_DB_URL``), or the embedded default.
+
+    ``read_only=True`` is the reports' connection: it refuses every write primitive and any SQL statement
+    that is not a query. The embedded store has no accounts, so this flag is its only guard; on a server
+    the reports' account (``readonly = 2``) refuses writes as well.
+    """
     settings = settings or load_settings()
     url = url or settings.database_url
     scheme = urlsplit(url).scheme
@@ -32,8 +37,8 @@ def connect(url: str | None = None, settings: Settings | None = None) -> Databas
         path = unquote(url[len("chdb://"):])
         if not path.startswith("/"):
             raise ConfigError(f"The embedded store URL '{url}' needs an absolute folder: chdb:///path/to/dir")
-        return EmbeddedStore(url, Path(path), settings)
+        return EmbeddedStore(url, Path(path), settings, read_only=read_only)
     if scheme in ("clickhouse", "clickhouses"):
-        return ServerDatabase(url, settings)
+        return ServerDatabase(url, settings, read_only=read_only)
     raise ConfigError(f"The database URL '{url}' is not understood. Use chdb:///path/to/dir for the embedded "
                       "store or clickhouse://user:password@host:9000/database for a ClickHouse server.")

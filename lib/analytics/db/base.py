@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..config import Settings
-from ..errors import DatabaseError, ResultTooLargeError, UnknownColumnError
+from ..errors import DatabaseError, ReadOnlyAccountError, ResultTooLargeError, UnknownColumnError
 from .sql import Identifier, bind, identifier
 from .tables import TableSpec
 from .types import conform, unwrap
@@ -42,9 +42,18 @@ class Database(abc.ABC):
     #: "embedded" or "server", for messages and for the few places that must differ
     kind: str = ""
 
-    def __init__(self, url: str, settings: Settings) -> None:
+    def __init__(self, url: str, settings: Settings, *, read_only: bool = False) -> None:
         self.url = url
         self.settings = settings
+        #: a reader (reports): every write primitive and any statement other than a query is refused.
+        #: On a server the account's ``readonly`` profile is the real guard; on the embedded store,
+        #: which has no accounts, this flag is.
+        self.read_only = read_only
+
+    def _refuse_if_read_only(self, action: str) -> None:
+        """Raise the read-only error a reader gets for any write (the library's writers use a writer connection)."""
+        if self.read_only:
+            raise ReadOnlyAccountError(sql=action)
 
     # --- query limits: the one place they are set -------------------------------------
     def query_settings(self, overrides: Mapping[str, Any] | None = None, *, stream: bool = False) -> dict[str, Any]:
@@ -107,6 +116,7 @@ class Database(abc.ABC):
 
     def write(self, table: str, data: Data | Iterable[Data], *, token: str | None = None) -> WriteReport:
         """:meth:`insert`, telling apart "no rows" from "already written under this token"."""
+        self._refuse_if_read_only(f"insert into {table}")
         if token is not None and (not isinstance(token, str) or not token or len(token) > 200):
             raise DatabaseError("An insert token must be non-empty text of at most 200 characters.")
         return self._insert_arrow(table, self._batches(table, data), token)

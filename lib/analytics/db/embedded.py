@@ -14,14 +14,24 @@ the parts the manifest lists (``file('<table>/{part-a,part-b}.parquet')``).
   decided under the lock, so two processes racing with one token commit one copy.
 * Parts removed from the list are deleted only after a grace period, so a query or a run that
   still reads an older list (a :meth:`snapshot`) finds its files.
+* A table whose files cannot be read (a folder or part this account may not open, a part that is not
+  a regular file) gets no view: queries that touch it fail with :class:`UnreadableTableError` naming it,
+  the other tables answer. Only regular files are ever handed to chDB as parts.
+* Every call into chDB waits at most the query's time limit (plus a little): a read the kernel holds
+  (a pipe swapped in for a part) cannot be stopped by the engine's own limit, so the session is then
+  given up and the query ends with :class:`BlockedReadError`.
+* A reader (``read_only=True``, the reports' connection) refuses every write; on any connection SQL is
+  parsed first (``formatQuerySingleLine``, which runs nothing) and only a single query is ever run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
+import stat
 import threading
 import time
 import uuid
@@ -34,9 +44,24 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..config import Settings
-from ..errors import DatabaseError, StoreError, UnknownTableError
+from ..errors import (
+    DatabaseError,
+    QueryError,
+    QueryTimeoutError,
+    ReadOnlyAccountError,
+    StoreError,
+    UnknownTableError,
+)
 from .base import Database, WriteReport
-from .failures import SYNTAX_ERROR, code_of, translate
+from .failures import (
+    SYNTAX_ERROR,
+    BlockedReadError,
+    NotAQueryError,
+    UnreadableTableError,
+    code_of,
+    is_query_text,
+    translate,
+)
 from .manifest import (
     COMPACT_LOCK_FILE,
     LOCK_FILE,
@@ -67,13 +92,18 @@ STREAMING_SETTINGS = {"input_format_parquet_memory_high_watermark": 32 * 2**20, 
                       "input_format_parquet_max_block_size": 16_384}
 SMALL_PART_ROWS = 1_000_000  # parts below this are merged by compaction
 ROW_GROUP_ROWS = 256_000
+# chDB stops a slow query itself at max_execution_time; a call still inside chDB this much later is stuck
+# in the kernel (a blocking read), and the caller stops waiting for it.
+STUCK_GRACE_SECONDS = 2.0
+
+log = logging.getLogger(__name__)
 
 
 class EmbeddedStore(Database):
     kind = "embedded"
 
-    def __init__(self, url: str, root: Path, settings: Settings) -> None:
-        super().__init__(url, settings)
+    def __init__(self, url: str, root: Path, settings: Settings, *, read_only: bool = False) -> None:
+        super().__init__(url, settings, read_only=read_only)
         if _UNSAFE_PATH_CHARACTERS & set(str(root)):
             raise StoreError(f"The embedded store's folder '{root}' has characters that cannot be used in a path "
                              "pattern (* ? {{ }} [ ] , quote, backslash); choose another folder.")
@@ -82,6 +112,8 @@ class EmbeddedStore(Database):
         self._session: Any = None  # chdb.session.Session, imported on first use
         self._session_pid = 0
         self._views: dict[str, tuple[int, int]] = {}  # table -> (schema inode, manifest generation) of its view
+        self._view_files: dict[str, list[Path]] = {}  # table -> the files its view reads
+        self._unreadable: dict[str, UnreadableTableError] = {}  # tables left without a view, and why
         self._applied_settings: dict[str, Any] = {}
         self._manifests: dict[str, tuple[tuple[int, int, int], Manifest]] = {}  # read cache by the file's stat
         self._pinned: dict[str, Manifest] | None = None  # set inside snapshot()
@@ -96,7 +128,7 @@ class EmbeddedStore(Database):
         if not self.root.is_dir():
             return []
         return sorted(entry.name for entry in os.scandir(self.root)
-                      if entry.is_dir() and not entry.name.startswith(".") and (Path(entry.path) / SCHEMA_FILE).is_file())
+                      if entry.is_dir() and not entry.name.startswith(".") and _holds_table(Path(entry.path)))
 
     def columns(self, table: str) -> dict[str, str]:
         return dict(self.spec(table).columns)
@@ -104,18 +136,28 @@ class EmbeddedStore(Database):
     def spec(self, table: str) -> TableSpec:
         path = self.root / table / SCHEMA_FILE
         try:
-            stat = path.stat() if _is_plain_name(table) else None
-        except FileNotFoundError:
-            stat = None
-        if stat is None:
+            found = path.stat() if _is_plain_name(table) else None
+        except (FileNotFoundError, NotADirectoryError):
+            found = None
+        except OSError as error:
+            raise self._unreadable_file(table, SCHEMA_FILE, error) from None
+        if found is None:
             raise UnknownTableError(table, self.tables())
         cached = self._specs.get(table)
-        if cached is None or cached[0] != (stat.st_ino, stat.st_mtime_ns):
-            spec = TableSpec.from_json(table, json.loads(path.read_text(encoding="utf-8")))
-            self._specs[table] = cached = ((stat.st_ino, stat.st_mtime_ns), spec)
+        if cached is None or cached[0] != (found.st_ino, found.st_mtime_ns):
+            try:
+                spec = TableSpec.from_json(table, json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError) as error:
+                raise self._unreadable_file(table, SCHEMA_FILE, error) from None
+            self._specs[table] = cached = ((found.st_ino, found.st_mtime_ns), spec)
         return cached[1]
 
+    def _unreadable_file(self, table: str, name: str, error: Exception) -> UnreadableTableError:
+        path = self.root / table / name if name else self.root / table
+        return UnreadableTableError(table, f"{table}/{name}" if name else table, _reason(error), path=str(path))
+
     def create_table(self, spec: TableSpec) -> None:
+        self._refuse_if_read_only(f"create table {spec.name}")
         folder = self.root / spec.name
         if (folder / SCHEMA_FILE).is_file():
             self._check_same(spec)
@@ -139,6 +181,7 @@ class EmbeddedStore(Database):
             raise StoreError(f"Table '{spec.name}' already exists with another structure; drop it first to change it.")
 
     def drop_table(self, name: str) -> None:
+        self._refuse_if_read_only(f"drop table {name}")
         folder = self.root / name
         if not (_is_plain_name(name) and folder.is_dir()):
             return
@@ -169,6 +212,7 @@ class EmbeddedStore(Database):
 
     def replace_partitions(self, table: str, partitions: Mapping[Any, Any]) -> int:
         """Swap whole partitions in one commit: every reader sees all of them old or all of them new."""
+        self._refuse_if_read_only(f"replace partitions of {table}")
         spec = self.spec(table)
         partitioning = self._partitioning(spec)
         wanted = {partitioning.id_of(value): data for value, data in partitions.items()}
@@ -184,6 +228,7 @@ class EmbeddedStore(Database):
         return sum(part.rows for part, _ in parts)
 
     def drop_partitions(self, table: str, partitions: Iterable[Any]) -> None:
+        self._refuse_if_read_only(f"drop partitions of {table}")
         partitioning = self._partitioning(self.spec(table))
         doomed = {partitioning.id_of(value) for value in partitions}
         with committing(self.root / table) as manifest:
@@ -202,6 +247,7 @@ class EmbeddedStore(Database):
         One process compacts a table at a time; with ``wait=False`` (after an insert) a table that
         another process is compacting is left to it.
         """
+        self._refuse_if_read_only("compact")
         if table is None:
             return sum(self.compact(name, wait=wait) for name in self.tables())
         spec, folder = self.spec(table), self.root / table
@@ -236,6 +282,7 @@ class EmbeddedStore(Database):
 
     def collect_garbage(self, table: str | None = None) -> int:
         """Delete what no reader can need any more: retired parts and stray files past the grace period."""
+        self._refuse_if_read_only("collect garbage")
         if table is None:
             removed = sum(self.collect_garbage(name) for name in self.tables())
             return removed + _remove_old(self.root, (".create-", ".drop-"), self.settings.store_grace_seconds)
@@ -296,36 +343,85 @@ class EmbeddedStore(Database):
             session = self._open_session()
             self._apply(session, settings)
             self._sync_views(session)
-            types = self._result_types(session, bound_sql, settings)
-            schema = arrow_schema(types)
-            produced = False
+            limit = settings.get("max_execution_time") or 0
+            call = _Bounded(limit + STUCK_GRACE_SECONDS if limit else None)
             try:
-                with session.send_query(bound_sql, "ArrowTable") as stream:
-                    for chunk in stream:
+                self._check_statement(session, call, bound_sql, settings)
+                types = self._result_types(session, call, bound_sql, settings)
+                schema = arrow_schema(types)
+                produced, stream, failed = False, None, False
+                try:
+                    stream = call(session.send_query, bound_sql, "ArrowTable")
+                    while (chunk := call(stream.fetch)) is not None:
                         if chunk.num_rows:
                             produced = True
                             yield conform(_rename(chunk, list(types)), types)
-            except _engine_errors() as error:
-                raise self._translated(error, bound_sql, settings) from None
+                except _engine_errors() as error:
+                    failed = True
+                    self._forget_session()  # chDB leaves a session whose stream failed midway unusable
+                    raise self._translated(error, bound_sql, settings) from None
+                finally:
+                    if stream is not None and not (failed or call.stuck):
+                        call(stream.cancel)  # a no-op once the stream is read to its end; stops one left early
+            except _StuckCall as stuck:
+                raise self._stopped(stuck, bound_sql, limit) from None
             if not produced:
                 yield schema.empty_table()
 
-    def _result_types(self, session: Any, bound_sql: str, settings: dict[str, Any]) -> dict[str, str]:
+    def _check_statement(self, session: Any, call: _Bounded, bound_sql: str, settings: dict[str, Any]) -> None:
+        """Parse the SQL without running it: one statement, and a query (SELECT) or nothing runs.
+
+        The SQL reaches chDB only as a string literal here, so a second statement smuggled into the text
+        cannot run; syntax errors are reported at their position in the caller's own SQL.
+        """
+        try:
+            formatted = str(call(session.query, "SELECT formatQuerySingleLine(" + sql_string(bound_sql) + ")",
+                                 "TabSeparatedRaw"))
+        except _engine_errors() as error:
+            raise self._translated(error, bound_sql, settings) from None
+        if not is_query_text(formatted):
+            kind = (formatted.split(None, 1) or ["empty"])[0].upper()
+            if self.read_only:
+                raise ReadOnlyAccountError(sql=bound_sql)
+            raise NotAQueryError(kind, sql=bound_sql)
+
+    def _result_types(self, session: Any, call: _Bounded, bound_sql: str, settings: dict[str, Any]) -> dict[str, str]:
         """Column types of a query (chDB's Arrow output alone carries DateTime as uint32)."""
         try:
-            described = session.query("DESCRIBE TABLE (" + bound_sql + "\n)", "ArrowTable")
+            described = call(session.query, "DESCRIBE TABLE (" + bound_sql + "\n)", "ArrowTable")
         except _engine_errors() as error:
-            if code_of(str(error)) == SYNTAX_ERROR:  # report the position in the user's own SQL
-                try:
-                    session.query(bound_sql, "Null")
-                except _engine_errors() as own_error:
-                    error = own_error
+            if code_of(str(error)) == SYNTAX_ERROR:  # it parsed alone: a clause a subquery may not have
+                raise QueryError("The query must be one SELECT without INTO OUTFILE, FORMAT or a closing semicolon.",
+                                 sql=bound_sql, code=SYNTAX_ERROR, server_message=str(error)) from None
             raise self._translated(error, bound_sql, settings) from None
         return dict(zip(described.column("name").to_pylist(), described.column("type").to_pylist(), strict=True))
 
     def _translated(self, error: Exception, sql: str, settings: dict[str, Any]) -> Exception:
         text = str(error)
-        return translate(code_of(text), text, sql=sql, limit_seconds=settings.get("max_execution_time"))
+        translated = translate(code_of(text), text, sql=sql, limit_seconds=settings.get("max_execution_time"))
+        if isinstance(translated, UnknownTableError) and translated.table in self._unreadable:
+            return self._unreadable[translated.table].for_query(sql)
+        for table, files in self._view_files.items():  # a part that became unreadable after its view was made
+            culprit = next((path for path in files if str(path) in text), None)
+            if culprit is not None and not isinstance(translated, QueryTimeoutError):
+                problem = _part_problem(culprit) or "could not be read"
+                return UnreadableTableError(table, f"{table}/{culprit.name}", problem, path=str(culprit), sql=sql)
+        return translated
+
+    def _stopped(self, stuck: _StuckCall, sql: str, limit: float) -> BlockedReadError:
+        """A call stayed inside chDB past the time limit: find the file that blocks, free the caller, drop the session."""
+        blocking = [(table, path, problem) for table, files in self._view_files.items() for path in files
+                    if (problem := _part_problem(path))]
+        for _, path, _ in blocking:
+            _release_pipe_reader(path)  # a reader waiting on a pipe gets end-of-file and the call ends
+        stuck.worker.join(STUCK_GRACE_SECONDS)
+        if stuck.worker.is_alive():
+            log.warning("A chDB call is still blocked after the query's time limit; its session is given up: %s", sql)
+        self._forget_session(closing=not stuck.worker.is_alive())
+        if not blocking:
+            return BlockedReadError(limit, sql=sql)
+        table, path, problem = blocking[0]
+        return BlockedReadError(limit, table=table, file=f"{table}/{path.name}", reason=problem, sql=sql)
 
     def _open_session(self) -> Any:
         if self._session is None or self._session_pid != os.getpid():  # a forked child needs its own
@@ -334,40 +430,83 @@ class EmbeddedStore(Database):
             self._session = chdb_session.Session(":memory:")
             self._session_pid = os.getpid()
             self._views = {}
+            self._view_files = {}
             self._applied_settings = {}
         return self._session
 
+    def _forget_session(self, *, closing: bool = True) -> None:
+        """Start the next query in a new session; a session a blocked call still uses is left to that call."""
+        if self._session is not None and closing and self._session_pid == os.getpid():
+            with contextlib.suppress(*_engine_errors()):
+                self._session.close()
+        self._session = None
+
     def _sync_views(self, session: Any) -> None:
-        """One view per table over exactly the parts its manifest lists (or the pinned list in a snapshot)."""
+        """One view per table over exactly the parts its manifest lists (or the pinned list in a snapshot).
+
+        A table whose files cannot be read gets no view (queries naming it are told why); the others answer.
+        """
         current: dict[str, tuple[int, int]] = {}
+        unreadable: dict[str, UnreadableTableError] = {}
         for table in self.tables():
-            manifest = self._manifest(table)
-            current[table] = ((self.root / table / SCHEMA_FILE).stat().st_ino, manifest.generation)
+            try:
+                current[table] = self._view_signature(table)
+                if self._views.get(table) != current[table]:
+                    self._view_files[table] = self._readable_parts(table)
+            except UnreadableTableError as error:
+                unreadable[table] = error
+                current.pop(table, None)
+        self._unreadable = unreadable
         for table in set(self._views) - set(current):
             session.query("DROP VIEW IF EXISTS `" + table + "`")
             del self._views[table]
+            self._view_files.pop(table, None)
         for table, signature in current.items():
             if self._views.get(table) == signature:
                 continue
-            names = [part.name[: -len(".parquet")] for part in self._manifest(table).parts]
-            files = ("{" + ",".join(names) + "}.parquet") if names else EMPTY_PART
+            names = [path.name[: -len(".parquet")] for path in self._view_files[table]]
+            files = ("{" + ",".join(names) + "}.parquet") if names != [EMPTY_PART[: -len(".parquet")]] else EMPTY_PART
             structure = ", ".join(f"`{name}` {kind}" for name, kind in self.columns(table).items())
             pattern = sql_string(str(self.root / table / files))
             session.query("CREATE OR REPLACE VIEW `" + table + "` AS SELECT * FROM file("
                           + pattern + ", Parquet, " + sql_string(structure) + ")")
             self._views[table] = signature
 
+    def _view_signature(self, table: str) -> tuple[int, int]:
+        """What a table's view depends on: its schema file and its manifest's generation."""
+        try:
+            schema = (self.root / table / SCHEMA_FILE).stat()
+        except OSError as error:
+            raise self._unreadable_file(table, SCHEMA_FILE, error) from None
+        self.spec(table)  # readable and well formed
+        return schema.st_ino, self._manifest(table).generation
+
+    def _readable_parts(self, table: str) -> list[Path]:
+        """The files a view will read, each checked to be a regular file this account can open."""
+        folder = self.root / table
+        paths = [folder / part.name for part in self._manifest(table).parts] or [folder / EMPTY_PART]
+        for path in paths:
+            problem = _part_problem(path)
+            if problem:
+                raise UnreadableTableError(table, f"{table}/{path.name}", problem, path=str(path))
+        return paths
+
     def _manifest(self, table: str) -> Manifest:
         if self._pinned is not None and table in self._pinned:
             return self._pinned[table]
         folder = self.root / table
         try:
-            stat = (folder / MANIFEST_FILE).stat()
-            signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+            found = (folder / MANIFEST_FILE).stat()
+            signature = (found.st_ino, found.st_mtime_ns, found.st_size)
         except FileNotFoundError:
             signature = (0, 0, 0)
+        except OSError as error:
+            raise self._unreadable_file(table, MANIFEST_FILE, error) from None
         cached = self._manifests.get(table)
-        manifest = cached[1] if cached and cached[0] == signature and signature[0] else read_manifest(folder)
+        try:
+            manifest = cached[1] if cached and cached[0] == signature and signature[0] else read_manifest(folder)
+        except (OSError, StoreError) as error:
+            raise self._unreadable_file(table, MANIFEST_FILE, error.__cause__ or error) from None
         self._manifests[table] = (signature, manifest)
         if self._pinned is not None:
             self._pinned[table] = manifest
@@ -475,6 +614,102 @@ def _remove_old(folder: Path, prefixes: tuple[str, ...], grace: float) -> int:
             shutil.rmtree(entry.path, ignore_errors=True)
             removed += 1
     return removed
+
+
+class _StuckCall(Exception):  # noqa: N818 - a signal between two methods, never shown
+    """A call into chDB did not return in time; ``worker`` is the thread still inside it."""
+
+    def __init__(self, worker: threading.Thread) -> None:
+        super().__init__("a call into chDB did not return in time")
+        self.worker = worker
+
+
+class _Bounded:
+    """Runs calls into chDB on a helper thread and waits at most ``seconds`` for each.
+
+    chDB stops a slow query itself; this is for a call the kernel holds (a read from a pipe), which no
+    engine setting can interrupt. After one call is stuck, ``stuck`` is set and no further call is made.
+    """
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.stuck = False
+
+    def __call__(self, function: Any, *args: Any) -> Any:
+        if self.seconds is None:
+            return function(*args)
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["value"] = function(*args)
+            except BaseException as error:  # noqa: BLE001 - handed to the waiting caller as it is
+                outcome["error"] = error
+
+        worker = threading.Thread(target=run, name="chdb-call", daemon=True)
+        worker.start()
+        worker.join(self.seconds)
+        if worker.is_alive():
+            self.stuck = True
+            raise _StuckCall(worker)
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome.get("value")
+
+
+def _holds_table(folder: Path) -> bool:
+    """Whether a folder of the store is a table; one this account cannot look into counts (queries say why)."""
+    try:
+        return stat.S_ISREG((folder / SCHEMA_FILE).stat().st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True
+
+
+def _part_problem(path: Path) -> str:
+    """Why a part cannot be handed to chDB ("" when it can): only regular files this account may open are parts.
+
+    Opened without following links and without blocking, so a pipe in place of a part cannot hold us.
+    """
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY)
+    except OSError as error:
+        if os.path.islink(path):
+            return "is a symbolic link, not a part file"
+        return _reason(error)
+    try:
+        mode = os.fstat(descriptor).st_mode
+    finally:
+        os.close(descriptor)
+    if stat.S_ISREG(mode):
+        return ""
+    kind = ("a directory" if stat.S_ISDIR(mode) else "a named pipe" if stat.S_ISFIFO(mode)
+            else "a socket" if stat.S_ISSOCK(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "not a file")
+    return f"is {kind}, not a regular file"
+
+
+def _release_pipe_reader(path: Path) -> None:
+    """Open a pipe for writing and close it: a reader blocked opening it gets end-of-file (none waiting: no-op)."""
+    with contextlib.suppress(OSError):
+        if stat.S_ISFIFO(os.lstat(path).st_mode):
+            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+
+
+def _reason(error: BaseException) -> str:
+    """A file error in words: "cannot be read by this account (permission denied)", "is missing"."""
+    if isinstance(error, PermissionError):
+        return "cannot be read by this account (permission denied)"
+    if isinstance(error, (FileNotFoundError, NotADirectoryError)):
+        return "is missing"
+    if isinstance(error, IsADirectoryError):
+        return "is a directory, not a file"
+    if isinstance(error, ValueError):
+        return "is damaged (not the expected JSON)"
+    if isinstance(error, OSError) and error.strerror:
+        return f"cannot be read ({error.strerror.lower()})"
+    return "cannot be read"
 
 
 def _engine_errors() -> tuple[type[Exception], ...]:

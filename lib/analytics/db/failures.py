@@ -11,6 +11,7 @@ from ..errors import (
     ReadOnlyAccountError,
     ResultTooLargeError,
     SqlSyntaxError,
+    StoreError,
     UnknownColumnError,
     UnknownTableError,
 )
@@ -72,3 +73,49 @@ def translate(code: int | None, text: str, *, sql: str, user: str = "", limit_se
         found = _QUOTED.search(message)
         return UnknownColumnError(found.group(1) if found else "?", **fields)
     return QueryError(f"The database could not run the query: {message}", **fields)  # type: ignore[arg-type]
+
+
+class UnreadableTableError(StoreError):
+    """One table of the embedded store cannot be read: a folder or file this account may not open, a list of
+    parts that is not a file, a part that is not a regular file (a pipe, a device, a link). Only queries that
+    touch the table fail; ``file`` is the culprit relative to the store's folder (the full path is ``path``)."""
+
+    hint = "The other tables answer; ask the administrator to check this table's files in the embedded store."
+
+    def __init__(self, table: str, file: str, reason: str, *, path: str = "", sql: str = "") -> None:
+        self.table, self.file, self.reason, self.path, self.sql = table, file, reason, path, sql
+        super().__init__(f"The table '{table}' cannot be read: '{file}' {reason}.")
+
+    def for_query(self, sql: str) -> UnreadableTableError:
+        """The same fault, raised for one query (the error names its SQL for the log)."""
+        return UnreadableTableError(self.table, self.file, self.reason, path=self.path, sql=sql)
+
+
+class BlockedReadError(QueryTimeoutError):
+    """A query stopped at its time limit because reading a file blocked (no limit inside the engine can stop
+    a read the kernel holds); ``file`` is the part that blocked when it could be told, else empty."""
+
+    hint = "Ask the administrator to check the embedded store's files; the other tables answer."
+
+    def __init__(self, limit_seconds: float | None, *, table: str = "", file: str = "", reason: str = "",
+                 sql: str = "") -> None:
+        super().__init__(limit_seconds, sql=sql)
+        self.table, self.file, self.reason = table, file, reason
+        if file:
+            self.args = (f"{self.args[0][:-1]}: reading '{file}' of table '{table}' blocked ({reason}).",)
+
+
+class NotAQueryError(QueryError):
+    """The embedded store runs queries (SELECT) only: a statement that writes, changes the schema or sets
+    something is never run; the library's writers use :meth:`Database.insert` and its siblings."""
+
+    def __init__(self, kind: str, *, sql: str = "") -> None:
+        self.kind = kind
+        super().__init__(f"The embedded store answers queries (SELECT) only; this {kind} statement was not run.",
+                         sql=sql)
+
+
+def is_query_text(formatted: str) -> bool:
+    """Whether normalised SQL (``formatQuerySingleLine``) is a query: ``SELECT``/``WITH``, possibly in parentheses."""
+    words = formatted.lstrip("( \n").split(None, 1)
+    return bool(words) and words[0].upper() in ("SELECT", "WITH")

@@ -43,8 +43,8 @@ _URL_OPTIONS = {"alt_hosts", "connect_timeout", "secure", "verify", "compression
 class ServerDatabase(Database):
     kind = "server"
 
-    def __init__(self, url: str, settings: Settings) -> None:
-        super().__init__(url, settings)
+    def __init__(self, url: str, settings: Settings, *, read_only: bool = False) -> None:
+        super().__init__(url, settings, read_only=read_only)
         parts = urlsplit(url)
         options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
         unknown = set(options) - _URL_OPTIONS
@@ -84,6 +84,7 @@ class ServerDatabase(Database):
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         """Run a statement that returns nothing (DDL, INSERT ... SELECT) on the server."""
+        self._refuse_if_read_only(sql)
         self._call("execute", bind(sql, params), settings=self.query_settings(stream=True))
 
     # --- catalog --------------------------------------------------------------------------------------
@@ -115,6 +116,7 @@ class ServerDatabase(Database):
         return TableSpec(table, columns)
 
     def create_table(self, spec: TableSpec) -> None:
+        self._refuse_if_read_only(f"create table {spec.name}")
         if spec.name in self._all_tables():
             if not self.spec(spec.name).same_structure(spec):
                 raise DatabaseError(f"Table '{spec.name}' already exists with another structure; drop it first to change it.")
@@ -138,6 +140,7 @@ class ServerDatabase(Database):
         self.execute("CREATE TABLE IF NOT EXISTS " + name + " " + definition)
 
     def drop_table(self, name: str) -> None:
+        self._refuse_if_read_only(f"drop table {name}")
         self.execute(compose("DROP TABLE IF EXISTS {t}", t=identifier(name, [name], kind="table")))
 
     def part_count(self, table: str) -> int:
@@ -201,6 +204,7 @@ class ServerDatabase(Database):
         Each partition is atomic for every reader; several partitions are swapped one after another,
         so a reader between two swaps sees some new and some old, each whole.
         """
+        self._refuse_if_read_only(f"replace partitions of {table}")
         spec = self.spec(table)
         if spec.partitioning is None:
             raise DatabaseError(f"Table '{table}' has no partitions; declare partition_by to replace or drop them.")
@@ -228,6 +232,7 @@ class ServerDatabase(Database):
         return rows
 
     def drop_partitions(self, table: str, partitions: Iterable[Any]) -> None:
+        self._refuse_if_read_only(f"drop partitions of {table}")
         spec = self.spec(table)
         if spec.partitioning is None:
             raise DatabaseError(f"Table '{table}' has no partitions; declare partition_by to replace or drop them.")
@@ -236,6 +241,7 @@ class ServerDatabase(Database):
 
     def compact(self, table: str | None = None) -> int:
         """``OPTIMIZE TABLE … FINAL`` per partition: merges parts now instead of in the background."""
+        self._refuse_if_read_only("compact")
         names = [table] if table else self.tables()
         merged = 0
         for name in names:
@@ -249,6 +255,7 @@ class ServerDatabase(Database):
 
     def collect_garbage(self, table: str | None = None) -> int:
         """Drop staging tables that interrupted replaces left, once older than the grace period."""
+        self._refuse_if_read_only("collect garbage")
         cutoff = time.time() - self.settings.store_grace_seconds
         removed = 0
         for name in self._all_tables():

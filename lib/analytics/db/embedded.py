@@ -365,6 +365,10 @@ class EmbeddedStore(Database):
                         call(stream.cancel)  # a no-op once the stream is read to its end; stops one left early
             except _StuckCall as stuck:
                 raise self._stopped(stuck, bound_sql, limit) from None
+            except BaseException:
+                if call.stuck:  # interrupted while chDB still works: that call keeps the session
+                    self._forget_session(closing=False)
+                raise
             if not produced:
                 yield schema.empty_table()
 
@@ -412,6 +416,7 @@ class EmbeddedStore(Database):
         """A call stayed inside chDB past the time limit: find the file that blocks, free the caller, drop the session."""
         blocking = [(table, path, problem) for table, files in self._view_files.items() for path in files
                     if (problem := _part_problem(path))]
+        blocking.sort(key=lambda found: "pipe" not in found[2])  # a pipe is what holds a read; name it first
         for _, path, _ in blocking:
             _release_pipe_reader(path)  # a reader waiting on a pipe gets end-of-file and the call ends
         stuck.worker.join(STUCK_GRACE_SECONDS)
@@ -465,7 +470,7 @@ class EmbeddedStore(Database):
             if self._views.get(table) == signature:
                 continue
             names = [path.name[: -len(".parquet")] for path in self._view_files[table]]
-            files = ("{" + ",".join(names) + "}.parquet") if names != [EMPTY_PART[: -len(".parquet")]] else EMPTY_PART
+            files = EMPTY_PART if names == [Path(EMPTY_PART).stem] else "{" + ",".join(names) + "}.parquet"
             structure = ", ".join(f"`{name}` {kind}" for name, kind in self.columns(table).items())
             pattern = sql_string(str(self.root / table / files))
             session.query("CREATE OR REPLACE VIEW `" + table + "` AS SELECT * FROM file("
@@ -648,7 +653,11 @@ class _Bounded:
 
         worker = threading.Thread(target=run, name="chdb-call", daemon=True)
         worker.start()
-        worker.join(self.seconds)
+        try:
+            worker.join(self.seconds)
+        except BaseException:  # KeyboardInterrupt while waiting: the call goes on without us
+            self.stuck = True
+            raise
         if worker.is_alive():
             self.stuck = True
             raise _StuckCall(worker)

@@ -12,7 +12,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from analytics import load_settings
+from analytics import Database, load_settings
+from analytics.errors import ParameterError
+from analytics.forms import ReportForm
+from analytics.page import prefilled
+from analytics.params import declaration
+from analytics.reports import monitoring
 from analytics.run_pages import render_run_page
 from analytics.runner import run_notebook
 from analytics.web.assets import CONTENT_SECURITY_POLICY
@@ -104,3 +109,50 @@ def test_our_own_pages_carry_the_policy_too(app: Served, home: Path) -> None:
     for path in ("", "runs/events_check/0policy0.html"):
         with urllib.request.urlopen(app.base + path, timeout=30) as response:
             assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY, path
+
+
+def test_a_link_never_turns_on_alerts_in_the_app(page, app: Served, home: Path) -> None:  # type: ignore[no-untyped-def]
+    page.goto(app.base + "voila/render/" + EVENTS + "?send_alerts=1", timeout=90_000)
+    page.wait_for_selector(".link-notice", timeout=90_000)
+    assert page.locator(".field-send_alerts").count() == 0  # no field for it in the app
+    assert "'send_alerts'" in page.inner_text(".link-notice")
+    page.click("button:has-text('Run')")
+    page.wait_for_selector(".status.error", timeout=30_000)
+    assert "Open the report without 'send_alerts'" in page.inner_text(".status")
+    page.goto(app.base + "voila/render/" + EVENTS, timeout=90_000)  # the page as a person opens it runs, and never alerts
+    page.wait_for_selector(".param-window_hours input", timeout=90_000)
+    page.click("button:has-text('Run')")
+    page.wait_for_selector(".run-result", timeout=120_000)
+    assert not (home / "reports" / "alerts").exists()
+
+
+def test_a_kernel_of_the_app_refuses_to_alert_whatever_reached_it(embedded: Database,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VOILA_REQUEST_URL", "http://127.0.0.1/voila/render/monitoring/events.ipynb")
+    with pytest.raises(ParameterError, match="only the scheduled runs send alerts"):
+        monitoring(embedded, send_alerts=True)
+
+
+def test_a_link_naming_an_unknown_parameter_runs_nothing_until_it_is_fixed(page, app: Served, home: Path) -> None:  # type: ignore[no-untyped-def]
+    page.goto(app.base + "voila/render/" + PLASTIC + "?partner=3", timeout=90_000)
+    page.wait_for_selector(".link-notice", timeout=90_000)
+    notice = page.inner_text(".link-notice")
+    assert "'partner' is not a parameter of this report" in notice and "partner_id" in notice
+    assert f"Open the report without 'partner' in its address (/voila/render/{PLASTIC})" in notice
+    page.click("button:has-text('Run')")
+    page.wait_for_selector(".status.error", timeout=30_000)
+    assert "Nothing runs from this link" in page.inner_text(".status")
+    assert page.locator(".run-result").count() == 0
+
+
+def test_the_form_refuses_run_for_a_link_it_does_not_take(tmp_path: Path) -> None:
+    parameters = declaration(REPO / "notebooks" / PLASTIC)
+    runs: list[dict] = []
+    form = ReportForm(parameters, {"partner_id": 3, "csv_delimiter": "comma"}, lambda parameter, values: [("Лента", 3)],
+                      lambda raw, progress, cancelled: runs.append(dict(raw)), load_settings(home=tmp_path))  # type: ignore[arg-type,func-returns-value]
+    link = {"partner": "3"}
+    values, errors = prefilled(parameters, {"partner_id": 3, "csv_delimiter": "comma"}, link, lambda source: [])
+    form.apply(values, errors, link)
+    form.run_button.click()
+    assert runs == [] and "Nothing runs from this link" in form.status.value
+    assert not form.run_button.disabled  # the person can still read the message and leave

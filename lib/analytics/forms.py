@@ -116,6 +116,7 @@ class ReportForm:
         self.results = widgets.HTML()
         self._cancel = threading.Event()
         self._busy = threading.Lock()  # one run at a time per form
+        self.link_refused: str | None = None  # why Run is refused until the page is opened from a corrected link
         self.run_button.on_click(self._guarded(self._on_run))
         self.cancel_button.on_click(self._guarded(lambda _: self._cancel.set()))
         self._follow_tables()
@@ -135,8 +136,11 @@ class ReportForm:
                 self.fields[name].show_error(f"{source} was not accepted: {text}")
         if unknown:
             listed = "; ".join(f"'{name}' {text}" for name, text in unknown.items())
-            self.notice.value = status_html(f"The link has values this report does not take, so they were ignored: {listed}.",
-                                            error=True, kind="link-notice")
+            names = ", ".join(f"'{name}'" for name in unknown)
+            self.link_refused = (f"The link to this page names {names}, which this report does not take: {listed}. "
+                                 f"Nothing runs from this link. Open the report without {names} in its address"
+                                 f"{f' ({self.page_url})' if self.page_url else ''}, then fill in the form.")
+            self.notice.value = status_html(self.link_refused, error=True, kind="link-notice")
 
     def _follow_tables(self) -> None:
         """A column picker tied to a table field (Columns[table]) is rebuilt when the table changes."""
@@ -166,6 +170,10 @@ class ReportForm:
     def _on_run(self, _: Any) -> None:
         if not self._busy.acquire(blocking=False):
             return  # a run is going on; extra clicks (or messages) start nothing
+        if self.link_refused:
+            self._busy.release()
+            self._show_status(self.link_refused, error=True)
+            return
         try:
             for field in self.fields.values():
                 field.show_error(None)

@@ -26,6 +26,7 @@ from .params import FormInvalid, Parameter, declaration, declaration_from_namesp
 from .pipeline import FirstLook, Progress, RunOutcome, run_report
 from .render import RUN_RECORD_MIME, outcome_html, outcome_record, outcome_text
 from .warehouse.lookups import Lookups
+from .web.kernel_link import wait_for_visitor
 
 NOTEBOOK_ENV = "ANALYTICS_NOTEBOOK"
 
@@ -77,14 +78,25 @@ def run_headless(report: Callable[..., Any], namespace: Mapping[str, Any]) -> Ru
     return outcome
 
 
+def headless_only(report: Callable[..., Any]) -> tuple[str, ...]:
+    """The report's switches that only a headless run may turn on (monitoring's ``send_alerts``)."""
+    return tuple(getattr(report, "headless_only", ()))
+
+
 def show_form(report: Callable[..., Any], namespace: Mapping[str, Any]) -> None:
-    """The form, built before a visitor arrives (preheated kernel), then filled from the visitor's link."""
+    """The form, built before a visitor arrives (preheated kernel), then filled from the visitor's link.
+
+    A switch only headless runs may turn on has no field; a link naming it is refused like any name the
+    form does not take, and every run of the form has it off.
+    """
     from IPython.display import display  # noqa: PLC0415 - only inside a kernel
 
     from .forms import ReportForm  # noqa: PLC0415 - widgets only in the app
 
     settings = load_settings()
-    parameters = declaration(current_notebook())
+    switches = headless_only(report)
+    declared = declaration(current_notebook())
+    parameters = [parameter for parameter in declared if parameter.name not in switches]  # the form's fields
     db = connect(settings=settings)
     lookups = Lookups(db)
     given = {p.name: namespace[p.name] for p in parameters if p.name in namespace}
@@ -92,36 +104,33 @@ def show_form(report: Callable[..., Any], namespace: Mapping[str, Any]) -> None:
     refused = {name: text for name, text in refused.items() if given.get(name) not in ("", None)}  # to be typed in
     base = os.environ.get("VOILA_BASE_URL", "/")
     form = ReportForm(parameters, defaults, lambda parameter, values: parameter.kind.options(values, lookups),
-                      _form_runner(report, parameters, db, settings, lambda outcome: form.show_first_look(outcome)),
-                      settings)
+                      _form_runner(report, declared, db, settings, lambda outcome: form.show_first_look(outcome),
+                                   switches), settings)
     if refused:
         form.apply(defaults, refused, given, source="the report's default")
     display(form.widget)
-    _wait_for_visitor()  # a preheated kernel did the slow part before anyone asked
+    wait_for_visitor()  # a preheated kernel did the slow part before anyone asked; it proves it is the app's own
     form.downloads_url = f"{base.rstrip('/')}/exports/{user_folder(current_user())}/"  # the visitor is known now
+    form.page_url = os.environ.get("SCRIPT_NAME") or urlsplit(os.environ.get("VOILA_REQUEST_URL", "")).path  # this visit's
     link = values_from_query(os.environ.get("QUERY_STRING", ""))
     if link:
         values, errors = prefilled(parameters, defaults, link, lookups)
+        errors.update({name: "is set only by a scheduled run, never by a link (the app never sends alerts)"
+                       for name in link if name in switches})
         form.apply(values, errors, link)
-    form.page_url = urlsplit(os.environ.get("VOILA_REQUEST_URL", "")).path
 
 
 def _form_runner(report: Callable[..., Any], parameters: list[Parameter], db: Database, settings: Settings,
-                 first_look: FirstLook) -> Callable[[Mapping[str, Any], Progress, threading.Event], RunOutcome]:
-    """The form's Run: the one pipeline, with the form's progress line, Cancel, and the result before its files."""
+                 first_look: FirstLook, switches: tuple[str, ...] = ()
+                 ) -> Callable[[Mapping[str, Any], Progress, threading.Event], RunOutcome]:
+    """The form's Run: the one pipeline, with the form's progress line, Cancel, and the result before its files;
+    the headless-only switches always off."""
     def run(raw: Mapping[str, Any], progress: Progress, cancelled: threading.Event) -> RunOutcome:
-        return run_report(report, parameters, raw, db, settings=settings, progress=progress, cancelled=cancelled,
+        given = {**raw, **dict.fromkeys(switches, False)}
+        return run_report(report, parameters, given, db, settings=settings, progress=progress, cancelled=cancelled,
                           user=current_user(), status=progress,  # the form's status line takes rows or words
                           first_look=first_look)
     return run
-
-
-def _wait_for_visitor() -> None:
-    """In a preheated kernel, block until a visitor's request arrives with its query string."""
-    if os.environ.get("VOILA_PREHEAT") == "True":
-        from voila.utils import wait_for_request  # noqa: PLC0415
-
-        wait_for_request()
 
 
 def prefilled(parameters: list[Parameter], defaults: Mapping[str, Any], link: Mapping[str, Any],

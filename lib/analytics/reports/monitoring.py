@@ -51,6 +51,7 @@ def monitoring(db: Database, checks: str = "events", window_hours: int = 48, sen
     if backtest_days:
         facts.append(f"Backtest: {len(rows)} episode(s) in the last {backtest_days} days would have been alerted.")
     elif send_alerts:
+        _refuse_in_the_app()
         facts.append(_alert(checks, scans))
     table = pa.Table.from_pylist(rows, schema=pa.schema([
         ("check", pa.string()), ("metric", pa.string()), ("dimension", pa.string()), ("direction", pa.string()),
@@ -61,6 +62,19 @@ def monitoring(db: Database, checks: str = "events", window_hours: int = 48, sen
              else f"Anomalies in {checks} over the last {window_hours} hours")
     return ReportQuery(name=f"monitoring_{checks}", title=title, sql="", data=table, headers=HEADERS, facts=facts,
                        key_params={"checks": checks})
+
+
+# Only a headless run (the scheduler, `analytics run`) may turn this on: the app's form has no field for it,
+# refuses a link that names it, and runs with it off (see analytics.page).
+monitoring.headless_only = ("send_alerts",)  # type: ignore[attr-defined]
+
+
+def _refuse_in_the_app() -> None:
+    """The last guard: a kernel of the app never alerts, whatever reached it."""
+    from ..page import in_voila  # noqa: PLC0415 - the page imports the pipeline, which imports the reports
+
+    if in_voila():
+        raise ParameterError("send_alerts", True, "off in the app: only the scheduled runs send alerts")
 
 
 def _alert(group: str, scans: list) -> str:

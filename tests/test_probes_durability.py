@@ -14,13 +14,20 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from unittest import mock
 
+import nbformat
 import pytest
 
-from analytics import connect
+from analytics import connect, load_settings
+from analytics.audit import run_started
+from analytics.cli import main, recover_interrupted
+from analytics.exports.files import process_alive
+from analytics.scheduler import Schedule
+from analytics.scheduler.jobs import JobLog, exclusive, job_folder, run_job
 from analytics.warehouse import demo
 
-from .conftest import REPO, SEED
+from .conftest import REPO, SEED, wait_until
 
 PLASTIC = REPO / "notebooks" / "account_managers" / "plastic_cards.ipynb"
 
@@ -178,3 +185,153 @@ def test_each_day_a_stopped_recalculation_swapped_has_its_write_row(tmp_path: Pa
         computed = db.query_arrow("SELECT DISTINCT day FROM daily_partner_activity WHERE day >= %(a)s AND day <= %(b)s"
                                   " ORDER BY day", {"a": days[0], "b": days[-1]}).column("day").to_pylist()
     assert computed == days[:3]  # the three swapped days, each with its row; none after
+
+
+def notebook(folder: Path, name: str, code: str) -> Path:
+    book = nbformat.v4.new_notebook()
+    book.cells = [nbformat.v4.new_code_cell('pause: "int[0, 600]" = 0  # Pause', metadata={"tags": ["parameters"]}),
+                  nbformat.v4.new_code_cell(code)]
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(book, folder / f"{name}.ipynb")
+    return folder / f"{name}.ipynb"
+
+
+def kernel_of(flag: Path) -> int:
+    """The pid a notebook wrote into ``flag`` once it is where the test wants it (waited for, not slept on)."""
+    return int(wait_until(lambda: flag.is_file() and flag.read_text().strip(), 120, f"the notebook never wrote {flag}"))
+
+
+HOLDS_ON = """
+import os, pathlib, time
+pathlib.Path(os.environ["DURABILITY_FLAG"]).write_text(str(os.getpid()))
+while pathlib.Path(os.environ["DURABILITY_HOLD"]).exists():
+    time.sleep(0.2)
+"""
+
+
+def test_a_killed_run_job_is_a_failed_row_at_the_next_start_and_leaves_no_orphan(tmp_path: Path, warehouse: str) -> None:
+    home, flag, hold = tmp_path / "home", tmp_path / "flag", tmp_path / "hold"
+    notebook(tmp_path / "notebooks" / "jobs", "holds_on", HOLDS_ON)
+    environment = {"ANALYTICS_DB_URL": warehouse, "ANALYTICS_NOTEBOOKS": str(tmp_path / "notebooks"),
+                   "ANALYTICS_SCHEDULES": str(schedule(tmp_path / "schedules", "holds_on", "jobs/holds_on.ipynb")),
+                   "ANALYTICS_HOME": str(home), "DURABILITY_FLAG": str(flag), "DURABILITY_HOLD": str(hold)}
+    hold.touch()
+    first = subprocess.Popen([sys.executable, "-m", "analytics.cli", "run-job", "holds_on"], env={**os.environ, **environment},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    kernel = kernel_of(flag)
+    first.kill()  # SIGKILL to run-job alone, as `kill -9 <pid>` does
+    first.wait(30)
+    wait_until(lambda: not process_alive(kernel), 30, "the killed run-job's notebook went on as an orphan")
+    hold.unlink()
+    settings = load_settings(home=home, db_url=warehouse)
+    second = subprocess.run([sys.executable, "-m", "analytics.cli", "run-job", "holds_on"], env={**os.environ, **environment},
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert second.returncode == 0, second.stderr
+    runs = [row for row in JobLog(settings).runs("holds_on")]
+    assert [(row["status"], row["error"]) for row in runs] == [("failed", "interrupted: the process stopped"), ("ran", "")]
+    [alert] = (home / "reports" / "alerts" / "messages").glob("*.txt")
+    assert "interrupted: the process stopped" in alert.read_text(encoding="utf-8")
+    assert not list((home / "reports" / "audit" / "running").iterdir())
+
+
+def test_the_lock_of_a_job_lasts_while_its_notebook_runs(tmp_path: Path, warehouse: str) -> None:
+    """Held by the notebook's process too: a run-job that starts while a run's child still goes is skipped."""
+    flag, hold = tmp_path / "flag", tmp_path / "hold"
+    notebook(tmp_path / "notebooks" / "jobs", "holds_on", HOLDS_ON)
+    settings = load_settings(home=tmp_path / "home", db_url=warehouse, notebooks=tmp_path / "notebooks")
+    job = Schedule(job="holds_on", notebook=tmp_path / "notebooks" / "jobs" / "holds_on.ipynb", cron="0 3 * * *",
+                   timezone="UTC", alert="file")
+    hold.touch()
+    environment = {**os.environ, "DURABILITY_FLAG": str(flag), "DURABILITY_HOLD": str(hold)}
+    with mock.patch.dict(os.environ, environment):
+        with exclusive(job_folder(settings, "holds_on")) as lock:
+            assert lock is not None
+            child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], pass_fds=(lock.fileno(),))
+        try:
+            with exclusive(job_folder(settings, "holds_on")) as taken:  # our copy is closed, the child's holds
+                assert taken is None
+            assert run_job(settings, job).status == "skipped"
+        finally:
+            child.kill()
+            child.wait(30)
+        with exclusive(job_folder(settings, "holds_on")) as free:
+            assert free is not None
+
+
+STALLED_EXPORT = """
+import os, pathlib, time
+from analytics import connect, load_settings
+from analytics.exports.files import atomic_file
+from analytics.pipeline import execute
+from analytics.reports import ReportQuery
+
+settings = load_settings()
+
+def stall(rows):
+    with atomic_file(settings.reports_dir / "exports" / "half_written.csv") as handle:
+        handle.write(b"4276 0000 0000 0000\\n" * 1000)
+        pathlib.Path(os.environ["DURABILITY_FLAG"]).write_text(str(os.getpid()))
+        time.sleep(600)
+
+with connect(settings.database_url) as db:
+    execute(ReportQuery(name="stalled_export", title="Cards", sql="SELECT card_number FROM cards"), db,
+            settings=settings, progress=stall, user="anna")
+"""
+
+
+def temporaries(root: Path) -> list[str]:
+    return sorted(path.name for path in root.rglob(".*") if path.is_file() and path.name.startswith((".tmp-", ".spool-")))
+
+
+def test_a_run_killed_mid_export_is_a_failed_audit_row_and_leaves_no_temporary(tmp_path: Path, warehouse: str) -> None:
+    home, flag = tmp_path / "home", tmp_path / "flag"
+    stalled = notebook(tmp_path / "notebooks" / "analysts", "stalled_export", STALLED_EXPORT)
+    env = {**os.environ, "ANALYTICS_HOME": str(home), "ANALYTICS_DB_URL": warehouse, "DURABILITY_FLAG": str(flag)}
+    run = subprocess.Popen([sys.executable, "-m", "analytics.cli", "run", str(stalled)], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    kernel = kernel_of(flag)
+    assert len(temporaries(home / "reports")) == 2  # the spool and the half-written CSV, both the kernel's
+    someone_else = home / "reports" / "exports" / f".tmp-{os.getpid()}-{'0' * 16}-still_writing.csv"
+    someone_else.write_text("a live process writes this one")
+    [marker] = (home / "reports" / "audit" / "running").glob("report-*.json")
+    run_id = json.loads(marker.read_text())["run_id"]
+    run.kill()
+    run.wait(30)
+    wait_until(lambda: not process_alive(kernel), 30, "the killed run's kernel went on as an orphan")
+    failed_before = len(audit_rows(warehouse, "run_failed"))
+    recover_interrupted(load_settings(home=home, db_url=warehouse))
+    assert temporaries(home / "reports") == [someone_else.name]  # a live writer's temporary stays
+    [failed] = [row for row in audit_rows(warehouse, "run_failed") if row["run_id"] == run_id]
+    assert failed["report"] == "stalled_export" and failed["user"] == "anna"
+    assert json.loads(failed["parameters"])["error"] == "interrupted: the process stopped"
+    recover_interrupted(load_settings(home=home, db_url=warehouse))  # once: a second start finds nothing more
+    assert len(audit_rows(warehouse, "run_failed")) == failed_before + 1
+    assert not list((home / "reports" / "audit" / "running").iterdir())
+
+
+def test_the_app_start_recovers_before_it_becomes_the_app(tmp_path: Path, warehouse: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    settings = load_settings(home=home, db_url=warehouse)
+    marker = run_started(settings, "report", "deadbeef", report="plastic_cards", user="anna", parameters={})
+    assert marker is not None
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    details = json.loads(marker.read_text())
+    marker.write_text(json.dumps({**details, "pid": int(dead.stdout)}))  # as if the app's kernel had been killed
+    leftover = home / "reports" / "exports" / "anna" / f".tmp-{dead.stdout.strip()}-{'0' * 16}-cards.xlsx"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"PK" * 1000)
+    became: list[list[str]] = []
+
+    def execve(path: str, command: list[str], environment: dict[str, str]) -> None:
+        became.append(command)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(os, "execve", execve)
+    monkeypatch.setenv("ANALYTICS_HOME", str(home))
+    with pytest.raises(SystemExit):
+        main(["serve", "--url", warehouse, "--port", "1"])
+    assert became and "analytics.web.app" in became[0]
+    assert not leftover.exists() and not marker.exists()
+    assert [row["run_id"] for row in audit_rows(warehouse, "run_failed")].count("deadbeef") == 1

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import secrets
+import sys
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -26,7 +27,7 @@ import pyarrow as pa
 from .access.identity import current_client, current_user
 from .config import Settings, load_settings
 from .db import Database, TableSpec, connect
-from .exports.files import private_folder
+from .exports.files import private_folder, process_alive
 
 log = logging.getLogger(__name__)
 
@@ -87,17 +88,24 @@ class AuditLog:
         self._lock = threading.Lock()
 
     def record(self, event: AuditEvent) -> bool:
-        """Write the event; True when it reached the database, False when it waits in the pending file."""
+        """Write the event; True when it reached the database, False when it waits in the pending file.
+
+        Never raises: the database first (then what waits in the pending file, so a full disk that cannot
+        take the pending file loses nothing while the database is up); the pending file when the database
+        is not; and when neither takes it, one plain line on stderr names the event.
+        """
         with self._lock:
             try:
-                self._flush_pending()
                 self._write([event])
-                return True
-            except Exception:  # an outage must not lose the row nor stop the person's work
-                log.warning("audit: database unavailable, event %s kept in %s", event.event_id, self.pending, exc_info=True)
+            except Exception as outage:  # noqa: BLE001 - an outage must not lose the row nor stop the person's work
                 self._reset()
-                self._append_pending(event)
-                return False
+                return self._park(event, outage)
+            try:
+                self._flush_pending()
+            except Exception as outage:  # noqa: BLE001 - they wait for the next event or `analytics cleanup`
+                log.warning("audit: rows in %s still wait (%s)", self.pending, _one_line(outage))
+                self._reset()
+            return True
 
     def flush(self) -> int:
         """Write events left in the pending file by an outage; returns how many were pending."""
@@ -132,6 +140,20 @@ class AuditLog:
             finally:
                 self._db = None
 
+    def _park(self, event: AuditEvent, outage: Exception) -> bool:
+        try:
+            self._append_pending(event)
+        except OSError as full:  # a full disk (or no rights): the last resort is the process's stderr
+            reason = full.strerror or full
+            sys.stderr.write(f"audit: {event.action} of {event.report or '-'} by {event.user} at {event.at:%Y-%m-%d %H:%M:%S} "
+                             f"UTC (run {event.run_id or '-'}, event {event.event_id}) could not be recorded: the "
+                             f"database did not take it ({_one_line(outage)}) and {self.pending} could not be "
+                             f"written ({reason})\n")
+            return False
+        log.warning("audit: database unavailable (%s); event %s kept in %s", _one_line(outage), event.event_id,
+                    self.pending)
+        return False
+
     def _append_pending(self, event: AuditEvent) -> None:
         private_folder(self.pending.parent)
         line = json.dumps({**event.row(), "at": event.at.isoformat()}, ensure_ascii=False) + "\n"
@@ -154,6 +176,10 @@ class AuditLog:
         return len(events)
 
 
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())[:300] or type(error).__name__
+
+
 def _event_from_json(line: str) -> AuditEvent:
     data = json.loads(line)
     data["at"] = dt.datetime.fromisoformat(data["at"])
@@ -173,3 +199,66 @@ def audit(event: AuditEvent, settings: Settings | None = None) -> bool:
             _process_log.close()
         _process_log = AuditLog(settings)
     return _process_log.record(event)
+
+
+# --- runs in flight ---------------------------------------------------------------------------------------
+# A run (a report's, a scheduled job's) leaves a marker while it goes: reports/audit/running/<kind>-<run id>.json
+# with its process. A marker whose process is gone is a run that was killed: the next start (the app, the
+# scheduler, run-job) records it as failed, so a kill -9 is never silent.
+
+INTERRUPTED = "interrupted: the process stopped"
+
+
+def run_started(settings: Settings, kind: str, run_id: str, **details: Any) -> Path | None:
+    """Leave the marker of a run that starts in this process; None when it cannot be written (a full disk: the
+    run goes on, unmarked)."""
+    folder = settings.reports_dir / "audit" / "running"
+    marker = folder / f"{kind}-{run_id}-{os.getpid()}.json"
+    text = json.dumps({"kind": kind, "run_id": run_id, "pid": os.getpid(), "process_started": _process_started(os.getpid()),
+                       "started_at": dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0).isoformat(), **details},
+                      default=str, ensure_ascii=False)
+    try:
+        private_folder(folder)
+        descriptor = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(descriptor, text.encode("utf-8"))
+        finally:
+            os.close(descriptor)
+    except OSError as error:
+        log.warning("audit: the run %s is not marked as going (%s)", run_id, error.strerror or error)
+        marker.unlink(missing_ok=True)
+        return None
+    return marker
+
+
+def run_ended(marker: Path | None) -> None:
+    """The run's outcome is recorded: its marker goes."""
+    if marker is not None:
+        marker.unlink(missing_ok=True)
+
+
+def interrupted_runs(settings: Settings, kind: str) -> list[tuple[Path, dict[str, Any]]]:
+    """Markers of ``kind`` whose process is gone (killed before it recorded an outcome), with what they say."""
+    folder = settings.reports_dir / "audit" / "running"
+    found = []
+    for marker in sorted(folder.glob(f"{kind}-*.json")) if folder.is_dir() else []:
+        try:
+            details = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # cut short by the kill itself: nothing to record it with
+            log.warning("audit: %s cannot be read; removed", marker)
+            marker.unlink(missing_ok=True)
+            continue
+        pid = int(details.get("pid", 0))
+        if pid == os.getpid() or (process_alive(pid) and _process_started(pid) == details.get("process_started")):
+            continue
+        found.append((marker, details))
+    return found
+
+
+def _process_started(pid: int) -> str:
+    """When the process started (clock ticks since boot), so a reused pid is not taken for the run's process."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as status:
+            return status.read().rpartition(")")[2].split()[19]
+    except (OSError, IndexError):
+        return ""

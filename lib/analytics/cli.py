@@ -20,7 +20,7 @@ from .access.users import UserError
 from .config import Settings, describe_settings, load_settings
 from .db import connect
 from .errors import AnalyticsError, ConfigError, ParameterError
-from .exports.files import PRIVATE_UMASK, owner_only
+from .exports.files import PRIVATE_UMASK, owner_only, sweep_temporaries
 from .warehouse import demo
 
 log = logging.getLogger("analytics")
@@ -381,8 +381,20 @@ def _lab(args: argparse.Namespace) -> int:
 
 
 def recover_interrupted(settings: Settings) -> None:
-    """At the start of the app, the scheduler and ``run-job``: make what an older version wrote world-readable
-    the owner's only."""
+    """At the start of the app, the scheduler and ``run-job``: record the runs a killed process left unfinished
+    as failed (job_runs rows for jobs, audit rows for reports), remove the hidden temporaries no live process
+    writes, and make what an older version wrote world-readable the owner's only."""
+    from .pipeline import recover_interrupted_reports  # noqa: PLC0415
+    from .scheduler.jobs import recover_interrupted_jobs  # noqa: PLC0415
+
+    jobs, reports = recover_interrupted_jobs(settings), recover_interrupted_reports(settings)
+    if jobs or reports:
+        log.info("Recorded as failed, interrupted when their process stopped: %s.",
+                 ", ".join([f"job {run.job} (run {run.run_id})" for run in jobs] + [f"run {run}" for run in reports]))
+    removed = sweep_temporaries(settings.reports_dir, settings.home / "secrets")
+    if removed:
+        log.info("Removed %d unfinished temporary file(s) of stopped runs (%.1f MB).", len(removed),
+                 sum(size for _, size in removed) / 1e6)
     private = [settings.reports_dir, settings.home / "secrets", settings.users_file, settings.home / ".env"]
     private += [Path(unquote(url[len("chdb://"):])) for url in {settings.database_url, settings.writer_url}
                 if url.startswith("chdb://")]

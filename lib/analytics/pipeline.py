@@ -23,8 +23,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from .access.identity import current_user, user_folder
-from .audit import AuditEvent, audit, file_sha256
+from .access.identity import current_client, current_user, user_folder
+from .audit import INTERRUPTED, AuditEvent, audit, file_sha256, interrupted_runs, run_ended, run_started
 from .config import Settings, load_settings
 from .db import Database
 from .errors import AnalyticsError, ParameterError
@@ -164,25 +164,50 @@ def execute(query: ReportQuery, db: Database, *, settings: Settings | None = Non
     if first_look is not None:
         def look(rows: int, preview: pd.DataFrame) -> None:
             first_look(RunOutcome(run_id, query, rows, preview, [], dict(values)))
+    marker = run_started(settings, "report", run_id, report=query.name, user=user, client=current_client(),
+                         parameters=values)  # a kill -9 before the outcome is recorded still leaves a record
     try:
-        rows, preview, files = _export_query(query, db, folder, formats, delimiter, progress, cancelled, run_id, look)
-        for extra in query.also:
-            files += _export_query(extra, db, folder, formats, delimiter, None, cancelled, run_id)[2]
-    except AnalyticsError as error:
-        log.info("run %s stopped", run_id, exc_info=True)
-        _audit_run(settings, "run_failed", query, values, run_id, user, detail=str(error))
-        raise
-    except Exception:
-        log.exception("run %s failed", run_id)
-        _audit_run(settings, "run_failed", query, values, run_id, user)
-        raise
-    log.info("run %s: %d rows, files %s", run_id, rows, [str(result.path) for _, result in files])
-    _audit_run(settings, "run", query, values, run_id, user, rows=rows)
-    for part, result in files:
-        audit(AuditEvent("export", part.name, values, result.rows, result.path.name, file_sha256(result.path), run_id,
-                         user), settings)
+        try:
+            rows, preview, files = _export_query(query, db, folder, formats, delimiter, progress, cancelled, run_id, look)
+            for extra in query.also:
+                files += _export_query(extra, db, folder, formats, delimiter, None, cancelled, run_id)[2]
+        except AnalyticsError as error:
+            log.info("run %s stopped", run_id, exc_info=True)
+            _audit_run(settings, "run_failed", query, values, run_id, user, detail=str(error))
+            raise
+        except Exception as error:
+            log.exception("run %s failed", run_id)
+            _audit_run(settings, "run_failed", query, values, run_id, user, detail=_plain(error))
+            raise
+        log.info("run %s: %d rows, files %s", run_id, rows, [str(result.path) for _, result in files])
+        _audit_run(settings, "run", query, values, run_id, user, rows=rows)
+        for part, result in files:
+            audit(AuditEvent("export", part.name, values, result.rows, result.path.name, file_sha256(result.path), run_id,
+                             user), settings)
+    finally:
+        run_ended(marker)
     labels = {result.path.name: part.label for part, result in files if part.label}
     return RunOutcome(run_id, query, rows, preview, [result for _, result in files], values, labels)
+
+
+def recover_interrupted_reports(settings: Settings) -> list[str]:
+    """Runs whose process was killed before their outcome was recorded (the app killed mid-export): each
+    becomes a ``run_failed`` audit row, "interrupted: the process stopped". Returns their run ids."""
+    recovered = []
+    for marker, run in interrupted_runs(settings, "report"):
+        parameters = {**run.get("parameters", {}), "error": INTERRUPTED}
+        event = AuditEvent("run_failed", run.get("report", ""), parameters, run_id=run["run_id"], user=run.get("user", ""),
+                           client=run.get("client", ""), event_id=f"interrupted-{run['run_id']}")
+        if audit(event, settings):  # else the marker stays for the next start; the event id makes it one row
+            run_ended(marker)
+        recovered.append(run["run_id"])
+    return recovered
+
+
+def _plain(error: Exception) -> str:
+    if isinstance(error, OSError) and error.errno is not None:
+        return f"{error.strerror or error} ({error.filename})" if error.filename else str(error.strerror or error)
+    return type(error).__name__
 
 
 def _export_query(query: ReportQuery, db: Database, folder: Path, formats: tuple[str, ...], delimiter: str,

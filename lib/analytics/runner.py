@@ -35,6 +35,7 @@ NOTEBOOK_ENV = "ANALYTICS_NOTEBOOK"
 DEFAULT_TIMEOUT = 1800.0  # seconds a whole run may take
 STARTUP_ALLOWANCE = 60.0  # on top of the cell timeout, for starting the kernel and papermill
 DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 class NotebookFailed(AnalyticsError):
@@ -63,9 +64,12 @@ class NotebookRun:
 
 def run_notebook(notebook: Path, parameters: Mapping[str, Any] | None = None, *, settings: Settings | None = None,
                  timeout: float = DEFAULT_TIMEOUT, user: str | None = None, folder: Path | None = None,
-                 extra_env: Mapping[str, str] | None = None) -> NotebookRun:
+                 extra_env: Mapping[str, str] | None = None, keep_fds: tuple[int, ...] = ()) -> NotebookRun:
     """Execute ``notebook`` with injected ``parameters`` in a child process; the executed copy lands in
-    ``folder`` (default reports/runs/). ``extra_env`` adds variables for the kernel (the scheduler's job name)."""
+    ``folder`` (default reports/runs/). ``extra_env`` adds variables for the kernel (the scheduler's job name).
+
+    The child dies with this process (a kill -9 of ``analytics run`` or ``run-job`` leaves no orphan going on;
+    its kernel follows within a second), and inherits ``keep_fds`` (a job's lock is held until it is gone)."""
     settings = settings or load_settings()
     parameters = dict(parameters or {})
     run_id = (extra_env or {}).get(RUN_ID_ENV) or new_run_id()
@@ -91,12 +95,12 @@ def run_notebook(notebook: Path, parameters: Mapping[str, Any] | None = None, *,
                    "ANALYTICS_HOME": str(settings.home), "ANALYTICS_DB_URL": settings.database_url,
                    "ANALYTICS_RUN_BY": user or _os_user(), **(extra_env or {})}
     request = json.dumps({"notebook": str(notebook), "executed": str(executed), "parameters": parameters,
-                          "timeout": timeout}, default=str)
+                          "timeout": timeout, "parent": os.getpid()}, default=str)
     log_path = settings.reports_dir / "logs" / "runs.log"
     with open_private(log_path) as child_log:  # papermill's banner and kernel warnings go here
         child = subprocess.Popen([sys.executable, "-m", "analytics.runner"], stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE, stderr=child_log, env=environment, cwd=str(notebook.parent),
-                                 text=True, start_new_session=True)
+                                 text=True, start_new_session=True, pass_fds=keep_fds)
         try:
             answer, _ = child.communicate(request, timeout=timeout + STARTUP_ALLOWANCE)
         except subprocess.TimeoutExpired:
@@ -192,6 +196,7 @@ def _child() -> int:
     os.umask(PRIVATE_UMASK)  # the executed notebook, and all the kernel writes, are the owner's only
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     request = json.loads(sys.stdin.read())
+    _die_with(request.get("parent"))
     answer: dict[str, Any] = {"status": "ok"}
     try:
         papermill.execute_notebook(request["notebook"], request["executed"], parameters=request["parameters"],
@@ -206,6 +211,21 @@ def _child() -> int:
             answer.update(ename="DiskFull" if error.errno in DISK_FULL else "OSError", evalue=disk_message(error))
     sys.stdout.write("\n" + json.dumps(answer) + "\n")
     return 0
+
+
+def _die_with(parent: int | None) -> None:
+    """Be killed when the process that started this run dies (Linux's PR_SET_PDEATHSIG), and if it is already
+    gone, stop now: a run nobody waits for would go on unrecorded, past the job's lock."""
+    if parent is None:
+        return
+    try:
+        import ctypes  # noqa: PLC0415
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the parent's own timeout and kill remain
+        return
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def disk_message(error: OSError) -> str:

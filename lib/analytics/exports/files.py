@@ -90,9 +90,9 @@ def owner_only(*roots: Path) -> list[Path]:
     return changed
 
 
-def sweep_temporaries(*roots: Path, now: float | None = None) -> list[Path]:
+def sweep_temporaries(*roots: Path, now: float | None = None) -> list[tuple[Path, int]]:
     """Remove hidden temporaries under ``roots`` whose writer process is gone (a killed run's leftovers);
-    those of live processes stay. Returns what was removed."""
+    those of live processes stay. Returns what was removed, with its size."""
     removed = []
     moment = now if now is not None else time.time()
     for root in roots:
@@ -110,8 +110,9 @@ def sweep_temporaries(*roots: Path, now: float | None = None) -> list[Path]:
             else:
                 continue
             if stale and path.is_file() and not path.is_symlink():
+                size = path.lstat().st_size
                 path.unlink(missing_ok=True)
-                removed.append(path)
+                removed.append((path, size))
     return removed
 
 

@@ -12,13 +12,16 @@ import datetime as dt
 import fcntl
 import json
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import IO
 
 from ..alerts import Alert, alert_id, deliver
+from ..audit import INTERRUPTED, interrupted_runs, run_ended, run_started
 from ..config import Settings
 from ..db import TableSpec, connect
 from ..exports.files import open_private
@@ -36,6 +39,7 @@ JOB_RUNS = TableSpec("job_runs", {
 }, order_by=("job", "scheduled_for", "run_id"), partition_by="toYYYYMM(scheduled_for)",
     description="Every tick of every scheduled job: ran, failed, timed out, skipped as overlapping, missed")
 TIMED_OUT = {"Timeout", "CellTimeoutError"}
+STAMP = "%Y%m%dT%H%M%SZ"  # a claim's name: its tick in UTC
 
 
 @dataclass(frozen=True)
@@ -72,10 +76,17 @@ class JobLog:
         try:
             self._write(self._parked() + [run])
             self.pending.unlink(missing_ok=True)
-        except Exception:  # noqa: BLE001 - an outage must not lose the row nor stop the scheduler
-            log.warning("job_runs: database unavailable, %s kept in %s", run.run_id, self.pending, exc_info=True)
-            with open_private(self.pending) as parked:
-                parked.write(json.dumps(asdict(run), default=str) + "\n")
+        except Exception as outage:  # noqa: BLE001 - an outage must not lose the row nor stop the scheduler
+            reason = " ".join(str(outage).split())[:300] or type(outage).__name__
+            try:
+                with open_private(self.pending) as parked:
+                    parked.write(json.dumps(asdict(run), default=str) + "\n")
+            except OSError as full:  # a full disk too: the last resort is stderr, in plain words
+                sys.stderr.write(f"job_runs: {run.job} {run.status} (run {run.run_id}, {run.scheduled_for:%Y-%m-%d %H:%M} "
+                                 f"UTC) could not be recorded: the database did not take it ({reason}) and "
+                                 f"{self.pending} could not be written ({full.strerror or full})\n")
+                return
+            log.warning("job_runs: database unavailable (%s); %s kept in %s", reason, run.run_id, self.pending)
 
     def _parked(self) -> list[JobRun]:
         if not self.pending.exists():
@@ -103,15 +114,29 @@ class JobLog:
 
 
 @contextmanager
-def exclusive(job_dir: Path) -> Iterator[bool]:
-    """Hold the job's run lock if free (True), else yield False: a job never overlaps itself, across processes."""
+def exclusive(job_dir: Path) -> Iterator[IO[str] | None]:
+    """Hold the job's run lock if free (the locked file), else yield None: a job never overlaps itself, across
+    processes. The notebook's child process inherits the lock, so it lasts as long as the run's processes do."""
     with open_private(job_dir / ".running") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            yield False
+            yield None
             return
-        yield True
+        yield lock
+
+
+def claim_file(settings: Settings, job: str, tick: dt.datetime) -> Path:
+    """Where the scheduler claims a tick (``tick`` in UTC)."""
+    return job_folder(settings, job) / "claims" / tick.strftime(STAMP)
+
+
+def settle_claim(settings: Settings, job: str, tick: dt.datetime, outcome: str) -> None:
+    """Settle the scheduler's claim of ``tick`` with ``outcome`` if it is still open (a run-job has none)."""
+    claim = claim_file(settings, job, tick)
+    if claim.is_file() and len(claim.read_text(encoding="utf-8").split()) == 1:
+        with claim.open("a", encoding="utf-8") as open_claim:
+            open_claim.write(outcome + "\n")
 
 
 def record_tick(settings: Settings, schedule: Schedule, scheduled_for: dt.datetime, status: str, error: str = "") -> None:
@@ -125,13 +150,17 @@ def run_job(settings: Settings, schedule: Schedule, scheduled_for: dt.datetime |
     """Run ``schedule``'s notebook now (for the tick ``scheduled_for``), with its retries; record and alert."""
     scheduled_for = scheduled_for or _utc_now()
     folder = job_folder(settings, schedule.job)
-    with exclusive(folder) as mine:
-        if not mine:
+    with exclusive(folder) as lock:
+        if lock is None:
             record_tick(settings, schedule, scheduled_for, "skipped", "the previous run was still going")
             return JobRun("", schedule.job, scheduled_for, _utc_now(), _utc_now(), "skipped")
         for attempt in range(schedule.retries + 1):
-            run = _attempt(settings, schedule, scheduled_for, folder, attempt)
+            run_id = new_run_id()
+            marker = run_started(settings, "job", run_id, job=schedule.job, scheduled_for=scheduled_for, attempt=attempt,
+                                 alert=schedule.alert, notebook=schedule.notebook.name)  # a kill -9 is still recorded
+            run = _attempt(settings, schedule, scheduled_for, folder, attempt, run_id, lock.fileno())
             JobLog(settings).record(run)
+            run_ended(marker)
             if run.status == "ran" or attempt == schedule.retries:
                 break
             sleep(schedule.retry_delay_minutes * 60)
@@ -140,13 +169,15 @@ def run_job(settings: Settings, schedule: Schedule, scheduled_for: dt.datetime |
     return run
 
 
-def _attempt(settings: Settings, schedule: Schedule, scheduled_for: dt.datetime, folder: Path, attempt: int) -> JobRun:
-    run_id, started = new_run_id(), _utc_now()
+def _attempt(settings: Settings, schedule: Schedule, scheduled_for: dt.datetime, folder: Path, attempt: int,
+             run_id: str, lock: int) -> JobRun:
+    started = _utc_now()
     extra = {RUN_ID_ENV: run_id, "ANALYTICS_JOB": schedule.job, "ANALYTICS_ALERT_TARGET": schedule.alert}
     try:
         done = run_notebook(schedule.notebook, schedule.parameters, settings=settings,
                             timeout=schedule.timeout_minutes * 60, user=f"scheduler:{schedule.job}", folder=folder,
-                            extra_env={**extra, "ANALYTICS_RUN_LINK": run_link(settings, schedule.job, run_id)})
+                            extra_env={**extra, "ANALYTICS_RUN_LINK": run_link(settings, schedule.job, run_id)},
+                            keep_fds=(lock,))
         executed, status, error, cell = done.executed, "ran", "", -1
     except NotebookFailed as failed:
         executed, cell = failed.executed, failed.cell_index if failed.cell_index is not None else -1
@@ -180,16 +211,41 @@ def render_html(executed: Path, target: Path) -> Path | None:
 
 
 def failure_alert(settings: Settings, schedule: Schedule, run: JobRun) -> Alert:
+    return _failure_alert(settings, schedule.job, schedule.notebook.name, run)
+
+
+def _failure_alert(settings: Settings, job: str, notebook: str, run: JobRun) -> Alert:
     what = "took too long and was stopped" if run.status == "timed_out" else "failed"
-    lines = [f"*Job:* {schedule.job} ({schedule.notebook.name})", f"*When:* {run.scheduled_for:%d.%m.%Y %H:%M} UTC",
+    lines = [f"*Job:* {job} ({notebook})", f"*When:* {run.scheduled_for:%d.%m.%Y %H:%M} UTC",
              f"*Error:* {run.error or 'unknown'}"]
     if run.failing_cell >= 0:
         lines.append(f"*Failing cell:* {run.failing_cell}")
     if run.notebook:
         lines.append(f"*Executed notebook:* {run.notebook}")
-    link = run_link(settings, schedule.job, run.run_id) if run.html else run.notebook
-    return Alert(alert_id("job_failed", schedule.job, run.scheduled_for.isoformat()), "job_failed",
-                 f"Scheduled job {schedule.job} {what}", tuple(lines), link, job=schedule.job)
+    link = run_link(settings, job, run.run_id) if run.html else run.notebook
+    return Alert(alert_id("job_failed", job, run.scheduled_for.isoformat()), "job_failed",
+                 f"Scheduled job {job} {what}", tuple(lines), link, job=job)
+
+
+def recover_interrupted_jobs(settings: Settings) -> list[JobRun]:
+    """Runs whose process was killed before their row was written (``run-job`` or the scheduler killed with
+    -9): each becomes a ``failed`` row, "interrupted: the process stopped", with its alert; the scheduler's
+    claim of the tick is settled, so it is not recorded twice."""
+    recovered = []
+    for marker, details in interrupted_runs(settings, "job"):
+        tick = dt.datetime.fromisoformat(details["scheduled_for"])
+        run = JobRun(details["run_id"], details["job"], tick, dt.datetime.fromisoformat(details["started_at"]),
+                     _utc_now(), "failed", int(details.get("attempt", 0)), error=INTERRUPTED)
+        JobLog(settings).record(run)
+        try:
+            deliver(settings, [_failure_alert(settings, run.job, details.get("notebook", ""), run)],
+                    details.get("alert", "slack"))
+        except Exception as trouble:  # noqa: BLE001 - the row is written; the alert's trouble is only logged
+            log.warning("job %s: the alert about run %s interrupted was not sent (%s)", run.job, run.run_id, trouble)
+        settle_claim(settings, run.job, tick, "interrupted")
+        run_ended(marker)
+        recovered.append(run)
+    return recovered
 
 
 

@@ -27,13 +27,12 @@ from ..alerts import deliver, outbox_for, transport_for
 from ..config import Settings
 from ..exports.files import private_folder, process_alive
 from ..retention import cleanup
-from .jobs import exclusive, interrupted_alert, job_folder, record_tick, run_job
+from .jobs import STAMP, exclusive, interrupted_alert, job_folder, record_tick, run_job
 from .schedules import Schedule
 from .timing import due_between, runs
 
 log = logging.getLogger(__name__)
 MISSED_ROWS = 100
-STAMP = "%Y%m%dT%H%M%SZ"
 
 Execute = Callable[[Settings, Schedule, dt.datetime], object]
 
@@ -134,8 +133,8 @@ class Scheduler:
     def _start(self, schedule: Schedule, tick: dt.datetime) -> str:
         with self._lock:
             previous = self.running.get(schedule.job)
-            with exclusive(job_folder(self.settings, schedule.job)) as free:  # held by a run in another process?
-                pass  # only a look: the run takes the lock itself
+            with exclusive(job_folder(self.settings, schedule.job)) as lock:  # held by a run in another process?
+                free = lock is not None  # only a look: the run takes the lock itself
             if not free or (previous is not None and not previous.done()):
                 record_tick(self.settings, schedule, utc(tick), "skipped", "the previous run was still going")
                 self.settle(schedule.job, tick, "skipped")

@@ -20,9 +20,11 @@ import nbformat
 import pytest
 
 from analytics import connect, load_settings
-from analytics.audit import run_started
+from analytics.audit import AuditEvent, AuditLog, run_started
 from analytics.cli import main, recover_interrupted
-from analytics.exports.files import process_alive
+from analytics.exports.files import private_folder, process_alive
+from analytics.pipeline import execute
+from analytics.reports import ReportQuery
 from analytics.scheduler import Schedule
 from analytics.scheduler.jobs import JobLog, exclusive, job_folder, run_job
 from analytics.warehouse import demo
@@ -335,3 +337,35 @@ def test_the_app_start_recovers_before_it_becomes_the_app(tmp_path: Path, wareho
     assert became and "analytics.web.app" in became[0]
     assert not leftover.exists() and not marker.exists()
     assert [row["run_id"] for row in audit_rows(warehouse, "run_failed")].count("deadbeef") == 1
+
+
+CARDS = ReportQuery(name="cards_on_a_full_disk", title="Cards", sql="SELECT card_number FROM cards")
+
+
+def test_a_run_failing_on_a_full_disk_is_audited_in_the_database(tmp_path: Path, warehouse: str) -> None:
+    with small_disk(tmp_path / "disk", 4) as disk:
+        settings = load_settings(home=disk, db_url=warehouse)  # the database elsewhere, still taking rows
+        private_folder(settings.reports_dir / "exports" / "anna")
+        fill(disk)
+        with connect(warehouse) as db, pytest.raises(OSError) as full:
+            execute(CARDS, db, settings=settings, user="anna", run_id="fulldisk1")
+        assert full.value.errno == errno.ENOSPC
+        assert temporaries(disk / "reports") == []  # what the failed run began is gone
+    [failed] = [row for row in audit_rows(warehouse, "run_failed") if row["run_id"] == "fulldisk1"]
+    assert "No space left on device" in json.loads(failed["parameters"])["error"]
+
+
+def test_an_audit_row_neither_the_database_nor_the_disk_takes_is_one_plain_line(
+        tmp_path: Path, warehouse: str, capfd: pytest.CaptureFixture[str]) -> None:
+    with small_disk(tmp_path / "disk", 4) as disk:
+        settings = load_settings(home=disk, query_timeout_seconds=5)  # the embedded store, pending file, exports: one disk
+        private_folder(settings.reports_dir / "exports" / "anna")
+        fill(disk)
+        with connect(warehouse) as db, pytest.raises(OSError):  # the run's own error, not the audit's
+            execute(CARDS, db, settings=settings, user="anna", run_id="fulldisk2")
+        assert AuditLog(settings).record(AuditEvent("cleanup", user="anna")) is False  # never raises
+    said = capfd.readouterr().err
+    lines = [line for line in said.splitlines() if line.startswith("audit: ")]
+    assert len(lines) == 2 and "Traceback" not in said
+    assert lines[0].startswith("audit: run_failed of cards_on_a_full_disk by anna")
+    assert "run fulldisk2" in lines[0] and "(No space left on device)" in lines[0]

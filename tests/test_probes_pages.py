@@ -4,6 +4,7 @@ Each against a real `analytics serve`, in real Chromium with every request the p
 
 from __future__ import annotations
 
+import json
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,7 +23,8 @@ from analytics.run_pages import render_run_page
 from analytics.runner import run_notebook
 from analytics.web.assets import CONTENT_SECURITY_POLICY
 
-from .conftest import REPO, Served, report_folders, serving
+from .conftest import REPO, Served, report_folders, serving, wait_until
+from .test_probes_web import app_kernels
 
 PLASTIC = "account_managers/plastic_cards.ipynb"
 EVENTS = "monitoring/events.ipynb"
@@ -156,3 +158,42 @@ def test_the_form_refuses_run_for_a_link_it_does_not_take(tmp_path: Path) -> Non
     form.run_button.click()
     assert runs == [] and "Nothing runs from this link" in form.status.value
     assert not form.run_button.disabled  # the person can still read the message and leave
+
+
+def kernel_of(page) -> str:  # type: ignore[no-untyped-def]
+    """The id of the kernel a report page talks to (from the page's own configuration)."""
+    return json.loads(page.inner_text("#jupyter-config-data"))["kernelId"]
+
+
+def running_kernels(served: Served) -> set[str]:
+    return set(app_kernels(served))
+
+
+def test_a_short_idle_time_culls_only_kernels_whose_page_is_gone(browser, embedded_url: str,  # type: ignore[no-untyped-def]
+                                                                 tmp_path: Path) -> None:
+    notebooks = report_folders(tmp_path / "idle", PLASTIC)
+    with serving(embedded_url, tmp_path, ANALYTICS_NOTEBOOKS=str(notebooks), ANALYTICS_KERNEL_IDLE_SECONDS="1") as served:
+        context = browser.new_context()
+        pages = []
+        for _ in range(4):  # in sequence: each visit takes the warm kernel while the next one starts
+            page = context.new_page()
+            page.goto(served.base + "voila/render/" + PLASTIC, timeout=120_000)
+            page.wait_for_selector(".param-partner_id select", timeout=120_000)
+            page.click("button:has-text('Run')")
+            page.wait_for_selector("a.download-xlsx", timeout=120_000)
+            pages.append(page)
+        kernels = [kernel_of(page) for page in pages]
+        assert len(set(kernels)) == 4 and set(kernels) <= running_kernels(served)
+        gone = browser.new_context()
+        abandoned = gone.new_page()
+        abandoned.goto(served.base + "voila/render/" + PLASTIC, timeout=120_000)
+        abandoned.wait_for_selector(".param-partner_id select", timeout=120_000)
+        left = kernel_of(abandoned)
+        gone.close()  # a killed browser: no shutdown request, the websocket just drops
+        wait_until(lambda: left not in running_kernels(served), 60, "a closed browser's kernel was never culled")
+        assert set(kernels) <= running_kernels(served)  # quiet for longer than the idle time, but open
+        for page in pages:  # each open page still runs
+            page.evaluate("document.querySelector('a.download-xlsx').remove()")
+            page.click("button:has-text('Run')")
+            page.wait_for_selector("a.download-xlsx", timeout=120_000)
+        context.close()

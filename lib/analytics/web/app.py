@@ -4,7 +4,8 @@ kernel waiting for each report, and visitor kernels that end with their visit.
 * A page sends a shutdown request when it closes, which Voilà refuses for a missing ``_xsrf`` value
   (voila#1458): the report page sets that cookie, so the request succeeds.
 * A page killed without closing leaves an idle kernel with no connection: it is culled after
-  ``ANALYTICS_KERNEL_IDLE_SECONDS``.
+  ``ANALYTICS_KERNEL_IDLE_SECONDS`` counted from the page's last contact (see :class:`VisitCuller`); a
+  kernel with an open page, or whose first page is still loading, is never culled.
 * At most ``ANALYTICS_MAX_VISITOR_KERNELS`` visitor kernels run; past that a visitor gets a plain
   "busy, try again shortly" page instead of a new kernel.
 * SIGTERM or SIGINT stops the web server and shuts down every kernel it started (Voilà's own stop).
@@ -18,11 +19,13 @@ kernel waiting for each report, and visitor kernels that end with their visit.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 from typing import Any
 
 from jupyter_core.utils import ensure_async
+from jupyter_server._tz import utcnow
 from voila.app import Voila
 
 from ..access.identity import CLIENT_HEADER, USER_HEADER
@@ -35,6 +38,62 @@ from .gate import AnalyticsIdentityProvider, Gate, cookie_secret, guarded
 from .handlers import SECURITY_HEADERS, our_handlers, replace_report_handler
 
 CULL_INTERVAL_SECONDS = 10
+FIRST_PAGE_LOAD_SECONDS = 120  # a kernel no page has reached yet: starting, rendering, or its page's scripts loading
+
+
+class VisitCuller:
+    """Which idle kernels the culler may end, on top of jupyter_server's rules (busy and connected kernels stay).
+
+    Jupyter counts a kernel's idleness from its last message, which for a kernel no page has reached yet is
+    its start: under load a kernel still starting, or handed to a page whose scripts are still loading, was
+    culled and the page hung. Here a kernel no page has connected to yet waits at least
+    ``FIRST_PAGE_LOAD_SECONDS``; once a page has connected, idleness counts from the page's last contact (its
+    websocket closing), and a kernel with an open page is never culled.
+    """
+
+    def __init__(self, manager: Any, idle_seconds: float) -> None:
+        self.manager = manager
+        self.idle = dt.timedelta(seconds=idle_seconds)
+        self.first_load = dt.timedelta(seconds=max(idle_seconds, FIRST_PAGE_LOAD_SECONDS))
+        self.left: dict[str, dt.datetime] = {}  # kernel id -> when its page's websocket last closed
+        self.visited: set[str] = set()  # kernels a page has connected to
+
+    def install(self) -> None:
+        manager = self.manager
+        connect, disconnect, cull = manager.notify_connect, manager.notify_disconnect, manager.cull_kernel_if_idle
+
+        def notify_connect(kernel_id: str) -> None:
+            self.visited.add(kernel_id)
+            connect(kernel_id)
+
+        def notify_disconnect(kernel_id: str) -> None:
+            self.left[kernel_id] = utcnow()
+            disconnect(kernel_id)
+
+        async def cull_kernel_if_idle(kernel_id: str) -> None:
+            self._forget_ended()
+            if kernel_id in manager._kernels and self.too_soon(kernel_id, utcnow()):
+                return
+            await ensure_async(cull(kernel_id))  # Voilà's (warm kernels stay) and jupyter_server's rules
+
+        manager.notify_connect, manager.notify_disconnect = notify_connect, notify_disconnect
+        manager.cull_kernel_if_idle = cull_kernel_if_idle
+
+    def too_soon(self, kernel_id: str, now: dt.datetime) -> bool:
+        kernel = self.manager._kernels[kernel_id]
+        if getattr(kernel, "execution_state", None) == "dead":
+            return False
+        if self.manager._kernel_connections.get(kernel_id, 0):
+            return True  # an open page
+        last = getattr(kernel, "last_activity", None) or now
+        if kernel_id not in self.visited:
+            return now - last < self.first_load
+        return now - max(last, self.left.get(kernel_id, last)) < self.idle
+
+    def _forget_ended(self) -> None:
+        for kernel_id in self.visited - set(self.manager._kernels):
+            self.visited.discard(kernel_id)
+            self.left.pop(kernel_id, None)
 
 
 class AnalyticsApp(Voila):
@@ -80,6 +139,7 @@ class AnalyticsApp(Voila):
         settings = load_settings()
         self.gate.kernels = self.kernel_manager
         self._record_visitor_kernels()
+        VisitCuller(self.kernel_manager, settings.kernel_idle_seconds).install()
         handlers = our_handlers(self, settings, Path(self.root_dir)) + replace_report_handler(super().init_handlers(), settings)
         return guarded(handlers)
 

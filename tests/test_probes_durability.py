@@ -20,11 +20,9 @@ import nbformat
 import pytest
 
 from analytics import connect, load_settings
-from analytics.audit import AuditEvent, AuditLog, run_started
+from analytics.audit import run_started
 from analytics.cli import main, recover_interrupted
-from analytics.exports.files import private_folder, process_alive
-from analytics.pipeline import execute
-from analytics.reports import ReportQuery
+from analytics.exports.files import process_alive
 from analytics.scheduler import Schedule
 from analytics.scheduler.jobs import JobLog, exclusive, job_folder, run_job
 from analytics.warehouse import demo
@@ -339,33 +337,54 @@ def test_the_app_start_recovers_before_it_becomes_the_app(tmp_path: Path, wareho
     assert [row["run_id"] for row in audit_rows(warehouse, "run_failed")].count("deadbeef") == 1
 
 
-CARDS = ReportQuery(name="cards_on_a_full_disk", title="Cards", sql="SELECT card_number FROM cards")
+FULL_DISK_RUN = """
+import errno, sys
+from analytics import connect, load_settings
+from analytics.audit import AuditEvent, AuditLog
+from analytics.exports.files import private_folder
+from analytics.pipeline import execute
+from analytics.reports import ReportQuery
+
+disk, warehouse, run_id, audit_elsewhere = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "yes"
+settings = load_settings(home=disk, db_url=warehouse if audit_elsewhere else "", query_timeout_seconds=5)
+private_folder(settings.reports_dir / "exports" / "anna")
+with open(f"{disk}/filler", "ab") as filler:
+    try:
+        while True:
+            filler.write(bytes(1 << 20))
+            filler.flush()
+    except OSError:
+        pass
+with connect(warehouse) as db:
+    try:
+        execute(ReportQuery(name="cards_on_a_full_disk", title="Cards", sql="SELECT card_number FROM cards"), db,
+                settings=settings, user="anna", run_id=run_id)
+    except OSError as full:
+        print("run failed:", errno.errorcode[full.errno])
+print("recorded:", AuditLog(settings).record(AuditEvent("cleanup", user="anna")))
+"""
+
+
+def full_disk_run(disk: Path, warehouse: str, run_id: str, audit_elsewhere: bool) -> subprocess.CompletedProcess[str]:
+    """A run on a full disk, in a process of its own (the embedded store's engine lives in the process)."""
+    return subprocess.run([sys.executable, "-c", FULL_DISK_RUN, str(disk), warehouse, run_id,
+                           "yes" if audit_elsewhere else "no"], capture_output=True, text=True, timeout=300, check=False)
 
 
 def test_a_run_failing_on_a_full_disk_is_audited_in_the_database(tmp_path: Path, warehouse: str) -> None:
     with small_disk(tmp_path / "disk", 4) as disk:
-        settings = load_settings(home=disk, db_url=warehouse)  # the database elsewhere, still taking rows
-        private_folder(settings.reports_dir / "exports" / "anna")
-        fill(disk)
-        with connect(warehouse) as db, pytest.raises(OSError) as full:
-            execute(CARDS, db, settings=settings, user="anna", run_id="fulldisk1")
-        assert full.value.errno == errno.ENOSPC
+        done = full_disk_run(disk, warehouse, "fulldisk1", audit_elsewhere=True)  # the database still takes rows
         assert temporaries(disk / "reports") == []  # what the failed run began is gone
+    assert done.stdout.splitlines() == ["run failed: ENOSPC", "recorded: True"], done.stderr
     [failed] = [row for row in audit_rows(warehouse, "run_failed") if row["run_id"] == "fulldisk1"]
     assert "No space left on device" in json.loads(failed["parameters"])["error"]
 
 
-def test_an_audit_row_neither_the_database_nor_the_disk_takes_is_one_plain_line(
-        tmp_path: Path, warehouse: str, capfd: pytest.CaptureFixture[str]) -> None:
-    with small_disk(tmp_path / "disk", 4) as disk:
-        settings = load_settings(home=disk, query_timeout_seconds=5)  # the embedded store, pending file, exports: one disk
-        private_folder(settings.reports_dir / "exports" / "anna")
-        fill(disk)
-        with connect(warehouse) as db, pytest.raises(OSError):  # the run's own error, not the audit's
-            execute(CARDS, db, settings=settings, user="anna", run_id="fulldisk2")
-        assert AuditLog(settings).record(AuditEvent("cleanup", user="anna")) is False  # never raises
-    said = capfd.readouterr().err
-    lines = [line for line in said.splitlines() if line.startswith("audit: ")]
-    assert len(lines) == 2 and "Traceback" not in said
+def test_an_audit_row_neither_the_database_nor_the_disk_takes_is_one_plain_line(tmp_path: Path, warehouse: str) -> None:
+    with small_disk(tmp_path / "disk", 4) as disk:  # the embedded store, the pending file, the exports: one full disk
+        done = full_disk_run(disk, warehouse, "fulldisk2", audit_elsewhere=False)
+    assert done.stdout.splitlines() == ["run failed: ENOSPC", "recorded: False"], done.stderr  # the audit never raises
+    lines = [line for line in done.stderr.splitlines() if line.startswith("audit: ") and "could not be recorded" in line]
+    assert len(lines) == 2 and "Traceback" not in done.stderr
     assert lines[0].startswith("audit: run_failed of cards_on_a_full_disk by anna")
     assert "run fulldisk2" in lines[0] and "(No space left on device)" in lines[0]

@@ -129,7 +129,7 @@ def test_routes_of_the_gate(tmp_path: Path) -> None:
     assert gate.route(f"/voila/api/shutdown/{kernel}")[0] == "kernel"
     assert gate.route(f"/voila/query/{kernel}")[0] == "kernel_query"
     assert gate.route("/exports/anna/x.csv") == ("download", {"folder": "anna", "file": "x.csv"})
-    assert gate.route("/exports/anna%2F..%2Fboss/x.csv")[0] == "other"  # decoded, it is not one folder and a file
+    assert gate.route("/exports/anna%2F..%2Fboss/x.csv")[0] == "missing"  # decoded, it is not one folder and a file
     assert gate.open_local  # nothing configured, on loopback: the local user, as before
 
 

@@ -170,7 +170,7 @@ def _raffle_verify(args: argparse.Namespace) -> int:
     from .raffle import setups, verify, week_of  # noqa: PLC0415
 
     settings = load_settings()
-    with connect(args.url or settings.database_url, settings=settings) as db:
+    with connect(args.url or settings.database_url, settings=settings, read_only=True) as db:
         versions = setups(db, args.raffle)
         if not versions:
             raise ParameterError("raffle", args.raffle, "a raffle that is set up")
@@ -183,7 +183,7 @@ def _raffle_verify(args: argparse.Namespace) -> int:
 
 
 def _sql(args: argparse.Namespace) -> int:
-    with connect(args.url) as db:
+    with connect(args.url, read_only=True) as db:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         header_written = False
         for chunk in db.iter_chunks(args.query):
@@ -335,7 +335,7 @@ def _holdout(args: argparse.Namespace) -> int:
     from .audiences import holdout  # noqa: PLC0415
 
     settings = load_settings()
-    with connect(args.url or settings.database_url, settings=settings) as db:
+    with connect(args.url or settings.database_url, settings=settings, read_only=True) as db:
         versions = holdout.versions(db)
         for version in versions:
             print(f"version {version.version}: {version.percent:g}% of users (buckets {version.bucket_from}-"

@@ -71,7 +71,7 @@ def run_headless(report: Callable[..., Any], namespace: Mapping[str, Any]) -> Ru
     settings = load_settings()
     parameters = _parameters(namespace)
     given = {p.name: namespace[p.name] for p in parameters if p.name in namespace}
-    with connect(settings=settings) as db:
+    with connect(settings=settings, read_only=True) as db:
         outcome = run_report(report, parameters, given, db, settings=settings)
     display(HTML(outcome_html(outcome)))
     display({RUN_RECORD_MIME: outcome_record(outcome), "text/plain": outcome_text(outcome)}, raw=True)
@@ -97,7 +97,7 @@ def show_form(report: Callable[..., Any], namespace: Mapping[str, Any]) -> None:
     switches = headless_only(report)
     declared = declaration(current_notebook())
     parameters = [parameter for parameter in declared if parameter.name not in switches]  # the form's fields
-    db = connect(settings=settings)
+    db = connect(settings=settings, read_only=True)
     lookups = Lookups(db)
     given = {p.name: namespace[p.name] for p in parameters if p.name in namespace}
     defaults, refused = prefilled(parameters, {}, given, lookups)  # a default the data no longer has is shown, not hidden

@@ -26,6 +26,7 @@ from ..config import Settings
 from ..db import TableSpec, connect
 from ..exports.files import open_private
 from ..pipeline import RUN_ID_ENV, new_run_id
+from ..run_pages import render_run_page
 from ..runner import NotebookFailed, run_notebook
 from .schedules import Schedule
 
@@ -106,7 +107,7 @@ class JobLog:
                 db.insert(JOB_RUNS.name, JOB_RUNS.arrow(row), token=f"job-run-{run.run_id}")
 
     def runs(self, job: str | None = None) -> list[dict]:
-        with connect(self.settings.database_url, settings=self.settings) as db:
+        with connect(self.settings.database_url, settings=self.settings, read_only=True) as db:
             if JOB_RUNS.name not in db.tables():
                 return []
             return db.query_arrow("SELECT * FROM job_runs WHERE %(job)s = '' OR job = %(job)s "
@@ -183,7 +184,7 @@ def _attempt(settings: Settings, schedule: Schedule, scheduled_for: dt.datetime,
         executed, cell = failed.executed, failed.cell_index if failed.cell_index is not None else -1
         status = "timed_out" if failed.ename in TIMED_OUT else "failed"
         error = " ".join(str(failed).split())[:500]
-    html = render_html(executed, folder / f"{run_id}.html") if executed else None
+    html = render_run_page(executed, folder / f"{run_id}.html") if executed else None
     return JobRun(run_id, schedule.job, scheduled_for, started, _utc_now(), status, attempt, error, cell,
                   str(executed or ""), str(html or ""))
 
@@ -193,21 +194,6 @@ def run_link(settings: Settings, job: str, run_id: str) -> str:
     if settings.public_url:
         return f"{settings.public_url.rstrip('/')}/runs/{job}/{run_id}.html"
     return str(job_folder(settings, job) / f"{run_id}.html")
-
-
-def render_html(executed: Path, target: Path) -> Path | None:
-    """The executed notebook as a page anyone can open from the alert's link (named by the run id, which the
-    notebook already knew while it ran)."""
-    try:
-        import nbformat  # noqa: PLC0415
-        from nbconvert import HTMLExporter  # noqa: PLC0415
-
-        body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
-        target.write_text(body, encoding="utf-8")
-        return target
-    except Exception:  # noqa: BLE001 - the notebook itself is kept; a failed rendering is only logged
-        log.warning("could not render %s as HTML", executed, exc_info=True)
-        return None
 
 
 def failure_alert(settings: Settings, schedule: Schedule, run: JobRun) -> Alert:

@@ -32,6 +32,7 @@ from ..access.identity import CLIENT_HEADER, USER_HEADER
 from ..access.serving import how_to_sign_in, is_loopback, sign_in_configured
 from ..catalog import report_notebooks
 from ..config import load_settings
+from ..exports.files import PRIVATE_UMASK
 from ..testing.fakes.amplitude import DEMO, start_demo_amplitude
 from .assets import CONTENT_SECURITY_POLICY, voila_template_paths
 from .gate import AnalyticsIdentityProvider, Gate, cookie_secret, guarded
@@ -159,4 +160,5 @@ class AnalyticsApp(Voila):
 main = AnalyticsApp.launch_instance
 
 if __name__ == "__main__":
+    os.umask(PRIVATE_UMASK)  # started directly (not through `analytics serve`): its files are still the owner's only
     main()

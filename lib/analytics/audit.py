@@ -31,7 +31,7 @@ from .exports.files import private_folder, process_alive
 
 log = logging.getLogger(__name__)
 
-ACTIONS = ("run", "run_failed", "export", "download", "write", "sign_in", "sign_in_refused", "cleanup")
+ACTIONS = ("run", "run_failed", "export", "download", "write", "write_failed", "sign_in", "sign_in_refused", "cleanup")
 AUDIT_TABLE = TableSpec("audit_log", {
     "event_id": "String", "at": "DateTime", "user": "String", "action": "String", "report": "String",
     "parameters": "String", "rows": "Nullable(UInt64)", "file": "String", "sha256": "String", "client": "String",

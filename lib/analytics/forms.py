@@ -18,14 +18,15 @@ from typing import Any
 import ipywidgets as widgets
 
 from .config import Settings
+from .context import Progress
 from .errors import AnalyticsError
 from .params import Columns, FormInvalid, Parameter
-from .pipeline import Progress, RunOutcome, new_run_id, run_log
+from .pipeline import RunOutcome, new_run_id, run_log
 from .render import field_error_html, label_html, outcome_html, status_html
 from .warehouse.lookups import Option
 
 Options = Callable[[Parameter, Mapping[str, Any]], list[Option] | None]
-Runner = Callable[[Mapping[str, Any], Progress, threading.Event], RunOutcome]
+Runner = Callable[[Mapping[str, Any], Progress, threading.Event, str], RunOutcome]  # values, progress, Cancel, run id
 CHECKBOXES_UP_TO = 30  # longer lists of several choices are a scrolling multi-select
 
 
@@ -190,7 +191,7 @@ class ReportForm:
     def _run(self, raw: dict[str, Any]) -> None:
         run_id = new_run_id()
         try:
-            outcome = self.run(raw, self._progress, self._cancel)
+            outcome = self.run(raw, self._progress, self._cancel, run_id)
             self.results.value = outcome_html(outcome, downloads_url=self.downloads_url, share_url=self.page_url)
             self._show_status(outcome.query.title)
             self._show_used(raw, outcome.query.effective)

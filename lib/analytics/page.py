@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .access.identity import current_user, user_folder
+from .access.identity import current_client, current_user, user_folder
 from .config import Settings, load_settings
+from .context import Progress, RunContext, RunDescription
 from .db import Database, connect
 from .errors import ConfigError
 from .params import FormInvalid, Parameter, declaration, declaration_from_namespace, resolve, values_from_query
-from .pipeline import FirstLook, Progress, RunOutcome, run_report
+from .pipeline import FirstLook, RunOutcome, new_run_id, run_report
 from .render import RUN_RECORD_MIME, outcome_html, outcome_record, outcome_text
 from .warehouse.lookups import Lookups
 from .web.kernel_link import wait_for_visitor
@@ -72,10 +73,19 @@ def run_headless(report: Callable[..., Any], namespace: Mapping[str, Any]) -> Ru
     parameters = _parameters(namespace)
     given = {p.name: namespace[p.name] for p in parameters if p.name in namespace}
     with connect(settings=settings, read_only=True) as db:
-        outcome = run_report(report, parameters, given, db, settings=settings)
+        outcome = run_report(report, parameters, given, headless_context(settings, db))
     display(HTML(outcome_html(outcome)))
     display({RUN_RECORD_MIME: outcome_record(outcome), "text/plain": outcome_text(outcome)}, raw=True)
     return outcome
+
+
+def headless_context(settings: Settings, reader: Database) -> RunContext:
+    """The run's context in a kernel papermill drives: as the runner described it (``analytics run``, the
+    scheduler's job), else a run of this kernel for the operating-system user (nbval, a plain kernel)."""
+    described = RunDescription.from_env()
+    if described is None:
+        return RunContext(settings, reader, current_user(), new_run_id())
+    return RunContext(settings, reader, described.user, described.run_id, client=described.client, job=described.job)
 
 
 def headless_only(report: Callable[..., Any]) -> tuple[str, ...]:
@@ -122,14 +132,14 @@ def show_form(report: Callable[..., Any], namespace: Mapping[str, Any]) -> None:
 
 def _form_runner(report: Callable[..., Any], parameters: list[Parameter], db: Database, settings: Settings,
                  first_look: FirstLook, switches: tuple[str, ...] = ()
-                 ) -> Callable[[Mapping[str, Any], Progress, threading.Event], RunOutcome]:
+                 ) -> Callable[[Mapping[str, Any], Progress, threading.Event, str], RunOutcome]:
     """The form's Run: the one pipeline, with the form's progress line, Cancel, and the result before its files;
     the headless-only switches always off."""
-    def run(raw: Mapping[str, Any], progress: Progress, cancelled: threading.Event) -> RunOutcome:
+    def run(raw: Mapping[str, Any], progress: Progress, cancelled: threading.Event, run_id: str) -> RunOutcome:
         given = {**raw, **dict.fromkeys(switches, False)}
-        return run_report(report, parameters, given, db, settings=settings, progress=progress, cancelled=cancelled,
-                          user=current_user(), status=progress,  # the form's status line takes rows or words
-                          first_look=first_look)
+        ctx = RunContext(settings, db, current_user(), run_id, client=current_client(), in_app=True,
+                         status=progress, progress=progress, cancelled=cancelled)  # one status line: rows or words
+        return run_report(report, parameters, given, ctx, first_look=first_look)
     return run
 
 

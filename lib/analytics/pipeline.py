@@ -23,16 +23,17 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from .access.identity import current_client, current_user, user_folder
+from .access.identity import user_folder
 from .audit import INTERRUPTED, AuditEvent, audit, file_sha256, interrupted_runs, run_ended, run_started
-from .config import Settings, load_settings
+from .config import Settings
+from .context import Progress, RunCancelled, RunContext
 from .db import Database
 from .errors import AnalyticsError, ParameterError
 from .exports import ExportResult, SheetSource, export
 from .exports.files import open_private, private_folder
 from .params import FormInvalid, Parameter, as_error, check_effective, resolve
-from .progress import Status, listening
-from .reports import ReportQuery
+from .progress import listening
+from .results import ReportQuery, Result, WritePlan
 from .warehouse.lookups import Lookups
 
 PREVIEW_ROWS = 20
@@ -40,16 +41,8 @@ DELIMITERS = {"comma": ",", "semicolon": ";"}
 RUNTIME_PARAMETERS = ("csv_delimiter",)  # read by the pipeline, never passed to the report function
 RUN_ID_ENV = "ANALYTICS_RUN_ID"  # set by the notebook runner, so the kernel's run shares the runner's id
 
-Progress = Callable[[int], None]
-Report = Callable[..., ReportQuery]
+Report = Callable[..., Result]
 FirstLook = Callable[["RunOutcome"], None]  # the outcome before its files: the page shows it while they are written
-
-
-class RunCancelled(AnalyticsError):
-    """The person pressed Cancel; nothing was written."""
-
-    def __init__(self) -> None:
-        super().__init__("The run was cancelled; no file was written.")
 
 
 @dataclass
@@ -63,6 +56,7 @@ class RunOutcome:
     files: list[ExportResult] = field(default_factory=list)
     values: dict[str, Any] = field(default_factory=dict)
     file_labels: dict[str, str] = field(default_factory=dict)  # file name: which result it holds ("Control group")
+    saved: str = ""  # what the run wrote before its files ("audience spring_push version 2, 12,345 people")
 
     @property
     def summary(self) -> str:
@@ -116,46 +110,91 @@ def validate(parameters: Sequence[Parameter], given: Mapping[str, Any], db: Data
     return resolve(parameters, given, Lookups(db))
 
 
-def run_report(report: Report, parameters: Sequence[Parameter], given: Mapping[str, Any], db: Database, *,
-               settings: Settings | None = None, formats: tuple[str, ...] = ("xlsx", "csv"),
-               progress: Progress | None = None, cancelled: threading.Event | None = None,
-               run_id: str | None = None, user: str | None = None, status: Status | None = None,
-               first_look: FirstLook | None = None) -> RunOutcome:
-    """Validate the values, build the report's query, and run it into files (see :func:`execute`).
+def run_report(report: Report, parameters: Sequence[Parameter], given: Mapping[str, Any], ctx: RunContext, *,
+               formats: tuple[str, ...] = ("xlsx", "csv"), first_look: FirstLook | None = None) -> RunOutcome:
+    """Validate the values, call the report with the run's context, commit what it plans to write, export.
 
-    A value the form accepts but the data contradicts (a report's ParameterError) is refused the
-    same way as a malformed one: FormInvalid, naming the field.
+    Reading (the values' lists, the report's queries, a plan) happens in one snapshot. A report that writes
+    returns a :class:`WritePlan`: Cancel is checked before its commit, the commit runs outside the snapshot
+    with the run's writer and is audited as a ``write``, and the files are exported from what was committed.
+    A value the data contradicts (a report's ParameterError) is refused like a malformed one: FormInvalid,
+    naming the field. Any failure after the values are valid is audited as ``run_failed`` under the run's id,
+    the one the person is shown. The writer, if the run opened one, is closed at the end.
     """
-    settings = settings or load_settings()
-    with db.snapshot():  # the embedded store reads one fixed list of parts for the whole run
-        values = validate(parameters, given, db)
-        report_values, delimiter = split_values(values)
-        try:
-            with listening(status):  # a long report step's words reach the form's status line
-                query = report(db, **report_values)
-        except ParameterError as refused:
-            raise as_error(refused) from None
+    name = getattr(report, "__name__", "report")
+    marker = None
+    values: dict[str, Any] = {}
+    try:
+        with ctx.reader.snapshot():  # the embedded store reads one fixed list of parts for the planning
+            values = validate(parameters, given, ctx.reader)
+            report_values, delimiter = split_values(values)
+            marker = run_started(ctx.settings, "report", ctx.run_id, report=name, user=ctx.user, client=ctx.client,
+                                 parameters=values)  # a kill -9 before the outcome is recorded still leaves a record
+            result = _call(report, ctx, report_values)
+            if isinstance(result, ReportQuery):
+                check_effective(parameters, values, result.effective)
+                return execute(result, ctx, formats=formats, delimiter=delimiter, values=values, first_look=first_look,
+                               audited=True)
+        query = commit(result, ctx)
         check_effective(parameters, values, query.effective)
-        outcome = execute(query, db, settings=settings, formats=formats, delimiter=delimiter, progress=progress,
-                          cancelled=cancelled, run_id=run_id, user=user, values=values, first_look=first_look)
-    return outcome
+        with ctx.reader.snapshot():  # a new one: it holds what was just committed
+            return execute(query, ctx, formats=formats, delimiter=delimiter, values=values, first_look=first_look,
+                           audited=True, saved=result.what)
+    except FormInvalid:
+        raise
+    except Exception as error:
+        if marker is not None:  # valid values, then a failure: the run's id is in the audit and on the page
+            run_log(ctx.settings).log(logging.INFO if isinstance(error, AnalyticsError) else logging.ERROR,
+                                      "run %s failed", ctx.run_id, exc_info=True)
+            _audit_run(ctx, "run_failed", name, values, detail=str(error) if isinstance(error, AnalyticsError)
+                       else _plain(error))
+        raise
+    finally:
+        run_ended(marker)
+        ctx.close()
 
 
-def execute(query: ReportQuery, db: Database, *, settings: Settings | None = None, formats: tuple[str, ...] = ("xlsx", "csv"),
-            delimiter: str = ",", progress: Progress | None = None, cancelled: threading.Event | None = None,
-            run_id: str | None = None, user: str | None = None, values: Mapping[str, Any] | None = None,
-            first_look: FirstLook | None = None) -> RunOutcome:
+def _call(report: Report, ctx: RunContext, values: Mapping[str, Any]) -> Result:
+    try:
+        with listening(ctx.status):  # library steps deep below the report say what they do on the same line
+            return report(ctx, **values)
+    except ParameterError as refused:
+        raise as_error(refused) from None
+
+
+def commit(plan: WritePlan, ctx: RunContext) -> ReportQuery:
+    """Write what the report planned, unless Cancel came first; audit it as a ``write`` (or its failure)."""
+    ctx.stop_if_cancelled()
+    ctx.say(f"Saving {plan.what}…")
+    try:
+        query = plan.commit(ctx)
+    except ParameterError as refused:  # the data says no (a week not over yet): the form names the field
+        raise as_error(refused) from None
+    except RunCancelled:
+        raise  # stopped between its steps (a recalculation between days): what was written is in the audit
+    except Exception as error:
+        detail = str(error) if isinstance(error, AnalyticsError) else _plain(error)
+        audit(AuditEvent("write_failed", plan.target, {**plan.parameters, "error": detail}, plan.rows,
+                         run_id=ctx.run_id, user=ctx.user, client=ctx.client), ctx.settings)
+        raise
+    if not plan.audits_itself:
+        audit(AuditEvent("write", plan.target, plan.parameters, plan.rows, run_id=ctx.run_id, user=ctx.user,
+                         client=ctx.client), ctx.settings)
+    return query
+
+
+def execute(query: ReportQuery, ctx: RunContext, *, formats: tuple[str, ...] = ("xlsx", "csv"), delimiter: str = ",",
+            values: Mapping[str, Any] | None = None, first_look: FirstLook | None = None, audited: bool = False,
+            saved: str = "") -> RunOutcome:
     """Run one report query and write its files under ``reports/exports/<user>/``; audit the run and each file.
 
     ``first_look`` gets the outcome as soon as the rows are read, before any file is written: a big
     workbook (an A/B summary's million per-user rows) then does not hold back the verdicts on the page.
-
-    The files land in the folder of the person the run is for (``user``, else :func:`current_user`), and
-    the app lets only that person (or an admin) download them.
+    The files land in the folder of the person the run is for (``ctx.user``); the app lets only that person
+    (or an admin) download them. ``saved`` says what the run committed before: a Cancel during the export
+    then says it was saved. ``audited``: the caller (:func:`run_report`) records failures and the marker.
     """
-    settings = settings or load_settings()
-    run_id = run_id or new_run_id()
-    user = user or current_user()
+    settings, run_id, user = ctx.settings, ctx.run_id, ctx.user
     values = dict(values if values is not None else query.params)
     log = run_log(settings)
     log.info("run %s: %s %s for %s", run_id, query.name, query.params, user)
@@ -163,31 +202,34 @@ def execute(query: ReportQuery, db: Database, *, settings: Settings | None = Non
     look = None
     if first_look is not None:
         def look(rows: int, preview: pd.DataFrame) -> None:
-            first_look(RunOutcome(run_id, query, rows, preview, [], dict(values)))
-    marker = run_started(settings, "report", run_id, report=query.name, user=user, client=current_client(),
-                         parameters=values)  # a kill -9 before the outcome is recorded still leaves a record
+            first_look(RunOutcome(run_id, query, rows, preview, [], dict(values), saved=saved))
+    marker = None if audited else run_started(settings, "report", run_id, report=query.name, user=user,
+                                              client=ctx.client, parameters=values)
     try:
         try:
-            rows, preview, files = _export_query(query, db, folder, formats, delimiter, progress, cancelled, run_id, look)
+            rows, preview, files = _export_query(query, ctx.reader, folder, formats, delimiter, ctx.progress,
+                                                 ctx.cancelled, run_id, look)
             for extra in query.also:
-                files += _export_query(extra, db, folder, formats, delimiter, None, cancelled, run_id)[2]
-        except AnalyticsError as error:
-            log.info("run %s stopped", run_id, exc_info=True)
-            _audit_run(settings, "run_failed", query, values, run_id, user, detail=str(error))
+                files += _export_query(extra, ctx.reader, folder, formats, delimiter, None, ctx.cancelled, run_id)[2]
+        except RunCancelled:
+            if saved:
+                raise RunCancelled(saved) from None
             raise
         except Exception as error:
-            log.exception("run %s failed", run_id)
-            _audit_run(settings, "run_failed", query, values, run_id, user, detail=_plain(error))
+            if not audited:
+                log.info("run %s failed", run_id, exc_info=True)
+                _audit_run(ctx, "run_failed", query.name, values,
+                           detail=str(error) if isinstance(error, AnalyticsError) else _plain(error))
             raise
         log.info("run %s: %d rows, files %s", run_id, rows, [str(result.path) for _, result in files])
-        _audit_run(settings, "run", query, values, run_id, user, rows=rows)
+        _audit_run(ctx, "run", query.name, values, rows=rows)
         for part, result in files:
             audit(AuditEvent("export", part.name, values, result.rows, result.path.name, file_sha256(result.path), run_id,
-                             user), settings)
+                             user, client=ctx.client), settings)
     finally:
         run_ended(marker)
     labels = {result.path.name: part.label for part, result in files if part.label}
-    return RunOutcome(run_id, query, rows, preview, [result for _, result in files], values, labels)
+    return RunOutcome(run_id, query, rows, preview, [result for _, result in files], values, labels, saved=saved)
 
 
 def recover_interrupted_reports(settings: Settings) -> list[str]:
@@ -236,10 +278,11 @@ def _sheets(query: ReportQuery, db: Database) -> list[SheetSource]:
                         sheet.label or sheet.name, sheet.headers) for sheet in query.sheets]
 
 
-def _audit_run(settings: Settings, action: str, query: ReportQuery, values: Mapping[str, Any], run_id: str, user: str,
-               *, rows: int | None = None, detail: str = "") -> None:
+def _audit_run(ctx: RunContext, action: str, report: str, values: Mapping[str, Any], *, rows: int | None = None,
+               detail: str = "") -> None:
     parameters = {**values, **({"error": detail} if detail else {})}
-    audit(AuditEvent(action, query.name, parameters, rows, run_id=run_id, user=user), settings)
+    audit(AuditEvent(action, report, parameters, rows, run_id=ctx.run_id, user=ctx.user, client=ctx.client),
+          ctx.settings)
 
 
 def _spool(chunks: Iterator[pa.Table], path: Path, progress: Progress | None,

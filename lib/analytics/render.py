@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from .pipeline import PREVIEW_ROWS, RunOutcome
-from .reports.base import Chart, Notice
+from .results import Chart, Notice
 
 RUN_RECORD_MIME = "application/vnd.analytics.run+json"
 ERROR_STYLE = "color:#b00020;font-size:90%"

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Settings, load_settings
+from .context import Job, RunDescription
 from .errors import AnalyticsError
 from .exports.files import PRIVATE_UMASK, open_private, private_folder
 from .params import FormInvalid, check_names, declaration
@@ -64,15 +65,16 @@ class NotebookRun:
 
 def run_notebook(notebook: Path, parameters: Mapping[str, Any] | None = None, *, settings: Settings | None = None,
                  timeout: float = DEFAULT_TIMEOUT, user: str | None = None, folder: Path | None = None,
-                 extra_env: Mapping[str, str] | None = None, keep_fds: tuple[int, ...] = ()) -> NotebookRun:
+                 run_id: str | None = None, job: Job | None = None, keep_fds: tuple[int, ...] = ()) -> NotebookRun:
     """Execute ``notebook`` with injected ``parameters`` in a child process; the executed copy lands in
-    ``folder`` (default reports/runs/). ``extra_env`` adds variables for the kernel (the scheduler's job name).
+    ``folder`` (default reports/runs/). The kernel's report gets its run context from one description (the
+    run id, who it is for, the scheduler's ``job``: see :mod:`analytics.context`).
 
     The child dies with this process (a kill -9 of ``analytics run`` or ``run-job`` leaves no orphan going on;
     its kernel follows within a second), and inherits ``keep_fds`` (a job's lock is held until it is gone)."""
     settings = settings or load_settings()
     parameters = dict(parameters or {})
-    run_id = (extra_env or {}).get(RUN_ID_ENV) or new_run_id()
+    run_id = run_id or new_run_id()
     given, notebook = notebook, notebook.resolve()
     if not notebook.is_file():
         raise NotebookFailed("NotebookMissing", f"There is no notebook at {notebook}", None, run_id=run_id)
@@ -91,9 +93,10 @@ def run_notebook(notebook: Path, parameters: Mapping[str, Any] | None = None, *,
     private_folder(executed.parent)
     log = run_log(settings)
     log.info("run %s: notebook %s %s -> %s", run_id, notebook, parameters, executed)
+    description = RunDescription(run_id, user or _os_user(), job)
     environment = {**os.environ, **settings.environment(), NOTEBOOK_ENV: str(notebook), RUN_ID_ENV: run_id,
                    "ANALYTICS_HOME": str(settings.home), "ANALYTICS_DB_URL": settings.database_url,
-                   "ANALYTICS_RUN_BY": user or _os_user(), **(extra_env or {})}
+                   "ANALYTICS_RUN_BY": description.user, **description.to_env()}
     request = json.dumps({"notebook": str(notebook), "executed": str(executed), "parameters": parameters,
                           "timeout": timeout, "parent": os.getpid()}, default=str)
     log_path = settings.reports_dir / "logs" / "runs.log"

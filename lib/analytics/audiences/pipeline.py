@@ -8,6 +8,7 @@ funnel is computed and shown, and nothing is written: the marketer looks, then s
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -181,7 +182,7 @@ def _ids(db: Database, sql: str, params: dict[str, Any]) -> np.ndarray:
 # --- the cohort -----------------------------------------------------------------------------------------------------
 
 def fetch_cohort(settings: Settings, cohort_id: str, status: Status | None = None,
-                 client: AmplitudeClient | None = None) -> pa.Table:
+                 client: AmplitudeClient | None = None, cancelled: threading.Event | None = None) -> pa.Table:
     """The cohort's members, from a download of the last hour or a new one (saved under ``reports/cohorts/``)."""
     cohort_id = check_cohort_id(cohort_id)
     folder = settings.reports_dir / "cohorts" / cohort_id
@@ -190,7 +191,7 @@ def fetch_cohort(settings: Settings, cohort_id: str, status: Status | None = Non
         owned = client is None
         client = client or AmplitudeClient.from_settings(settings)
         try:
-            recent = client.download_cohort(cohort_id, folder, status).path
+            recent = client.download_cohort(cohort_id, folder, status, cancelled).path
         finally:
             if owned:
                 client.close()
@@ -231,34 +232,54 @@ def build_audience(db: Database, request: AudienceRequest, settings: Settings, *
                    replace_saved: bool = False, user: str = "", now: dt.datetime | None = None,
                    status: Status | None = None, client: AmplitudeClient | None = None,
                    writer: Database | None = None, before_commit: Callable[[], None] | None = None) -> AudienceOutcome:
-    """Show the stored audience of ``request.sub_id``, or compute it (and save it when ``save``)."""
+    """Show the stored audience of ``request.sub_id``, or compute it (and save it when ``save``).
+
+    One call for scripts and tests; reports plan (:func:`plan_request`) and save (:func:`save_plan`) as two
+    steps, so Cancel and the read snapshot sit between them.
+    """
+    outcome = plan_request(db, request, settings, replace_saved=replace_saved, now=now, status=status, client=client)
+    if not save or outcome.plan is None:
+        return outcome
+    own_writer = writer is None
+    writer = writer or connect(settings.writer_url, settings=settings)
+    try:
+        return save_plan(writer, settings, outcome.plan, user=user, status=status, before_commit=before_commit)
+    finally:
+        if own_writer:
+            writer.close()
+
+
+def plan_request(db: Database, request: AudienceRequest, settings: Settings, *, replace_saved: bool = False,
+                 now: dt.datetime | None = None, status: Status | None = None,
+                 client: AmplitudeClient | None = None, cancelled: threading.Event | None = None) -> AudienceOutcome:
+    """The stored audience of the sub_id (nothing to compute), or the audience computed now; nothing is written."""
     request = replace(request, cohort_id=check_cohort_id(request.cohort_id), sub_id=check_sub_id(request.sub_id))
     existing = store.saved(db, request.sub_id)
     if existing is not None and not replace_saved:
         return AudienceOutcome(existing, None, reused=True)
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-    cohort = fetch_cohort(settings, request.cohort_id, status, client)
+    cohort = fetch_cohort(settings, request.cohort_id, status, client, cancelled)
     if status:
         status(f"Cleaning and filtering {cohort.num_rows:,} cohort members…")
-    own_writer = writer is None and save
-    writer = writer or (connect(settings.writer_url, settings=settings) if save else None)
-    try:
-        holdout = (holdouts.current(writer, settings.holdout_share, by=user) if writer is not None
-                   else holdouts.preview(db, settings.holdout_share))
-        plan = plan_audience(db, cohort, request, holdout, now=now,
-                             version=existing.version + 1 if existing else 1)
-        if not save:
-            return AudienceOutcome(existing, plan)
-        if status:
-            status(f"Saving {len(plan.control):,} recipients as {request.sub_id} version {plan.version}…")
-        assert writer is not None
-        stored = store.save(writer, settings, sub_id=request.sub_id, version=plan.version, kind=request.kind,
-                            cohort_id=request.cohort_id, salt=request.used_salt, control_percent=request.control_percent,
-                            holdout_version=holdout.version, cohort_size=plan.cohort_size,
-                            members=plan.funnel.kept.select(["user_id", "amplitude_id"]), control=plan.control,
-                            exclusions=plan.funnel.exclusions(), parameters=request.parameters(), user=user,
-                            before_commit=before_commit)
-        return AudienceOutcome(stored, plan, reused=stored.version != plan.version)
-    finally:
-        if own_writer and writer is not None:
-            writer.close()
+    holdout = holdouts.preview(db, settings.holdout_share)
+    plan = plan_audience(db, cohort, request, holdout, now=now, version=existing.version + 1 if existing else 1)
+    return AudienceOutcome(existing, plan)
+
+
+def save_plan(writer: Database, settings: Settings, plan: AudiencePlan, *, user: str, status: Status | None = None,
+              before_commit: Callable[[], None] | None = None) -> AudienceOutcome:
+    """Store a computed audience under its sub_id and version (the hold-out version it used is created first)."""
+    holdout = holdouts.current(writer, settings.holdout_share, by=user)
+    if holdout != plan.holdout:
+        raise store.AudienceConflict(f"The global hold-out changed (now version {holdout.version}) while this audience "
+                                     "was computed; run it again.")
+    request = plan.request
+    if status:
+        status(f"Saving {len(plan.control):,} recipients as {request.sub_id} version {plan.version}…")
+    stored = store.save(writer, settings, sub_id=request.sub_id, version=plan.version, kind=request.kind,
+                        cohort_id=request.cohort_id, salt=request.used_salt, control_percent=request.control_percent,
+                        holdout_version=holdout.version, cohort_size=plan.cohort_size,
+                        members=plan.funnel.kept.select(["user_id", "amplitude_id"]), control=plan.control,
+                        exclusions=plan.funnel.exclusions(), parameters=request.parameters(), user=user,
+                        before_commit=before_commit)
+    return AudienceOutcome(stored, plan, reused=stored.version != plan.version)

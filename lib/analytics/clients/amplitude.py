@@ -11,6 +11,7 @@ memory as Python objects. Every refusal becomes a message a marketer can act on.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ import pyarrow.csv as pv
 import requests
 
 from ..config import Settings
+from ..context import RunCancelled
 from ..errors import CohortError, ConfigError, ParameterError, ServiceError, ServiceUnavailableError
 from .http import http_session, timeouts
 
@@ -125,13 +127,18 @@ class AmplitudeClient:
         self.close()
 
     # --- the three steps ------------------------------------------------------------------------------------
-    def download_cohort(self, cohort_id: str, folder: Path, status: Status | None = None) -> CohortFile:
-        """Request the export of ``cohort_id``, wait until it is ready, and stream it into ``folder``."""
+    def download_cohort(self, cohort_id: str, folder: Path, status: Status | None = None,
+                        cancelled: threading.Event | None = None) -> CohortFile:
+        """Request the export of ``cohort_id``, wait until it is ready, and stream it into ``folder``.
+
+        ``cancelled`` (the run's Cancel) ends the wait at once with :class:`RunCancelled`, not at the next poll.
+        """
         cohort_id = check_cohort_id(cohort_id)
         say = status or (lambda _text: None)
         say(f"Asking Amplitude for cohort {cohort_id}…")
         request_id = self.request_export(cohort_id)
-        self.wait_until_ready(cohort_id, request_id, say)
+        self.wait_until_ready(cohort_id, request_id, say, cancelled)
+        _stop_if(cancelled)
         say("Downloading the cohort file…")
         return self.download_file(cohort_id, request_id, folder)
 
@@ -142,9 +149,11 @@ class AmplitudeClient:
             raise ServiceError("Amplitude accepted the request but gave no request ID; try again.", service="Amplitude")
         return request_id
 
-    def wait_until_ready(self, cohort_id: str, request_id: str, say: Status) -> None:
+    def wait_until_ready(self, cohort_id: str, request_id: str, say: Status,
+                         cancelled: threading.Event | None = None) -> None:
         started = self.clock()
         while True:
+            _stop_if(cancelled)
             response = self._get(f"/api/5/cohorts/request-status/{quote(request_id, safe='')}", cohort_id)
             if response.status_code == 200:
                 return
@@ -154,7 +163,10 @@ class AmplitudeClient:
                     f"Amplitude has not finished preparing cohort {cohort_id} after {waited:.0f} seconds. "
                     "Large cohorts can take minutes: try again shortly.", service="Amplitude")
             say(f"Amplitude is preparing cohort {cohort_id} ({waited:.0f} s so far)…")
-            self.sleep(self.poll_seconds)
+            if cancelled is not None and self.sleep is time.sleep:
+                cancelled.wait(self.poll_seconds)  # wakes the moment Cancel is pressed
+            else:
+                self.sleep(self.poll_seconds)
 
     def download_file(self, cohort_id: str, request_id: str, folder: Path) -> CohortFile:
         folder.mkdir(parents=True, exist_ok=True)
@@ -180,6 +192,11 @@ class AmplitudeClient:
             return response
         response.close()
         raise _refusal(response.status_code, cohort_id)
+
+
+def _stop_if(cancelled: threading.Event | None) -> None:
+    if cancelled is not None and cancelled.is_set():
+        raise RunCancelled()
 
 
 def _refusal(status: int, cohort_id: str) -> ServiceError:

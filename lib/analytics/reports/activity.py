@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ..audit import ACTIONS, AUDIT_TABLE
-from ..db import Database
+from ..context import RunContext
 from ..db.sql import compose, identifier
 from ..errors import ParameterError
 from .base import ReportQuery, default_period
@@ -13,9 +13,10 @@ from .base import ReportQuery, default_period
 ALL = "all"
 
 
-def audit_trail(db: Database, start: dt.date | None = None, end: dt.date | None = None, user: str = "",
+def audit_trail(ctx: RunContext, start: dt.date | None = None, end: dt.date | None = None, user: str = "",
                 action: str = ALL) -> ReportQuery:
     """Audit rows between two days (UTC), newest first, for one person and one kind of event if given."""
+    db = ctx.db
     if AUDIT_TABLE.name not in db.tables():
         raise ParameterError("start", start.isoformat() if start else "", "nothing has been recorded yet")
     if action != ALL and action not in ACTIONS:

@@ -12,57 +12,70 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
-from ..access.identity import current_user
-from ..audiences import AudienceRequest, Filters, build_audience, suggested_sub_id
-from ..audiences.pipeline import AudienceOutcome
+from ..audiences import AudienceRequest, Filters, suggested_sub_id
+from ..audiences.pipeline import AudienceOutcome, plan_request, save_plan
 from ..audiences.store import EXCLUSIONS_SQL, members_sql
 from ..audiences.tables import AUDIENCES, EXCLUSIONS, RECIPIENTS
-from ..config import load_settings
-from ..db import Database
+from ..context import RunContext
 from ..db.sql import compose, identifier
 from ..errors import ParameterError
-from ..progress import say
-from .base import ReportQuery, default_period
+from .base import ReportQuery, WritePlan, default_period
 
 ID_TYPES = {"user_id": "our user IDs", "amplitude_id": "Amplitude IDs"}
 FUNNEL_LABELS = {"step": "Step", "remaining": "People still in", "left_out": "Left out at this step"}
 
 
-def push_audience(db: Database, cohort_id: str, sub_id: str = "", gender: str = "any", age_from: int = 0,
+def push_audience(ctx: RunContext, cohort_id: str, sub_id: str = "", gender: str = "any", age_from: int = 0,
                   age_to: int = 0, os: Sequence[str] = (), device_models: Sequence[str] = (),
                   regions: Sequence[str] = (), carriers: Sequence[str] = (), push_enabled: bool = True,
                   cap_days: int = 7, control_percent: int = 10, save: bool = False,
-                  replace: bool = False) -> ReportQuery:
+                  replace: bool = False) -> ReportQuery | WritePlan:
     """Recipients of a push from an Amplitude cohort, with a control group; saved when ``save`` is on."""
     filters = Filters(gender, age_from, age_to, tuple(os), tuple(device_models), tuple(regions), tuple(carriers),
                       push_enabled)
-    outcome, used_sub_id = _build(db, "push", cohort_id, sub_id, filters, cap_days, control_percent, save, replace)
-    return _audience_query(outcome, "push_audience", used_sub_id, formats=(), id_column="user_id")
+    request = _request(ctx, "push", cohort_id, sub_id, filters, cap_days, control_percent)
+    return _plan_or_show(ctx, request, save, replace, "push_audience", formats=(), id_column="user_id")
 
 
-def retargeting_audience(db: Database, cohort_id: str, sub_id: str = "", id_type: str = "user_id",
+def retargeting_audience(ctx: RunContext, cohort_id: str, sub_id: str = "", id_type: str = "user_id",
                          gender: str = "any", age_from: int = 0, age_to: int = 0, os: Sequence[str] = (),
                          regions: Sequence[str] = (), cap_days: int = 0, control_percent: int = 10,
-                         save: bool = False, replace: bool = False) -> ReportQuery:
+                         save: bool = False, replace: bool = False) -> ReportQuery | WritePlan:
     """An ID list for an ad platform (one ID per line), with a control group kept out of the campaign."""
     if id_type not in ID_TYPES:
         raise ParameterError("id_type", id_type, f"one of {', '.join(ID_TYPES)}")
     filters = Filters(gender, age_from, age_to, tuple(os), (), tuple(regions), (), False)
-    outcome, used_sub_id = _build(db, "retargeting", cohort_id, sub_id, filters, cap_days, control_percent, save,
-                                  replace)
-    return _audience_query(outcome, "retargeting", used_sub_id, formats=("txt", "csv"), id_column=id_type)
+    request = _request(ctx, "retargeting", cohort_id, sub_id, filters, cap_days, control_percent)
+    return _plan_or_show(ctx, request, save, replace, "retargeting", formats=("txt", "csv"), id_column=id_type)
 
 
-def _build(db: Database, kind: str, cohort_id: str, sub_id: str, filters: Filters, cap_days: int,
-           control_percent: int, save: bool, replace: bool) -> tuple[AudienceOutcome, str]:
+def _request(ctx: RunContext, kind: str, cohort_id: str, sub_id: str, filters: Filters, cap_days: int,
+             control_percent: int) -> AudienceRequest:
     if filters.age_to and filters.age_to < filters.age_from:
         raise ParameterError("age_to", filters.age_to, f"an age at or above the lowest age ({filters.age_from})")
     if not 1 <= control_percent <= 50:
         raise ParameterError("control_percent", control_percent, "a share between 1% and 50%")
     used = sub_id or suggested_sub_id(cohort_id, kind, dt.date.today())
-    request = AudienceRequest(cohort_id, used, filters, cap_days, float(control_percent), kind=kind)
-    settings = load_settings()
-    return build_audience(db, request, settings, save=save, replace_saved=replace, user=current_user(), status=say), used
+    return AudienceRequest(cohort_id, used, filters, cap_days, float(control_percent), kind=kind)
+
+
+def _plan_or_show(ctx: RunContext, request: AudienceRequest, save: bool, replace: bool, name: str, *,
+                  formats: tuple[str, ...], id_column: str) -> ReportQuery | WritePlan:
+    """The stored audience, the funnel of one not saved, or (``save``) the plan to store it and its commit."""
+    outcome = plan_request(ctx.db, request, ctx.settings, replace_saved=replace, status=ctx.say,
+                           cancelled=ctx.cancelled)
+    if not save or outcome.plan is None:
+        return _audience_query(outcome, name, request.sub_id, formats=formats, id_column=id_column)
+    plan = outcome.plan
+
+    def commit(ctx: RunContext) -> ReportQuery:
+        saved = save_plan(ctx.writer, ctx.settings, plan, user=ctx.user, status=ctx.say)
+        return _audience_query(saved, name, request.sub_id, formats=formats, id_column=id_column)
+
+    people = len(plan.control)
+    return WritePlan(what=f"audience {request.sub_id} version {plan.version} ({people:,} people)",
+                     target=f"audience:{request.kind}", commit=commit, rows=people,
+                     parameters={"sub_id": request.sub_id, "version": plan.version}, audits_itself=True)
 
 
 def _audience_query(outcome: AudienceOutcome, name: str, sub_id: str, *, formats: tuple[str, ...],
@@ -106,9 +119,10 @@ def _preview(outcome: AudienceOutcome, name: str, sub_id: str, funnel: tuple[tup
                        effective={"sub_id": sub_id}, formats=("csv",), funnel=funnel)
 
 
-def past_audiences(db: Database, sub_id: str = "", start: dt.date | None = None,
+def past_audiences(ctx: RunContext, sub_id: str = "", start: dt.date | None = None,
                    end: dt.date | None = None) -> ReportQuery:
     """Audiences saved between two days (every version), newest first; a sub_id narrows to those containing it."""
+    db = ctx.db
     if AUDIENCES.name not in db.tables():
         return ReportQuery(name="past_audiences", title="Audiences saved", sql="",
                            data=AUDIENCES.arrow({name: [] for name in AUDIENCES.columns}), headers=AUDIENCES.labels,

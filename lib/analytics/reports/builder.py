@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from ..db import Database, Identifier, compose, identifier
+from ..context import RunContext
+from ..db import Identifier, compose, identifier
 from ..errors import ParameterError
 from ..warehouse import WAREHOUSE, column
 from ..warehouse import columns as checked_columns
@@ -16,10 +17,11 @@ BUILDER_TABLES = {"cards": "added_at", "events": "event_date", "pushes": "create
                   "users": "registered_at", "partners": "created_at", "experiment_assignments": "assigned_at"}
 
 
-def export_builder(db: Database, table: str = "cards", columns: Sequence[str] = ("card_id", "partner_id"),
+def export_builder(ctx: RunContext, table: str = "cards", columns: Sequence[str] = ("card_id", "partner_id"),
                    start: dt.date | None = None, end: dt.date | None = None, partner_id: int = 0,
                    row_limit: int = 100_000) -> ReportQuery:
     """Rows of one table in a period, optionally for one partner, at most ``row_limit`` rows."""
+    db = ctx.db
     if table not in BUILDER_TABLES:
         raise ParameterError("table", table, f"one of {', '.join(BUILDER_TABLES)}")
     time_column = column(table, BUILDER_TABLES[table])

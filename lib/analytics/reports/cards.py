@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from ..db import Database, compose
+from ..context import RunContext
+from ..db import compose
 from ..warehouse import WAREHOUSE
 from ..warehouse import columns as checked_columns
 from .base import ReportQuery, biggest_partner, default_period, partner_name
@@ -14,9 +15,10 @@ CARD_LABELS = WAREHOUSE["cards"].labels
 _LATEST_ADDED = "SELECT toDate(max(added_at)) FROM cards"
 
 
-def partner_cards(db: Database, partner_id: int = 0, start: dt.date | None = None, end: dt.date | None = None,
+def partner_cards(ctx: RunContext, partner_id: int = 0, start: dt.date | None = None, end: dt.date | None = None,
                   columns: Sequence[str] = ("card_number", "barcode", "origin", "added_at")) -> ReportQuery:
     """Cards of one partner added to the app in a period, with the chosen columns."""
+    db = ctx.db
     partner_id = partner_id or biggest_partner(db)
     name = partner_name(db, partner_id)
     start, end = default_period(db, start, end, _LATEST_ADDED)
@@ -30,9 +32,10 @@ def partner_cards(db: Database, partner_id: int = 0, start: dt.date | None = Non
         effective={"start": start, "end": end})
 
 
-def plastic_cards(db: Database, partner_id: int = 0, start: dt.date | None = None,
+def plastic_cards(ctx: RunContext, partner_id: int = 0, start: dt.date | None = None,
                   end: dt.date | None = None) -> ReportQuery:
     """Plastic cards of one partner issued in a period, with card numbers and barcodes."""
+    db = ctx.db
     partner_id = partner_id or biggest_partner(db)
     name = partner_name(db, partner_id)
     start, end = default_period(db, start, end, "SELECT toDate(max(issued_at)) FROM cards WHERE origin = 'plastic'")

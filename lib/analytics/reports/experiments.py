@@ -13,6 +13,7 @@ import datetime as dt
 import numpy as np
 import pyarrow as pa
 
+from ..context import RunContext
 from ..db import Database
 from ..errors import ParameterError
 from ..experiments.charts import interval_chart, lift_chart
@@ -42,10 +43,11 @@ SRM_WORDS = {
 }
 
 
-def ab_summary(db: Database, experiment: str = "", start: dt.date | None = None, end: dt.date | None = None,
+def ab_summary(ctx: RunContext, experiment: str = "", start: dt.date | None = None, end: dt.date | None = None,
                target_event: str = NO_TARGET, planned_test_percent: int = 50, cuped: bool = False,
                cuped_days: int = 14) -> ReportQuery:
     """Test against control on the baseline metrics (and a target event), with gates and plain verdicts."""
+    db = ctx.db
     experiment = experiment or _latest_experiment(db)
     window = _window(db, experiment, start, end, cuped_days)
     metrics = BASELINE + ((target_metric(target_event),) if target_event != NO_TARGET else ())

@@ -8,21 +8,18 @@ the past days and lists what it would have alerted, so a threshold is tuned befo
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import replace
 
 import pyarrow as pa
 
 from ..alerts import deliver
-from ..config import load_settings
-from ..db import Database
+from ..context import Job, RunContext
 from ..errors import ParameterError
 from ..monitoring import GROUPS, run_checks
 from ..monitoring.alerting import Policy, plan_alerts, read_state, write_state
 from ..monitoring.chart import episode_chart
-from .base import ReportQuery
+from .base import ReportQuery, WritePlan
 
-JOB_ENV, LINK_ENV, TARGET_ENV = "ANALYTICS_JOB", "ANALYTICS_RUN_LINK", "ANALYTICS_ALERT_TARGET"
 HEADERS = {"check": "Check", "metric": "Metric", "dimension": "Which", "direction": "Direction", "since": "Since (UTC)",
            "until": "Last anomalous point", "observed": "Observed", "expected": "Usually", "low": "Expected from",
            "high": "Expected to", "change": "Change, %", "ongoing": "Still open"}
@@ -31,9 +28,14 @@ HEADERS = {"check": "Check", "metric": "Metric", "dimension": "Which", "directio
 SENSITIVITY = {"normal": 1.0, "strict": 1.5, "loose": 0.7}  # scales the threshold and the minimum change
 
 
-def monitoring(db: Database, checks: str = "events", window_hours: int = 48, sensitivity: str = "normal",
-               send_alerts: bool = False, backtest_days: int = 0) -> ReportQuery:
-    """The anomaly episodes of a group of checks over the last hours (or, as a backtest, the last days)."""
+def monitoring(ctx: RunContext, checks: str = "events", window_hours: int = 48, sensitivity: str = "normal",
+               send_alerts: bool = False, backtest_days: int = 0) -> ReportQuery | WritePlan:
+    """The anomaly episodes of a group of checks over the last hours (or, as a backtest, the last days).
+
+    With ``send_alerts`` (a scheduled run) the alerts are planned from the episodes and sent by the commit,
+    after Cancel is checked and outside the read snapshot; the episode state is written only once they went.
+    """
+    db = ctx.db
     if checks not in GROUPS:
         raise ParameterError("checks", checks, f"one of {', '.join(GROUPS)}")
     if sensitivity not in SENSITIVITY:
@@ -50,9 +52,8 @@ def monitoring(db: Database, checks: str = "events", window_hours: int = 48, sen
              "(the period still being filled is left out)."]
     if backtest_days:
         facts.append(f"Backtest: {len(rows)} episode(s) in the last {backtest_days} days would have been alerted.")
-    elif send_alerts:
-        _refuse_in_the_app()
-        facts.append(_alert(checks, scans))
+    elif send_alerts and ctx.in_app:  # the last guard: a kernel of the app never alerts, whatever reached it
+        raise ParameterError("send_alerts", True, "off in the app: only the scheduled runs send alerts")
     table = pa.Table.from_pylist(rows, schema=pa.schema([
         ("check", pa.string()), ("metric", pa.string()), ("dimension", pa.string()), ("direction", pa.string()),
         ("since", pa.timestamp("s")), ("until", pa.timestamp("s")), ("observed", pa.float64()),
@@ -60,8 +61,11 @@ def monitoring(db: Database, checks: str = "events", window_hours: int = 48, sen
         ("ongoing", pa.bool_())]))
     title = (f"What the {checks} monitoring would have alerted in the last {backtest_days} days" if backtest_days
              else f"Anomalies in {checks} over the last {window_hours} hours")
-    return ReportQuery(name=f"monitoring_{checks}", title=title, sql="", data=table, headers=HEADERS, facts=facts,
-                       key_params={"checks": checks})
+    result = ReportQuery(name=f"monitoring_{checks}", title=title, sql="", data=table, headers=HEADERS, facts=facts,
+                         key_params={"checks": checks})
+    if not send_alerts or backtest_days:
+        return result
+    return _alert_plan(ctx, checks, scans, result)
 
 
 # Only a headless run (the scheduler, `analytics run`) may turn this on: the app's form has no field for it,
@@ -69,32 +73,31 @@ def monitoring(db: Database, checks: str = "events", window_hours: int = 48, sen
 monitoring.headless_only = ("send_alerts",)  # type: ignore[attr-defined]
 
 
-def _refuse_in_the_app() -> None:
-    """The last guard: a kernel of the app never alerts, whatever reached it."""
-    from ..page import in_voila  # noqa: PLC0415 - the page imports the pipeline, which imports the reports
-
-    if in_voila():
-        raise ParameterError("send_alerts", True, "off in the app: only the scheduled runs send alerts")
-
-
-def _alert(group: str, scans: list) -> str:
-    settings = load_settings()
-    job = os.environ.get(JOB_ENV) or f"monitoring_{group}"
-    link = os.environ.get(LINK_ENV, "")
+def _alert_plan(ctx: RunContext, group: str, scans: list, result: ReportQuery) -> WritePlan:
+    """The alerts the episodes call for (new, reminders, resolved), and the commit that sends them."""
+    settings = ctx.settings
+    job = ctx.job or Job(f"monitoring_{group}")
     folder = settings.reports_dir / "alerts" / "episodes"
     charts = settings.reports_dir / "alerts" / "charts"
     policy = Policy(dt.timedelta(hours=settings.alert_reminder_hours), settings.alert_group_at)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    state, alerts = read_state(folder, job), []  # {check: {fingerprint: episode state}}
+    state, alerts = read_state(folder, job.name), []  # {check: {fingerprint: episode state}}
     for scan in scans:
         planned, state[scan.check.name] = plan_alerts(
-            job, scan.check.name, scan.episodes, state.get(scan.check.name, {}), now, link,
+            job.name, scan.check.name, scan.episodes, state.get(scan.check.name, {}), now, job.link,
             replace(policy, resolve_after=scan.check.quiet_before_resolved),
             lambda episode, name, scan=scan: str(episode_chart(scan, episode, charts, name)))
         alerts += planned
-    report = deliver(settings, alerts, os.environ.get(TARGET_ENV, "slack"))
-    write_state(folder, job, state)
-    if report is None:
-        return "Alerts are off for this run."
-    waiting = f"; {report.waiting} waiting for Slack ({report.error})" if report.waiting else ""
-    return f"Alerts: {len(alerts)} new, {report.sent} delivered{waiting}."
+
+    def commit(ctx: RunContext) -> ReportQuery:
+        report = deliver(ctx.settings, alerts, job.alert_target)
+        write_state(folder, job.name, state)
+        if report is None:
+            said = "Alerts are off for this run."
+        else:
+            waiting = f"; {report.waiting} waiting for Slack ({report.error})" if report.waiting else ""
+            said = f"Alerts: {len(alerts)} new, {report.sent} delivered{waiting}."
+        return replace(result, facts=[*result.facts, said])
+
+    return WritePlan(what=f"{len(alerts)} alert(s) of {job.name}", target=f"alerts:{job.name}", commit=commit,
+                     rows=len(alerts), parameters={"checks": group, "target": job.alert_target})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..db import Database
+from ..context import RunContext
 from ..errors import ParameterError
 from ..warehouse import WAREHOUSE
 from .base import ReportQuery
@@ -10,8 +10,9 @@ from .base import ReportQuery
 PUSH_LABELS = {**WAREHOUSE["push_deliveries"].labels, "delivered": "Delivered", "opened": "Opened"}
 
 
-def push_report(db: Database, push_id: str = "", sub_id: str = "") -> ReportQuery:
+def push_report(ctx: RunContext, push_id: str = "", sub_id: str = "") -> ReportQuery:
     """Recipients of one push, found by its push ID or its sub_id (empty both: the latest push)."""
+    db = ctx.db
     if push_id and sub_id:
         raise ParameterError("sub_id", sub_id, "give a push ID or a sub_id, not both")
     if sub_id:

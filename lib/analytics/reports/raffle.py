@@ -10,42 +10,51 @@ import datetime as dt
 
 import pyarrow as pa
 
-from ..access.identity import current_user
-from ..config import Settings, load_settings
-from ..db import Database, connect
+from ..config import Settings
+from ..context import RunContext
+from ..db import Database
 from ..errors import ParameterError
-from ..progress import say
 from ..raffle import DrawOutcome, draw, last_full_week, replace_winner, setups, verify, week_of
-from ..raffle.draws import PARTICIPANTS_SQL, PICKS_SQL, Draw
+from ..raffle.draws import PARTICIPANTS_SQL, PICKS_SQL, Draw, history, stored
 from ..raffle.setup import Week, known_raffles
 from ..raffle.tables import DRAWS, PARTICIPANTS
-from .base import Notice, ReportQuery
+from .base import Notice, ReportQuery, WritePlan
 
 ACTIONS = ("draw", "redraw", "replace", "verify")
 CHECK_HEADERS = {"check": "Check", "passed": "Passed", "detail": "In words"}
 
 
-def weekly_raffle(db: Database, raffle: str = "promo_weekly", week: dt.date | None = None, winners: int = 3,
-           exclude_past_winners: bool = True, action: str = "draw", replace_user: str = "") -> ReportQuery:
-    """The winners and participants of one raffle-week (drawn the first time it is asked for)."""
+def weekly_raffle(ctx: RunContext, raffle: str = "promo_weekly", week: dt.date | None = None, winners: int = 3,
+                  exclude_past_winners: bool = True, action: str = "draw",
+                  replace_user: str = "") -> ReportQuery | WritePlan:
+    """The winners and participants of one raffle-week: the stored draw, or the plan to draw it (the first time
+    it is asked for, a redraw, a replacement) and the commit that writes it."""
     if action not in ACTIONS:
         raise ParameterError("action", action, f"one of {', '.join(ACTIONS)}")
+    db = ctx.db
     chosen = _week(db, raffle, week)
-    settings = load_settings()
     if action == "verify":
-        return _verification(db, settings, raffle, chosen)
-    user = current_user()
-    with connect(settings.writer_url, settings=settings) as writer:
+        return _verification(db, ctx.settings, raffle, chosen)
+    current = stored(db, raffle, chosen)
+    if action == "draw" and current is not None:
+        return _draw_query(DrawOutcome(current, False, history(db, raffle, chosen)), chosen)
+    if action == "replace" and not replace_user:
+        raise ParameterError("replace_user", replace_user, "the user ID of the winner who cannot be reached")
+
+    def commit(ctx: RunContext) -> ReportQuery:
         if action == "replace":
-            if not replace_user:
-                raise ParameterError("replace_user", replace_user, "the user ID of the winner who cannot be reached")
-            say(f"Drawing a replacement for {replace_user}")
-            outcome = replace_winner(writer, settings, raffle, chosen, int(replace_user), user=user)
+            ctx.say(f"Drawing a replacement for {replace_user}")
+            outcome = replace_winner(ctx.writer, ctx.settings, raffle, chosen, int(replace_user), user=ctx.user)
         else:
-            say(f"Finding who completed the chain in {chosen.label}")
-            outcome = draw(writer, settings, raffle, chosen, winners=winners, exclude_past_winners=exclude_past_winners,
-                           redraw=action == "redraw", user=user)
-    return _draw_query(outcome, chosen)
+            ctx.say(f"Finding who completed the chain in {chosen.label}")
+            outcome = draw(ctx.writer, ctx.settings, raffle, chosen, winners=winners,
+                           exclude_past_winners=exclude_past_winners, redraw=action == "redraw", user=ctx.user)
+        return _draw_query(outcome, chosen)
+
+    what = {"draw": "the draw", "redraw": "a redraw", "replace": f"a replacement for {replace_user}"}[action]
+    return WritePlan(what=f"{what} of {raffle} for {chosen.label}", target=f"raffle:{raffle}", commit=commit,
+                     rows=winners, parameters={"raffle": raffle, "week": chosen.start, "action": action},
+                     audits_itself=True)
 
 
 def _week(db: Database, raffle: str, week: dt.date | None) -> Week:

@@ -23,9 +23,10 @@ from typing import IO
 from ..alerts import Alert, alert_id, deliver
 from ..audit import INTERRUPTED, interrupted_runs, run_ended, run_started
 from ..config import Settings
+from ..context import Job
 from ..db import TableSpec, connect
 from ..exports.files import open_private
-from ..pipeline import RUN_ID_ENV, new_run_id
+from ..pipeline import new_run_id
 from ..run_pages import render_run_page
 from ..runner import NotebookFailed, run_notebook
 from .schedules import Schedule
@@ -173,12 +174,11 @@ def run_job(settings: Settings, schedule: Schedule, scheduled_for: dt.datetime |
 def _attempt(settings: Settings, schedule: Schedule, scheduled_for: dt.datetime, folder: Path, attempt: int,
              run_id: str, lock: int) -> JobRun:
     started = _utc_now()
-    extra = {RUN_ID_ENV: run_id, "ANALYTICS_JOB": schedule.job, "ANALYTICS_ALERT_TARGET": schedule.alert}
+    job = Job(schedule.job, run_link(settings, schedule.job, run_id), schedule.alert)
     try:
         done = run_notebook(schedule.notebook, schedule.parameters, settings=settings,
                             timeout=schedule.timeout_minutes * 60, user=f"scheduler:{schedule.job}", folder=folder,
-                            extra_env={**extra, "ANALYTICS_RUN_LINK": run_link(settings, schedule.job, run_id)},
-                            keep_fds=(lock,))
+                            run_id=run_id, job=job, keep_fds=(lock,))
         executed, status, error, cell = done.executed, "ran", "", -1
     except NotebookFailed as failed:
         executed, cell = failed.executed, failed.cell_index if failed.cell_index is not None else -1

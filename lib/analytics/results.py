@@ -1,0 +1,77 @@
+"""What a report gives back: a result to show and export, or a plan of what it would write and its commit.
+
+A low module (it imports no report, no statistics library): the pipeline, the renderers and ``analytics run``
+use these types without loading every report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+if TYPE_CHECKING:
+    from .context import RunContext
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A picture shown with the result, where a person would rather look than read."""
+
+    title: str  # also the image's alternative text
+    png: bytes
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A line shown above everything else, coloured by how much it matters ("red": do not trust the rest)."""
+
+    level: str  # "red", "yellow", "ok" or "info"
+    text: str
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    """One report run's query and how to present it."""
+
+    name: str  # file names start with it
+    title: str  # one sentence for a person: what the rows are
+    sql: str  # values as %(name)s, identifiers already checked
+    params: dict[str, Any] = field(default_factory=dict)
+    key_params: dict[str, Any] = field(default_factory=dict)  # what the file name carries
+    headers: dict[str, str] = field(default_factory=dict)  # column labels in the files
+    facts: list[str] = field(default_factory=list)  # extra lines under the title (rates, totals)
+    # the values the report actually used for declared parameters it filled in (an empty end: the latest day),
+    # so the declared rules (at most 92 days) hold for defaulted values too
+    effective: dict[str, Any] = field(default_factory=dict)
+    data: pa.Table | None = None  # rows computed in memory (an audience not saved yet); then ``sql`` is ""
+    formats: tuple[str, ...] = ()  # this result's file formats; empty: the run's own (XLSX and CSV)
+    label: str = ""  # names this result's files on the page ("Control group") when a run has several
+    also: tuple[ReportQuery, ...] = ()  # further results exported beside this one, each into its own files
+    funnel: tuple[tuple[str, int, int], ...] = ()  # steps shown as bars: (what, people still in, left out here)
+    sheets: tuple[ReportQuery, ...] = ()  # further tables in this result's XLSX, each on a sheet titled by its label
+    charts: tuple[Chart, ...] = ()
+    notices: tuple[Notice, ...] = ()  # gates shown first (an A/B test's sample-ratio check)
+
+
+@dataclass(frozen=True)
+class WritePlan:
+    """What a report would write, computed while nothing is written, and the step that writes it.
+
+    The pipeline checks Cancel before :attr:`commit`, runs it outside the read snapshot with the run's writer,
+    audits it as a ``write`` (or its failure) and then exports the :class:`ReportQuery` the commit returns,
+    which reads what was committed. ``what`` says it in words ("audience spring_push version 2, 12,345
+    people"): the audit row's report and the page's sentence after a save that Cancel came too late for.
+    """
+
+    what: str
+    target: str  # the audit row's report: what is written ("audience:spring_push")
+    commit: Callable[[RunContext], ReportQuery]
+    rows: int = 0
+    parameters: dict[str, Any] = field(default_factory=dict)
+    audits_itself: bool = False  # the commit writes its own ``write`` rows (a recalculation: one per day swapped)
+
+
+Result = ReportQuery | WritePlan

@@ -34,6 +34,7 @@ from analytics.pipeline import run_report
 from analytics.render import outcome_html
 from analytics.reports import ab_summary
 from analytics.testing.figures import print_rows
+from analytics.testing.runs import run_context
 from analytics.warehouse.schema import WAREHOUSE
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,7 +86,7 @@ def run_ours(url: str, home: Path) -> tuple[float, float, str]:
     shown: list[float] = []
     began = time.perf_counter()
     with connect(url, settings=settings) as db:
-        outcome = run_report(ab_summary, parameters, given, db, settings=settings,
+        outcome = run_report(ab_summary, parameters, given, run_context(db, settings),
                              first_look=lambda first: (outcome_html(first), shown.append(time.perf_counter() - began)))
     page = outcome_html(outcome)
     return shown[0], time.perf_counter() - began, page

@@ -50,7 +50,7 @@ notebook, given = sys.argv[1], json.loads(sys.argv[2])
 settings = load_settings()
 started = time.perf_counter()
 with connect(settings=settings) as db:
-    outcome = run_report(push_audience, declaration(notebook), given, db, settings=settings)
+    outcome = run_report(push_audience, declaration(notebook), given, run_context(db, settings))
 seconds = time.perf_counter() - started
 print(json.dumps({"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "target": outcome.rows, "files": {f.path.name: f.path.stat().st_size for f in outcome.files},

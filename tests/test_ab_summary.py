@@ -26,6 +26,7 @@ from analytics.experiments.summary import (
 from analytics.pipeline import execute
 from analytics.render import outcome_html
 from analytics.reports import ab_summary
+from analytics.testing.runs import run_context
 from analytics.warehouse import demo
 from analytics.warehouse.schema import DEMO_TRUTH, WAREHOUSE
 
@@ -115,8 +116,8 @@ def test_the_demo_experiment_with_a_known_effect_is_detected_and_no_other(defaul
 
 
 def test_the_report_shows_the_gate_first_and_writes_one_workbook(db: Database, tmp_path: Path) -> None:
-    query = ab_summary(db, "new_onboarding", target_event="promo_action", cuped=True)
-    outcome = execute(query, db, settings=load_settings(home=tmp_path))
+    query = ab_summary(run_context(db), "new_onboarding", target_event="promo_action", cuped=True)
+    outcome = execute(query, run_context(db, load_settings(home=tmp_path)))
     page = outcome_html(outcome)
     assert page.index("notice-") < page.index("class='title'")  # the sample-ratio check comes first
     assert page.count("<img src='data:image/png;base64,") == 2
@@ -138,12 +139,12 @@ def test_the_report_shows_the_gate_first_and_writes_one_workbook(db: Database, t
 @pytest.mark.parametrize("hostile", ["x' OR 1=1 --", "new_onboarding'; DROP TABLE events; --", "\\'", "ёлочки «»"])
 def test_hostile_experiment_names_are_values_not_sql(embedded: Database, hostile: str) -> None:
     with pytest.raises(ParameterError, match="experiment"):
-        ab_summary(embedded, hostile)
+        ab_summary(run_context(embedded), hostile)
     assert embedded.scalar("SELECT count() FROM events") > 0
 
 
 def test_unknown_target_and_reversed_dates_are_plain_messages(embedded: Database) -> None:
     with pytest.raises(ParameterError, match="target_event"):
-        ab_summary(embedded, "new_onboarding", target_event="drop table")
+        ab_summary(run_context(embedded), "new_onboarding", target_event="drop table")
     with pytest.raises(ParameterError, match="on or before"):
-        ab_summary(embedded, "new_onboarding", start=dt.date(2026, 11, 10), end=dt.date(2026, 11, 1))
+        ab_summary(run_context(embedded), "new_onboarding", start=dt.date(2026, 11, 10), end=dt.date(2026, 11, 1))

@@ -22,6 +22,7 @@ from analytics.db import TableSpec
 from analytics.errors import ReadOnlyAccountError
 from analytics.retention import cleanup
 from analytics.testing import ClickHouseServer
+from analytics.testing.runs import run_context
 from analytics.web.gate import FailedSignIns, Gate, safe_next
 
 from .conftest import REPO
@@ -172,7 +173,7 @@ def test_a_report_reads_with_the_report_account_and_audits_with_the_writer(click
     settings = load_settings(home=tmp_path, db_url=clickhouse_server.reader_url, db_writer_url=server_url)
     parameters = declaration(REPO / "notebooks" / "account_managers" / "partner_cards.ipynb")
     with connect(settings=settings) as reader:
-        outcome = run_report(partner_cards, parameters, {"partner_id": 3}, reader, settings=settings, user="anna")
+        outcome = run_report(partner_cards, parameters, {"partner_id": 3}, run_context(reader, settings, user="anna"))
     with connect(server_url) as writer:
         rows = writer.query("SELECT action, file, sha256 FROM audit_log WHERE run_id = %(r)s ORDER BY action",
                             {"r": outcome.run_id})

@@ -20,6 +20,7 @@ from analytics.audiences.steps import REASON_DUPLICATE, REASON_UNKNOWN, apply_ca
 from analytics.audiences.store import EXCLUSIONS_SQL, members_sql
 from analytics.errors import CohortError, ServiceError
 from analytics.testing.fakes import FakeAmplitude, cohort_csv
+from analytics.testing.runs import run_context
 
 from .conftest import REPO
 
@@ -256,7 +257,7 @@ def test_hostile_cohort_ids_and_sub_ids_are_refused_beside_their_field(db: Datab
         monkeypatch.setenv(name, setting)  # what the report's kernel reads
     rows_before = db.scalar("SELECT count() FROM audiences") if "audiences" in db.tables() else 0
     with pytest.raises(FormInvalid) as refused:
-        run_report(push_audience, declaration(PUSH_NOTEBOOK), given, db, settings=settings)
+        run_report(push_audience, declaration(PUSH_NOTEBOOK), given, run_context(db, settings))
     assert list(refused.value.errors) == [field] and "Traceback" not in str(refused.value)
     assert (db.scalar("SELECT count() FROM audiences") if "audiences" in db.tables() else 0) == rows_before
     assert amplitude.requests == []  # refused before Amplitude is asked
@@ -292,8 +293,8 @@ def test_the_form_hears_what_the_long_steps_are_doing(db: Database, settings, am
     amplitude.cohorts["words1"] = cohort_csv(users_sample(db, 100).column("amplitude_id").to_numpy())
     amplitude.polls_before_ready = 2
     said: list[str] = []
-    outcome = run_report(push_audience, declaration(PUSH_NOTEBOOK), {"cohort_id": "words1", "cap_days": 0}, db,
-                         settings=settings, status=said.append)
+    outcome = run_report(push_audience, declaration(PUSH_NOTEBOOK), {"cohort_id": "words1", "cap_days": 0},
+                         run_context(db, settings, status=said.append))
     assert outcome.query.effective["sub_id"].startswith("push_words1_")
     assert said[0] == "Asking Amplitude for cohort words1…"
     assert any("is preparing cohort words1" in text for text in said) and any("Cleaning" in text for text in said)

@@ -6,6 +6,7 @@ import datetime as dt
 
 from analytics.monitoring.alerting import Policy, plan_alerts
 from analytics.monitoring.detector import Episode
+from analytics.testing.runs import run_context
 
 NOW = dt.datetime(2026, 11, 15, 12)
 
@@ -70,7 +71,7 @@ def test_the_backtest_lists_what_would_have_been_alerted(embedded, monkeypatch, 
 
     monkeypatch.setenv("ANALYTICS_HOME", str(tmp_path))
     truth = embedded.query_arrow("SELECT event, start_date, end_date FROM demo_anomalies").to_pylist()
-    result = monitoring(embedded, "events", backtest_days=30)
+    result = monitoring(run_context(embedded), "events", backtest_days=30)
     found = result.data.to_pylist()
     assert "would have been alerted" in result.facts[-1]
     recent = [a for a in truth if a["end_date"] >= max(t["end_date"] for t in truth) - dt.timedelta(days=25)

@@ -16,6 +16,7 @@ from analytics.page import prefilled
 from analytics.params import FormInvalid, declaration
 from analytics.pipeline import run_report
 from analytics.reports import export_builder, plastic_cards
+from analytics.testing.runs import run_context
 from analytics.warehouse.lookups import Lookups
 
 from .conftest import REPO
@@ -100,7 +101,7 @@ def test_the_pipeline_refuses_before_querying(given: dict, embedded: Database, t
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(embedded, "iter_chunks", lambda *a, **k: pytest.fail("a query ran"))
     with pytest.raises(FormInvalid) as refused:
-        run_report(plastic_cards, declaration(PLASTIC), given, embedded, settings=load_settings(home=tmp_path))
+        run_report(plastic_cards, declaration(PLASTIC), given, run_context(embedded, load_settings(home=tmp_path)))
     assert set(refused.value.errors) == {next(iter(given)) if "end" not in given else "end"}
     assert not [p for p in (tmp_path / "reports" / "exports").rglob("*") if p.is_file()]
 
@@ -108,5 +109,5 @@ def test_the_pipeline_refuses_before_querying(given: dict, embedded: Database, t
 def test_a_report_refusal_is_shown_by_field(embedded: Database, tmp_path: Path) -> None:
     with pytest.raises(FormInvalid) as refused:
         run_report(export_builder, declaration(BUILDER), {"table": "users", "columns": ["user_id"], "partner_id": 3},
-                   embedded, settings=load_settings(home=tmp_path))
+                   run_context(embedded, load_settings(home=tmp_path)))
     assert refused.value.errors == {"partner_id": "table users has no partner; leave it at 0"}

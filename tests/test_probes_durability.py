@@ -143,7 +143,9 @@ def audit_rows(url: str, action: str) -> list[dict]:
 STOPPED_RECALCULATION = """
 import datetime as dt, os, signal, sys
 import analytics.reports.recalculation as report
-from analytics import connect
+from analytics import connect, load_settings
+from analytics.pipeline import commit
+from analytics.testing.runs import run_context
 
 how, first, last = sys.argv[1], dt.date.fromisoformat(sys.argv[2]), dt.date.fromisoformat(sys.argv[3])
 
@@ -161,9 +163,10 @@ def writer(url, settings=None):
     db.replace_partitions = stopping
     return db
 
-report.connect = writer
-with connect(os.environ["ANALYTICS_DB_URL"]) as db:
-    report.recalculate_days(db, first, last)
+url = os.environ["ANALYTICS_DB_URL"]
+with connect(url) as db, writer(url) as lent:
+    ctx = run_context(db, load_settings(), writer=lent)
+    commit(report.recalculate_days(ctx, first, last), ctx)
 """
 
 
@@ -264,6 +267,7 @@ from analytics import connect, load_settings
 from analytics.exports.files import atomic_file
 from analytics.pipeline import execute
 from analytics.reports import ReportQuery
+from analytics.testing.runs import run_context
 
 settings = load_settings()
 
@@ -274,8 +278,8 @@ def stall(rows):
         time.sleep(600)
 
 with connect(settings.database_url) as db:
-    execute(ReportQuery(name="stalled_export", title="Cards", sql="SELECT card_number FROM cards"), db,
-            settings=settings, progress=stall, user="anna")
+    execute(ReportQuery(name="stalled_export", title="Cards", sql="SELECT card_number FROM cards"),
+            run_context(db, settings, progress=stall, user="anna"))
 """
 
 
@@ -344,6 +348,7 @@ from analytics.audit import AuditEvent, AuditLog
 from analytics.exports.files import private_folder
 from analytics.pipeline import execute
 from analytics.reports import ReportQuery
+from analytics.testing.runs import run_context
 
 disk, warehouse, run_id, audit_elsewhere = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "yes"
 settings = load_settings(home=disk, db_url=warehouse if audit_elsewhere else "", query_timeout_seconds=5)
@@ -357,8 +362,8 @@ with open(f"{disk}/filler", "ab") as filler:
         pass
 with connect(warehouse) as db:
     try:
-        execute(ReportQuery(name="cards_on_a_full_disk", title="Cards", sql="SELECT card_number FROM cards"), db,
-                settings=settings, user="anna", run_id=run_id)
+        execute(ReportQuery(name="cards_on_a_full_disk", title="Cards", sql="SELECT card_number FROM cards"),
+                run_context(db, settings, user="anna", run_id=run_id))
     except OSError as full:
         print("run failed:", errno.errorcode[full.errno])
 print("recorded:", AuditLog(settings).record(AuditEvent("cleanup", user="anna")))

@@ -21,6 +21,7 @@ from analytics.params import declaration
 from analytics.reports import monitoring
 from analytics.run_pages import render_run_page
 from analytics.runner import run_notebook
+from analytics.testing.runs import run_context
 from analytics.web.assets import CONTENT_SECURITY_POLICY
 
 from .conftest import REPO, Served, report_folders, serving, wait_until
@@ -126,11 +127,9 @@ def test_a_link_never_turns_on_alerts_in_the_app(page, app: Served, home: Path) 
     assert not (home / "reports" / "alerts").exists()
 
 
-def test_a_kernel_of_the_app_refuses_to_alert_whatever_reached_it(embedded: Database,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VOILA_REQUEST_URL", "http://127.0.0.1/voila/render/monitoring/events.ipynb")
-    with pytest.raises(ParameterError, match="only the scheduled runs send alerts"):
-        monitoring(embedded, send_alerts=True)
+def test_a_kernel_of_the_app_refuses_to_alert_whatever_reached_it(embedded: Database) -> None:
+    with pytest.raises(ParameterError, match="only the scheduled runs send alerts"):  # the form's context is in_app
+        monitoring(run_context(embedded, in_app=True), send_alerts=True)
 
 
 def test_a_link_naming_an_unknown_parameter_runs_nothing_until_it_is_fixed(page, app: Served, home: Path) -> None:  # type: ignore[no-untyped-def]

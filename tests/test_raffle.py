@@ -17,6 +17,7 @@ from analytics.raffle import draw, history, participants, replace_winner, setup,
 from analytics.raffle.draws import REPLACED, WINNER, stored_picks
 from analytics.raffle.fairness import picks
 from analytics.raffle.tables import PARTICIPANTS
+from analytics.testing.runs import run_context
 from analytics.warehouse.schema import WAREHOUSE
 
 REPO = Path(__file__).resolve().parents[1]
@@ -211,7 +212,7 @@ def test_hostile_raffle_names_are_values_not_sql(embedded: Database, hostile: st
     from analytics.reports import weekly_raffle
 
     with pytest.raises(ParameterError, match="raffle"):
-        weekly_raffle(embedded, hostile)
+        weekly_raffle(run_context(embedded), hostile)
     assert embedded.scalar("SELECT count() FROM events") > 0
 
 

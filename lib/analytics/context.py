@@ -88,6 +88,7 @@ class RunContext:
     progress: Progress | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
     _writer: Database | None = field(default=None, repr=False)
+    _owns_writer: bool = field(default=True, repr=False)  # False: a writer lent by the caller, left open
 
     @property
     def db(self) -> Database:
@@ -112,6 +113,6 @@ class RunContext:
             raise RunCancelled(saved)
 
     def close(self) -> None:
-        if self._writer is not None:
+        if self._writer is not None and self._owns_writer:
             self._writer.close()
             self._writer = None

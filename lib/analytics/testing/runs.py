@@ -12,7 +12,11 @@ from ..db import Database
 
 
 def run_context(db: Database, settings: Settings | None = None, *, user: str = "tester", run_id: str = "",
-                job: Job | None = None, cancelled: threading.Event | None = None, **options: Any) -> RunContext:
-    """What the form or ``analytics run`` would build, over ``db`` (which may also write in tests)."""
-    return RunContext(settings or load_settings(), db, user, run_id or secrets.token_hex(4), job=job,
-                      cancelled=cancelled or threading.Event(), **options)
+                job: Job | None = None, cancelled: threading.Event | None = None, writer: Database | None = None,
+                **options: Any) -> RunContext:
+    """What the form or ``analytics run`` would build, over ``db``; ``writer`` lends a writer the run leaves open."""
+    ctx = RunContext(settings or load_settings(), db, user, run_id or secrets.token_hex(4), job=job,
+                     cancelled=cancelled or threading.Event(), **options)
+    if writer is not None:
+        ctx._writer, ctx._owns_writer = writer, False  # noqa: SLF001 - the one place a writer is lent
+    return ctx

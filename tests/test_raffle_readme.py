@@ -1,4 +1,4 @@
-"""The README alone is enough to check a raffle draw."""
+"""The README alone is enough to check a raffle draw, and its audience split formula is the one the code runs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from analytics import connect, load_settings
+from analytics import Database, connect, load_settings
+from analytics.audiences.buckets import bucket_of, bucket_sql
+from analytics.db.sql import identifier
 from analytics.raffle import draw, last_full_week, participants, stored, week_of
 from analytics.runner import run_notebook
 from analytics.warehouse import demo
@@ -77,3 +79,17 @@ def test_the_readme_verifier_reproduces_a_demo_draw_from_its_participants_file(e
 def _rows(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def test_the_readme_split_formula_is_the_code_s_with_its_casts(scratch_store: Database) -> None:
+    formula = re.search(r"`(modulo\(murmurHash3_32\(.*?\), 10000\)) < control_percent \* 100`", README)
+    assert formula, "the README's split formula"
+    expression = formula.group(1)
+    code = bucket_sql(identifier("user_id", ["user_id"])).replace("`", "").replace("%(salt)s", "salt")
+    assert expression == code
+    assert "toUInt64(user_id)" in expression and "toUInt64(salt)" in expression
+    for user_id, salt in ((42, 7), (1_000_626, 2**63 + 5), (2**64 - 1, 0)):  # typed-in values: the casts decide
+        literal = expression.replace("user_id", str(user_id)).replace("salt", str(salt))
+        assert scratch_store.scalar("SELECT " + literal) == bucket_of(user_id, salt)
+    uncast = "modulo(murmurHash3_32(bitXor(42, 7)), 10000)"
+    assert scratch_store.scalar("SELECT " + uncast) != bucket_of(42, 7)  # why the README names the cast

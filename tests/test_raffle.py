@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import os
 import signal
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 
 from analytics import Database, connect, load_settings
 from analytics.errors import ParameterError
-from analytics.raffle import draw, history, participants, replace_winner, setup, stored, verify, week_of
+from analytics.raffle import draw, history, participants, replace_winner, setup, setups, stored, verify, week_of
 from analytics.raffle.draws import REPLACED, WINNER, stored_picks
 from analytics.raffle.fairness import picks
 from analytics.raffle.tables import PARTICIPANTS
@@ -140,6 +141,71 @@ def test_past_winners_are_left_out_of_the_next_week(tmp_path: Path, settings) ->
         assert not set(first) & {row["user_id"] for row in stored_picks(db, later.draw)}
         with pytest.raises(ParameterError, match="won an earlier week"):
             draw(db, settings, "weekly", next_week, winners=5, redraw=True, now=NOW + dt.timedelta(days=7))
+        assert verify(db, settings, "weekly", next_week).matches
+
+
+def test_a_redraw_of_an_unchanged_list_gives_the_same_winners(tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    next_week = week_of(WEEK.start + dt.timedelta(days=7), MOSCOW)
+    rows = crowd(12) + [(user, when + dt.timedelta(days=7), step) for user, when, step in crowd(12)]
+    with store_with(tmp_path / "store", rows) as db:
+        setup(db, settings, "weekly", scenario="promo_chain", steps=(1, 2, 3), timezone=MOSCOW, now=dt.datetime(2026, 11, 1))
+        draw(db, settings, "weekly", WEEK, winners=3, now=NOW)
+        later = dt.datetime(2026, 11, 27)
+        first = draw(db, settings, "weekly", next_week, winners=4, now=later)
+        again = draw(db, settings, "weekly", next_week, winners=4, redraw=True, now=later)
+        assert again.new and again.draw.version == 2 and again.draw.participants_hash == first.draw.participants_hash
+        assert [row["user_id"] for row in stored_picks(db, again.draw)] == \
+            [row["user_id"] for row in stored_picks(db, first.draw)]
+
+
+def test_whether_past_winners_may_win_is_fixed_at_setup_not_per_draw(tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    next_week = week_of(WEEK.start + dt.timedelta(days=7), MOSCOW)
+    rows = crowd(6) + [(user, when + dt.timedelta(days=7), step) for user, when, step in crowd(6)]
+    with store_with(tmp_path / "store", rows) as db:
+        raffle = setup(db, settings, "open", scenario="promo_chain", steps=(1, 2, 3), timezone=MOSCOW,
+                       now=dt.datetime(2026, 11, 1), exclude_past_winners=False)
+        assert not raffle.exclude_past_winners and raffle.past_winners_rule == "past winners may win again"
+        with pytest.raises(ParameterError, match="past winners may win again"):  # no silent change of the rule
+            setup(db, settings, "open", scenario="promo_chain", steps=(1, 2, 3), exclude_past_winners=True)
+        assert setup(db, settings, "open", scenario="promo_chain", steps=(1, 2, 3)) == raffle
+        draw(db, settings, "open", WEEK, winners=5, now=NOW)
+        later = draw(db, settings, "open", next_week, winners=6, now=NOW + dt.timedelta(days=7))
+        assert later.draw.eligible == 6 and '"exclude_past_winners": false' in later.draw.parameters
+        assert verify(db, settings, "open", next_week).matches
+        assert "exclude_past_winners" not in inspect.signature(draw).parameters
+
+
+def test_the_verifier_catches_someone_left_out_who_never_won(tmp_path: Path, settings,  # type: ignore[no-untyped-def]
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    with store_with(tmp_path / "store", crowd(8)) as db:
+        setup(db, settings, "weekly", scenario="promo_chain", steps=(1, 2, 3), timezone=MOSCOW, now=dt.datetime(2026, 11, 1))
+        monkeypatch.setattr("analytics.raffle.draws._past_winners", lambda *args: {3})  # an operator's thumb
+        draw(db, settings, "weekly", WEEK, winners=2, now=NOW)
+        result = verify(db, settings, "weekly", WEEK)
+    assert not result.matches and "left out without having won an earlier week: 1 (user 3…)" in result.verdict
+    assert [name for name, passed, _ in result.checks if not passed] == ["past winners"]
+
+
+def test_a_setup_from_before_the_rule_reads_as_past_winners_left_out(tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    from analytics.raffle.fairness import commitment
+    from analytics.raffle.setup import salt_path, write_salt
+    from analytics.raffle.tables import RAFFLES
+
+    write_salt(salt_path(settings, "weekly", 1), "cd" * 32)
+    with store_with(tmp_path / "store", crowd(6)) as db:
+        db.create_table(RAFFLES)  # the table as it was: no rule column
+        db.insert(RAFFLES.name, RAFFLES.arrow({
+            "raffle": ["weekly"], "version": [1], "title": ["Weekly"], "scenario": ["promo_chain"], "steps": ["1,2,3"],
+            "timezone": [MOSCOW], "commitment": [commitment("cd" * 32)], "created_at": [dt.datetime(2026, 11, 1)],
+            "created_by": ["someone"]}))
+        old = setup(db, settings, "weekly", scenario="promo_chain", steps=(1, 2, 3))
+        assert old.version == 1 and old.exclude_past_winners
+        draw(db, settings, "weekly", WEEK, winners=2, now=NOW)
+        assert verify(db, settings, "weekly", WEEK).matches
+        newer = setup(db, settings, "weekly", scenario="promo_chain", steps=(1, 2, 3), new_salt_version=True,
+                      exclude_past_winners=False)
+        assert newer.version == 2 and not newer.exclude_past_winners
+        assert [item.version for item in setups(db, "weekly")] == [1, 2] and "raffle_setups" in db.tables()
 
 
 def test_plain_messages_for_an_open_week_a_late_salt_no_participants_and_an_unknown_raffle(
@@ -243,8 +309,8 @@ def test_the_commands_set_up_and_verify(tmp_path: Path, monkeypatch: pytest.Monk
     assert "Publish this commitment now" in capsys.readouterr().out
     settings = load_settings()
     with connect(f"chdb://{store}") as db:
-        db.insert("raffles", db.query_arrow("SELECT * REPLACE (toDateTime('2026-11-01 00:00:00') AS created_at)"
-                                            " FROM raffles"), token="backdated")  # as if set up before the week
+        db.insert("raffle_setups", db.query_arrow("SELECT * REPLACE (toDateTime('2026-11-01 00:00:00') AS created_at)"
+                                                  " FROM raffle_setups"), token="backdated")  # as if set up before the week
         draw(db, settings, "weekly", WEEK, winners=2, now=NOW)
     assert main(["raffle-verify", "weekly", "2026-11-11"]) == 0
     assert capsys.readouterr().out.strip().endswith("committed salt.")

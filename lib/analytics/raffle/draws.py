@@ -119,10 +119,13 @@ class _Plan:
     parameters: Mapping[str, Any]
 
 
-def draw(writer: Database, settings: Settings, raffle: str, week: Week, *, winners: int,
-         exclude_past_winners: bool = True, redraw: bool = False, user: str = "",
-         now: dt.datetime | None = None, before_commit: Any = None) -> DrawOutcome:
-    """The raffle-week's draw: the stored one, or (first time, or ``redraw``) a new one from its participants."""
+def draw(writer: Database, settings: Settings, raffle: str, week: Week, *, winners: int, redraw: bool = False,
+         user: str = "", now: dt.datetime | None = None, before_commit: Any = None) -> DrawOutcome:
+    """The raffle-week's draw: the stored one, or (first time, or ``redraw``) a new one from its participants.
+
+    Whether past winners are left out is the setup's rule, not the caller's: a redraw of an unchanged
+    list (and unchanged earlier weeks) gives the same winners.
+    """
     now = (now or dt.datetime.now(dt.UTC)).replace(tzinfo=None, microsecond=0)
     if week.closes > now:
         raise ParameterError("week", week.start.isoformat(), f"a week that is over (this one closes "
@@ -134,7 +137,7 @@ def draw(writer: Database, settings: Settings, raffle: str, week: Week, *, winne
     ensure_tables(writer)
     found = participants(writer, setup, week)
     users = found.column("user_id").to_pylist()
-    past = _past_winners(writer, raffle, week) if exclude_past_winners else set()
+    past = _past_winners(writer, raffle, week) if setup.exclude_past_winners else set()
     excluded = [PAST_WINNER if user_id in past else "" for user_id in users]
     pool = [user_id for user_id, reason in zip(users, excluded, strict=True) if not reason]
     _check_enough(week, winners, len(users), len(pool))
@@ -146,7 +149,8 @@ def draw(writer: Database, settings: Settings, raffle: str, week: Week, *, winne
         "user_id": users, "completed_at": found.column("completed_at").to_pylist(), "excluded": excluded}),
         token=f"{write_id}-participants")
     parameters = {"raffle": raffle, "week": week.start.isoformat(), "winners": winners, "timezone": setup.timezone,
-                  "scenario": setup.scenario, "steps": setup.steps, "exclude_past_winners": exclude_past_winners}
+                  "scenario": setup.scenario, "steps": setup.steps,
+                  "exclude_past_winners": setup.exclude_past_winners}
     plan = _Plan(setup, week, write_id, write_id, list_hash, len(users), len(pool), winners,
                  [(user_id, WINNER) for user_id in chosen],
                  "redraw (asked for explicitly)" if current is not None else "first draw", parameters)
@@ -267,5 +271,23 @@ def verify(db: Database, settings: Settings, raffle: str, week: Week, *, version
         ("winners", [row["user_id"] for row in rows] == expected,
          f"the {len(rows)} picks are the stream's first {len(rows)}" if [row["user_id"] for row in rows] == expected
          else "the stored picks differ from the ones the stream gives"),
+        _rule_check(db, setup, current, listed),
     )
     return Verification(all(passed for _, passed, _ in checks), checks)
+
+
+def _rule_check(db: Database, setup: Raffle, current: Draw, listed: list[dict[str, Any]]) -> tuple[str, bool, str]:
+    """Whoever the draw left out follows the setup's rule: nobody, or only people who won an earlier week."""
+    left_out = {row["user_id"] for row in listed if row["excluded"]}
+    if not left_out:
+        return "past winners", True, f"nobody was left out ({setup.past_winners_rule})"
+    if not setup.exclude_past_winners:
+        return "past winners", False, f"{len(left_out)} left out although {setup.past_winners_rule}"
+    earlier = db.query_arrow(  # the winners of any committed draw of an earlier week made before this one
+        "SELECT DISTINCT user_id FROM raffle_draws WHERE raffle = %(r)s AND week_start < %(w)s AND status = %(s)s"
+        " AND write_id IN (SELECT write_id FROM raffle_weeks WHERE raffle = %(r)s AND week_start < %(w)s"
+        " AND drawn_at <= %(at)s)", {"r": current.raffle, "w": current.week_start, "s": WINNER, "at": current.drawn_at})
+    stray = left_out - set(earlier.column("user_id").to_pylist())
+    if stray:
+        return "past winners", False, f"left out without having won an earlier week: {len(stray)} (user {min(stray)}…)"
+    return "past winners", True, f"the {len(left_out)} left out won an earlier week ({setup.past_winners_rule})"

@@ -1,7 +1,8 @@
-"""Setting a raffle up (its chain, time zone and committed salt), its calendar weeks, and who took part.
+"""Setting a raffle up (its chain, time zone, past-winners rule and committed salt), its weeks, and who took part.
 
 The salt is a secret file under ``$ANALYTICS_HOME/secrets/raffles/`` (readable by its owner only);
-only its SHA-256 goes into the ``raffles`` table and onto the page, published at setup. A week is
+only its SHA-256 goes into the ``raffle_setups`` table and onto the page, published at setup. Whether
+past winners are left out is fixed in the same row, so no draw can choose between two outcomes. A week is
 Monday 00:00 to the next Monday 00:00 in the raffle's time zone (DST included); a participant did
 every step of the chain, in order, inside it.
 """
@@ -18,11 +19,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pyarrow as pa
 
 from ..config import Settings
-from ..db import Database
+from ..db import Database, TableSpec
+from ..db.sql import Identifier, compose, identifier
 from ..errors import ParameterError
 from ..exports.files import atomic_file
 from .fairness import commitment, new_salt
-from .tables import RAFFLE_TABLES, RAFFLES
+from .tables import RAFFLE_TABLES, RAFFLES, SETUPS
 
 _NAME = re.compile(r"^[a-z0-9_]{1,40}$")
 WEEK = dt.timedelta(days=7)
@@ -30,7 +32,7 @@ WEEK = dt.timedelta(days=7)
 
 @dataclass(frozen=True)
 class Raffle:
-    """One setup version of a raffle: what counts as taking part, and the salt's commitment."""
+    """One setup version of a raffle: what counts as taking part, who may win, and the salt's commitment."""
 
     raffle: str
     version: int
@@ -38,9 +40,14 @@ class Raffle:
     scenario: str
     steps: str  # "1,2,3,4,5": the chain's steps in order
     timezone: str
+    exclude_past_winners: bool  # winners of the raffle's earlier weeks are left out of each draw
     commitment: str
     created_at: dt.datetime
     created_by: str
+
+    @property
+    def past_winners_rule(self) -> str:
+        return "past winners are left out" if self.exclude_past_winners else "past winners may win again"
 
     @property
     def step_numbers(self) -> tuple[int, ...]:
@@ -111,18 +118,36 @@ def ensure_tables(writer: Database) -> None:
 
 
 def setups(db: Database, raffle: str) -> list[Raffle]:
-    """Every setup version of ``raffle``, oldest first."""
-    if RAFFLES.name not in db.tables():
-        return []
-    rows = db.query_arrow("SELECT * FROM raffles WHERE raffle = %(r)s ORDER BY version, created_at LIMIT 1 BY version",
-                          {"r": raffle}).to_pylist()
-    return [Raffle(**row) for row in rows]
+    """Every setup version of ``raffle``, oldest first.
+
+    Setups from before the past-winners rule was part of a setup (the ``raffles`` table) read as
+    "past winners left out": what their draws did unless someone unticked it for one draw.
+    """
+    present = db.tables()
+    found: dict[int, Raffle] = {}
+    for spec in (RAFFLES, SETUPS):  # a version written twice (a retried insert) is its first row, as before
+        if spec.name not in present:
+            continue
+        rows = db.query_arrow(compose("SELECT * FROM {t} WHERE raffle = %(r)s ORDER BY version, created_at LIMIT 1 BY"
+                                      " version", t=_table(spec)), {"r": raffle}).to_pylist()
+        for row in rows:
+            found.setdefault(row["version"], Raffle(**{**row, "exclude_past_winners": bool(
+                row.get("exclude_past_winners", True))}))
+    return [found[version] for version in sorted(found)]
 
 
 def known_raffles(db: Database) -> list[str]:
-    if RAFFLES.name not in db.tables():
-        return []
-    return [str(row["raffle"]) for row in db.query_arrow("SELECT DISTINCT raffle FROM raffles ORDER BY raffle").to_pylist()]
+    present = db.tables()
+    names: set[str] = set()
+    for spec in (RAFFLES, SETUPS):
+        if spec.name in present:
+            names.update(str(row["raffle"]) for row in
+                         db.query_arrow(compose("SELECT DISTINCT raffle FROM {t}", t=_table(spec))).to_pylist())
+    return sorted(names)
+
+
+def _table(spec: TableSpec) -> Identifier:
+    return identifier(spec.name, [spec.name], kind="table")
 
 
 def in_force(db: Database, raffle: str, week: Week) -> Raffle:
@@ -140,11 +165,13 @@ def in_force(db: Database, raffle: str, week: Week) -> Raffle:
 
 def setup(writer: Database, settings: Settings, raffle: str, *, scenario: str, steps: tuple[int, ...],
           timezone: str = "Europe/Moscow", title: str = "", user: str = "", now: dt.datetime | None = None,
-          new_salt_version: bool = False) -> Raffle:
-    """Set ``raffle`` up (or return its current setup): a new secret salt on disk, its commitment in ``raffles``.
+          new_salt_version: bool = False, exclude_past_winners: bool | None = None) -> Raffle:
+    """Set ``raffle`` up (or return its current setup): a new secret salt on disk, its commitment in ``raffle_setups``.
 
-    ``new_salt_version`` starts a new setup version with a new salt (weeks closing after it use it).
-    The salt file is written before the row, and reused by a retry, so a kill in between changes nothing.
+    ``exclude_past_winners`` (default: yes) is fixed here with the salt, for every week the setup draws;
+    a different rule needs a new setup version. ``new_salt_version`` starts one, with a new salt (weeks
+    closing after it use it). The salt file is written before the row, and reused by a retry, so a kill
+    in between changes nothing.
     """
     if not _NAME.match(raffle):
         raise ParameterError("raffle", raffle, "a name of lowercase letters, digits and '_' (at most 40)")
@@ -154,7 +181,12 @@ def setup(writer: Database, settings: Settings, raffle: str, *, scenario: str, s
     ensure_tables(writer)
     versions = setups(writer, raffle)
     if versions and not new_salt_version:
-        return versions[-1]
+        current = versions[-1]
+        if exclude_past_winners is not None and exclude_past_winners != current.exclude_past_winners:
+            raise ParameterError("exclude_past_winners", exclude_past_winners, f"the rule of {raffle}'s setup "
+                                 f"(version {current.version}: {current.past_winners_rule}), or a new setup version "
+                                 "with a new salt for weeks that close after it")
+        return current
     version = versions[-1].version + 1 if versions else 1
     path = salt_path(settings, raffle, version)
     if not path.is_file():
@@ -163,8 +195,9 @@ def setup(writer: Database, settings: Settings, raffle: str, *, scenario: str, s
     created = (now or dt.datetime.now(dt.UTC)).replace(tzinfo=None, microsecond=0)
     row = {"raffle": raffle, "version": version, "title": title or raffle.replace("_", " ").capitalize(),
            "scenario": scenario, "steps": ",".join(map(str, steps)), "timezone": timezone,
-           "commitment": commitment(salt), "created_at": created, "created_by": user}
-    writer.insert(RAFFLES.name, RAFFLES.arrow({name: [value] for name, value in row.items()}),
+           "exclude_past_winners": int(exclude_past_winners is not False), "commitment": commitment(salt),
+           "created_at": created, "created_by": user}
+    writer.insert(SETUPS.name, SETUPS.arrow({name: [value] for name, value in row.items()}),
                   token=f"raffle-setup-{raffle}-v{version}")
     return setups(writer, raffle)[-1]
 

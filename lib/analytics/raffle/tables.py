@@ -1,19 +1,32 @@
 """The tables the raffle writes, declared once for both backends (see DOMAIN.md, "raffle_draws").
 
-A raffle is set up once (``raffles``: its chain, time zone and the SHA-256 commitment to its secret
-salt). Each draw of a raffle-week is three writes under one ``write_id``: the participants, the picks,
-then one row in ``raffle_weeks``, the commit. Readers look only at writes a commit names, so a draw
-killed at any moment leaves the week as it was; every version stays, the highest is current.
+A raffle is set up once (``raffle_setups``: its chain, time zone, whether past winners are left out,
+and the SHA-256 commitment to its secret salt). Setups made before that rule was part of a setup are
+in the older ``raffles`` table and read as "past winners left out", the default they were drawn with.
+Each draw of a raffle-week is three writes under one ``write_id``: the participants, the picks, then one
+row in ``raffle_weeks``, the commit. Readers look only at writes a commit names, so a draw killed at any
+moment leaves the week as it was; every version stays, the highest is current.
 """
 
 from __future__ import annotations
 
 from ..db import TableSpec
 
+SETUPS = TableSpec("raffle_setups", {
+    "raffle": "String", "version": "UInt32", "title": "String", "scenario": "String", "steps": "String",
+    "timezone": "String", "exclude_past_winners": "UInt8", "commitment": "String", "created_at": "DateTime",
+    "created_by": "String",
+}, key=("raffle",), version="version",
+    description="Raffles set up: the chain, the time zone, whether past winners are left out, the salt's commitment",
+    labels={"raffle": "Raffle", "version": "Setup version", "title": "Title", "scenario": "Scenario",
+            "steps": "Steps", "timezone": "Time zone", "exclude_past_winners": "Past winners left out",
+            "commitment": "SHA-256 of the secret salt", "created_at": "Set up at (UTC)", "created_by": "Set up by"})
+
+# Setups made before the past-winners rule was part of a setup: read (as "left out"), never written.
 RAFFLES = TableSpec("raffles", {
     "raffle": "String", "version": "UInt32", "title": "String", "scenario": "String", "steps": "String",
     "timezone": "String", "commitment": "String", "created_at": "DateTime", "created_by": "String",
-}, key=("raffle",), version="version", description="Raffles set up: the chain, the time zone, the salt's commitment",
+}, key=("raffle",), version="version", description="Raffles set up before the past-winners rule was part of a setup",
     labels={"raffle": "Raffle", "version": "Setup version", "title": "Title", "scenario": "Scenario",
             "steps": "Steps", "timezone": "Time zone", "commitment": "SHA-256 of the secret salt",
             "created_at": "Set up at (UTC)", "created_by": "Set up by"})
@@ -47,4 +60,4 @@ DRAWS = TableSpec("raffle_draws", {
             "participants_hash": "SHA-256 of the participant list", "drawn_at": "Drawn at (UTC)",
             "drawn_by": "Drawn by"})
 
-RAFFLE_TABLES = (RAFFLES, WEEKS, PARTICIPANTS, DRAWS)
+RAFFLE_TABLES = (SETUPS, WEEKS, PARTICIPANTS, DRAWS)  # what a setup creates

@@ -7,6 +7,7 @@ Winners and participants come as files (XLSX and CSV); the page says how the dra
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pyarrow as pa
 
@@ -25,8 +26,7 @@ CHECK_HEADERS = {"check": "Check", "passed": "Passed", "detail": "In words"}
 
 
 def weekly_raffle(ctx: RunContext, raffle: str = "promo_weekly", week: dt.date | None = None, winners: int = 3,
-                  exclude_past_winners: bool = True, action: str = "draw",
-                  replace_user: str = "") -> ReportQuery | WritePlan:
+                  action: str = "draw", replace_user: str = "") -> ReportQuery | WritePlan:
     """The winners and participants of one raffle-week: the stored draw, or the plan to draw it (the first time
     it is asked for, a redraw, a replacement) and the commit that writes it."""
     if action not in ACTIONS:
@@ -47,8 +47,8 @@ def weekly_raffle(ctx: RunContext, raffle: str = "promo_weekly", week: dt.date |
             outcome = replace_winner(ctx.writer, ctx.settings, raffle, chosen, int(replace_user), user=ctx.user)
         else:
             ctx.say(f"Finding who completed the chain in {chosen.label}")
-            outcome = draw(ctx.writer, ctx.settings, raffle, chosen, winners=winners,
-                           exclude_past_winners=exclude_past_winners, redraw=action == "redraw", user=ctx.user)
+            outcome = draw(ctx.writer, ctx.settings, raffle, chosen, winners=winners, redraw=action == "redraw",
+                           user=ctx.user)
         return _draw_query(outcome, chosen)
 
     what = {"draw": "the draw", "redraw": "a redraw", "replace": f"a replacement for {replace_user}"}[action]
@@ -87,11 +87,15 @@ def _draw_query(outcome: DrawOutcome, week: Week) -> ReportQuery:
 
 
 def _facts(current: Draw, versions: list[Draw]) -> list[str]:
+    left_out = json.loads(current.parameters).get("exclude_past_winners", True)  # the rule its setup fixed
     facts = [f"{current.participants:,} people completed every step; {current.eligible:,} were in the draw "
-             f"({current.participants - current.eligible:,} had won an earlier week). {current.winners} winner(s).",
+             f"({current.participants - current.eligible:,} had won an earlier week). {current.winners} winner(s). "
+             + ("Past winners were left out of this draw." if left_out else "Past winners could win this draw."),
              f"Check it: the salt's SHA-256, published when the raffle was set up, is {current.commitment}; the "
              f"participant list hashes to {current.participants_hash}. Winners are the first picks of the SHA-256 "
-             "stream seeded by (salt, raffle, week, that hash): choose 'verify' to recompute them."]
+             "stream seeded by (salt, raffle, week, that hash): choose 'verify' to recompute them, or run the "
+             "stand-alone verifier in the README on the participants file. A redraw of an unchanged list gives "
+             "the same winners."]
     if len(versions) > 1:
         facts.append("History: " + "; ".join(f"version {draw.version} {draw.reason}, {draw.drawn_at:%d.%m.%Y %H:%M} "
                                              f"by {draw.drawn_by or 'unknown'}" for draw in versions) + ".")

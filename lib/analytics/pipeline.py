@@ -207,14 +207,15 @@ def execute(query: ReportQuery, ctx: RunContext, *, formats: tuple[str, ...] = (
                                               client=ctx.client, parameters=values)
     try:
         try:
+            files: list[tuple[ReportQuery, ExportResult]] = []
             rows, preview, files = _export_query(query, ctx.reader, folder, formats, delimiter, ctx.progress,
                                                  ctx.cancelled, run_id, look)
             for extra in query.also:
                 files += _export_query(extra, ctx.reader, folder, formats, delimiter, None, ctx.cancelled, run_id)[2]
         except RunCancelled:
-            if saved:
-                raise RunCancelled(saved) from None
-            raise
+            for _, result in files:  # a run's files are all there or none: the target group without its control is wrong
+                result.path.unlink(missing_ok=True)
+            raise RunCancelled(saved) from None
         except Exception as error:
             if not audited:
                 log.info("run %s failed", run_id, exc_info=True)

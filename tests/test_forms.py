@@ -35,7 +35,7 @@ def test_eight_clicks_start_one_run(tmp_path: Path) -> None:
     parameters = declaration(PLASTIC)
     started, release = [], threading.Event()
 
-    def slow_run(raw, progress, cancelled):  # type: ignore[no-untyped-def]
+    def slow_run(raw, progress, cancelled, run_id):  # type: ignore[no-untyped-def]
         started.append(raw)
         release.wait(10)
         raise FormInvalid({"partner_id": "stop here"})

@@ -160,7 +160,7 @@ def test_widget_messages_with_hostile_values_never_show_a_traceback(report, mess
     parameters = PARAMETERS[report]
     seen: list[dict] = []
 
-    def run(raw, progress, cancelled):  # type: ignore[no-untyped-def]
+    def run(raw, progress, cancelled, run_id):  # type: ignore[no-untyped-def]
         seen.append(raw)
         resolve(parameters, raw, lookups)  # the pipeline's first step: refuses by field, or would run
         raise FormInvalid({parameters[0].name: "stop here"})

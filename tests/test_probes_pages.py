@@ -148,7 +148,7 @@ def test_the_form_refuses_run_for_a_link_it_does_not_take(tmp_path: Path) -> Non
     parameters = declaration(REPO / "notebooks" / PLASTIC)
     runs: list[dict] = []
     form = ReportForm(parameters, {"partner_id": 3, "csv_delimiter": "comma"}, lambda parameter, values: [("Лента", 3)],
-                      lambda raw, progress, cancelled: runs.append(dict(raw)), load_settings(home=tmp_path))  # type: ignore[arg-type,func-returns-value]
+                      lambda raw, progress, cancelled, run_id: runs.append(dict(raw)), load_settings(home=tmp_path))  # type: ignore[arg-type,func-returns-value]
     link = {"partner": "3"}
     values, errors = prefilled(parameters, {"partner_id": 3, "csv_delimiter": "comma"}, link, lambda source: [])
     form.apply(values, errors, link)

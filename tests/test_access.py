@@ -197,7 +197,7 @@ def test_audit_events_are_written_once_and_kept_through_an_outage(tmp_path: Path
     assert (tmp_path / "reports" / "audit" / "pending.jsonl").read_text().count("\n") == 1
     log.close()
     outage.settings = settings  # the database is back
-    assert outage.flush() == 1
+    assert outage.flush().written == 1
     with connect(store) as db:
         rows = db.query("SELECT user, action, report, parameters, ifNull(toString(rows), 'none') AS rows, file, client "
                         "FROM audit_log ORDER BY user")
@@ -207,6 +207,25 @@ def test_audit_events_are_written_once_and_kept_through_an_outage(tmp_path: Path
         {"user": "ivan", "action": "download", "report": "", "parameters": "{}", "rows": "none", "file": "y.csv",
          "client": ""}]
     outage.close()
+
+
+@pytest.mark.parametrize("unwritable", [
+    {"action": "export", "report": "plastic_cards", "rows": -1, "file": "minus.csv"},  # a count UInt64 cannot take
+    {"action": "download", "file": "r\udcffport.csv"},  # a file name with a byte that is not UTF-8
+], ids=["negative-rows", "undecodable-name"])
+def test_one_unwritable_audit_event_does_not_hold_back_the_next_good_one(tmp_path: Path, unwritable: dict) -> None:
+    store = f"chdb://{tmp_path / 'store'}"
+    log = AuditLog(load_settings(home=tmp_path, db_url=store))
+    bad = AuditEvent(**unwritable, user="anna")
+    assert not log.record(bad)  # parked with its reason
+    assert log.record(AuditEvent("download", file="good.csv", user="ivan"))  # written at once
+    assert log.record(AuditEvent("download", file="next.csv", user="ivan"))
+    [parked] = log.parked()
+    assert parked.key == bad.event_id and parked.rejected and parked.reason
+    assert log.flush().rejected == 1 and len(log.parked()) == 1  # `analytics cleanup` tries it again; it stays, alone
+    log.close()
+    with connect(store) as db:
+        assert list(db.query("SELECT file FROM audit_log ORDER BY file")["file"]) == ["good.csv", "next.csv"]
 
 
 _WRITER = """

@@ -114,9 +114,48 @@ def test_a_day_without_events_becomes_empty(scratch_store: Database) -> None:
 
     scratch_store.create_table(WAREHOUSE["events"])
     day = dt.date(2026, 11, 1)
+    around = [day - dt.timedelta(days=1), day + dt.timedelta(days=1)]  # a quiet day between days with events
+    scratch_store.insert("events", WAREHOUSE["events"].arrow({
+        "event_time": [dt.datetime.combine(other, dt.time(12)) for other in around], "event_date": around,
+        "user_id": [1, 2], "event": ["app_open"] * 2, "partner_id": [1, 1], "scenario": [""] * 2, "step": [0, 0],
+        "error_code": [""] * 2, "platform": ["ios"] * 2, "app_version": ["1.0"] * 2}))
     seed_old(scratch_store, [day])
     changes = recalculate(scratch_store, day, day)
     assert changes.to_pylist()[0] | {"day": None} == {
         "day": None, "rows_before": 3, "rows_after": 0, "card_adds_before": 3 * OLD, "card_adds_after": 0,
         "active_users_before": 3 * OLD, "active_users_after": 0, "changed": "yes"}
     assert isinstance(changes, pa.Table)
+
+
+def test_days_after_the_newest_data_are_refused_naming_it_and_nothing_changes(db: Database) -> None:
+    latest = db.scalar("SELECT max(event_date) FROM events")
+    later = [latest + dt.timedelta(days=offset) for offset in (1, 2)]
+    seed_old(db, [latest - dt.timedelta(days=1), *later])
+    before = stored_days(db, [latest - dt.timedelta(days=1), later[-1]])
+    with pytest.raises(ParameterError, match=f"there are no events for {later[0]:%d.%m.%Y}–{later[1]:%d.%m.%Y}: "
+                                             f"the newest day with events is {latest:%d.%m.%Y}. Nothing was recalculated"):
+        recalculate(db, later[0], later[1])
+    with pytest.raises(ParameterError, match=f"no events after {latest:%d.%m.%Y}, the newest day with events; choose "
+                                             "it or an earlier day"):
+        recalculate(db, latest - dt.timedelta(days=1), later[1])  # partly covered: the library writes no day of it
+    assert stored_days(db, [latest - dt.timedelta(days=1), later[-1]]) == before
+
+
+def test_the_page_recomputes_the_covered_days_and_names_those_skipped(embedded: Database, embedded_url: str,
+                                                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from analytics.reports.recalculation import recalculate_days
+
+    monkeypatch.setenv("ANALYTICS_HOME", str(tmp_path))
+    monkeypatch.setenv("ANALYTICS_DB_URL", embedded_url)
+    latest = embedded.scalar("SELECT max(event_date) FROM events")
+    asked = [latest - dt.timedelta(days=1), latest, latest + dt.timedelta(days=1), latest + dt.timedelta(days=2)]
+    seed_old(embedded, asked)
+    query = recalculate_days(embedded, asked[0], asked[-1])
+    assert query.data.column("day").to_pylist() == asked[:2] and query.effective == {"start": asked[0], "end": latest}
+    assert query.title.endswith(f"{asked[0]:%d.%m.%Y}–{latest:%d.%m.%Y}")  # the title claims only what was done
+    assert query.facts[1] == (f"{asked[2]:%d.%m.%Y}–{asked[3]:%d.%m.%Y} skipped: there are no events after "
+                              f"{latest:%d.%m.%Y}, the newest day with events; those days were not changed.")
+    old = [(partner, OLD, OLD) for partner in (1, 2, 3)]
+    assert stored_days(embedded, asked[2:]) == {asked[2]: old, asked[3]: old}
+    with pytest.raises(ParameterError, match=f"no events for {asked[2]:%d.%m.%Y}: the newest day with events is "):
+        recalculate_days(embedded, asked[2])  # the last day left empty: nothing after the newest day either

@@ -21,7 +21,7 @@ from analytics import load_settings
 from analytics.config import Settings
 from analytics.retention import cleanup
 from analytics.scheduler import Schedule
-from analytics.scheduler.jobs import JobLog
+from analytics.scheduler.jobs import JobLog, JobRun
 from analytics.scheduler.loop import Scheduler
 from analytics.testing.fakes import FakeSlack
 
@@ -220,6 +220,17 @@ def test_failing_hanging_and_missing_notebooks_each_give_one_row_and_one_alert(t
     scheduler.wait()
 
 
+def test_a_job_runs_row_the_table_refuses_holds_back_no_other(tmp_path: Path) -> None:
+    settings = load_settings(home=tmp_path, db_url=f"chdb://{tmp_path / 'store'}")
+    tick = dt.datetime(2026, 11, 16, 8)
+    refused = JobRun("r1", "cards", tick, tick, tick, "failed", error="no file r\udcffport.csv")  # not UTF-8
+    assert not JobLog(settings).record(refused)
+    assert JobLog(settings).record(JobRun("r2", "cards", tick, tick, tick, "ran"))
+    assert rows(settings) == [("cards", "ran")]
+    [parked] = JobLog(settings).parked()
+    assert parked.key == "r1" and parked.rejected
+
+
 def test_retention_removes_old_runs_and_job_runs_months_but_keeps_the_scheduler_state(tmp_path: Path) -> None:
     settings, calls = load_settings(home=tmp_path, keep_runs_days=30), Calls()
     old = Scheduler(settings, [job(grace_minutes=0)], execute=calls, started=dt.datetime(2026, 8, 1, 9, 30, tzinfo=UTC))
@@ -228,13 +239,18 @@ def test_retention_removes_old_runs_and_job_runs_months_but_keeps_the_scheduler_
     stale = folder / "events_20260801.ipynb"
     stale.write_text("{}")
     (folder / ".running").touch()
+    tick = dt.datetime(2026, 8, 1, 8)
+    JobLog(settings).record(JobRun("r1", "hourly", tick, tick, tick, "failed", error="r\udcff"))  # refused: parked
+    pending = tmp_path / "reports" / "runs" / "job_runs.pending.jsonl"
     long_ago = time.time() - 90 * 86400
-    for path in [stale, folder / ".running", *folder.glob("claims/*")]:
+    for path in [stale, folder / ".running", *folder.glob("claims/*"), pending, pending.with_name(pending.name + ".lock")]:
         os.utime(path, (long_ago, long_ago))
     result = cleanup(settings, now=dt.datetime(2026, 11, 16, tzinfo=UTC).timestamp())
     assert result.partitions == ["202608"] and rows(settings) == []
     assert not stale.exists() and (folder / ".running").exists()
     assert [path.name for path in folder.glob("claims/*")] == ["20260801T120000Z"]
+    assert [item.key for item in JobLog(settings).parked()] == ["r1"]  # a parked row is not an old file
+    assert result.parked == [f"{pending}: 0 row(s) wait for the database, 1 refused by it (the reason is on each line)"]
 
 
 def test_the_demo_monitoring_job_alerts_slack_once(tmp_path: Path, embedded_url: str, slack: FakeSlack) -> None:

@@ -70,6 +70,8 @@ def test_a_good_schedule_loads(tmp_path: Path) -> None:
     ("notebook: ../../etc/passwd", "there is no notebook '../../etc/passwd'"),
     ("parameters: {partner: 3}", "parameters: partner:"),
     ("parameters: {start: '2026-02-30'}", "parameters: start:"),
+    ("parameters: {start: 2026-13-01}", "parameters: start: is not a day of the calendar"),  # unquoted: not YAML's date
+    ("parameters: {start: !!timestamp 2026-13-01}", "not valid YAML (month must be in 1..12)"),
     ("alert: email", "alert: one of slack, file, none"),
     ("retries: -1", "retries: a number of zero or more"),
     ("colour: blue", "colour: unknown field"),
@@ -83,6 +85,13 @@ def test_a_wrong_schedule_is_refused_naming_the_file_and_the_field(tmp_path: Pat
         load_schedules(tmp_path, REPO / "notebooks")
     assert any(problem.startswith("broken.yaml: ") and message in problem for problem in refused.value.problems), \
         refused.value.problems
+
+
+def test_an_unquoted_day_is_text_the_form_reads(tmp_path: Path) -> None:
+    write(tmp_path, "cards.yaml", f"job: weekly_cards\nnotebook: {NOTEBOOK}\ncron: '0 8 * * 1'\n"
+                                  "timezone: UTC\nparameters: {partner_id: 3, start: 2026-09-01}\n")
+    [schedule] = load_schedules(tmp_path, REPO / "notebooks")
+    assert schedule.parameters == {"partner_id": 3, "start": "2026-09-01"}
 
 
 def test_two_jobs_with_one_name_and_bad_yaml_are_all_reported(tmp_path: Path) -> None:
@@ -114,3 +123,18 @@ def test_analytics_jobs_lists_next_runs_and_names_a_wrong_file(tmp_path: Path) -
                             env={**environment, "ANALYTICS_SCHEDULES": str(tmp_path / "bad")}, check=False)
     assert failed.returncode == 1 and "x.yaml: cron: '0 25 * * *' is not a cron expression" in failed.stderr
     assert "Traceback" not in failed.stderr
+
+
+def test_analytics_jobs_names_the_file_and_field_of_a_day_that_does_not_exist(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    write(tmp_path / "schedules", "cards.yaml", f"job: weekly_cards\nnotebook: {NOTEBOOK}\ncron: '0 8 * * 1'\n"
+                                                "timezone: UTC\nparameters: {start: 2026-13-01}\n")
+    environment = {**os.environ, "ANALYTICS_SCHEDULES": str(tmp_path / "schedules"), "ANALYTICS_HOME": str(tmp_path)}
+    failed = subprocess.run([sys.executable, "-m", "analytics.cli", "jobs"], capture_output=True, text=True,
+                            env=environment, check=False, timeout=120)
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    assert failed.stderr.strip().splitlines()[-1] == ("- cards.yaml: parameters: start: is not a day of the calendar "
+                                                      "(check the month and the day)")

@@ -1,21 +1,21 @@
 """The audit trail: who ran, exported, downloaded or wrote what, when, from where, and the file's SHA-256.
 
 One row per event in ``audit_log``, written by the writer account with the event's id as the insert
-token, so a retried write never makes a second row. When the database cannot take the row (an
-outage), the event goes to ``reports/audit/pending.jsonl`` and is written with the next event that
-gets through (or by ``analytics cleanup``): an audit row is never lost, and never removed by retention.
+token, so a retried write never makes a second row. An event the database does not take waits in
+``reports/audit/pending.jsonl`` (the outage queue of :mod:`analytics.parked`, shared with ``job_runs``):
+while the database is down it is written after the next event that gets through; one the database refuses
+stays there with the reason and holds back no other. An audit row is never lost, and never removed by
+retention.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import hashlib
 import json
 import logging
 import os
 import secrets
-import sys
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -28,6 +28,7 @@ from .access.identity import current_client, current_user
 from .config import Settings, load_settings
 from .db import Database, TableSpec, connect
 from .exports.files import private_folder, process_alive
+from .parked import OutageQueue, Parked, Retried
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +80,19 @@ def _table(events: Iterable[AuditEvent]) -> pa.Table:
 
 
 class AuditLog:
-    """Writes audit events through the writer account; keeps one connection per process, opened when first needed."""
+    """Writes audit events through the writer account; keeps one connection per process, opened when first needed.
+
+    An event the database does not take is parked in ``reports/audit/pending.jsonl`` (:mod:`analytics.parked`):
+    only that event waits; the next good event goes in regardless, and then the parked ones, in order.
+    """
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or load_settings()
         self.pending = self.settings.reports_dir / "audit" / "pending.jsonl"
         self._db: Database | None = None
         self._lock = threading.Lock()
+        self._queue = OutageQueue(self.pending, write=self._write, key=lambda event: event.event_id, encode=_event_json,
+                                  decode=_event_from_json, describe=_described, label="audit")
 
     def record(self, event: AuditEvent) -> bool:
         """Write the event; True when it reached the database, False when it waits in the pending file.
@@ -95,22 +102,17 @@ class AuditLog:
         is not; and when neither takes it, one plain line on stderr names the event.
         """
         with self._lock:
-            try:
-                self._write([event])
-            except Exception as outage:  # noqa: BLE001 - an outage must not lose the row nor stop the person's work
-                self._reset()
-                return self._park(event, outage)
-            try:
-                self._flush_pending()
-            except Exception as outage:  # noqa: BLE001 - they wait for the next event or `analytics cleanup`
-                log.warning("audit: rows in %s still wait (%s)", self.pending, _one_line(outage))
-                self._reset()
-            return True
+            return self._queue.record(event)
 
-    def flush(self) -> int:
-        """Write events left in the pending file by an outage; returns how many were pending."""
+    def flush(self) -> Retried:
+        """Write the events parked in the pending file, those the database refused before included (``analytics
+        cleanup``); says how many went in, how many still wait for the database and how many it refuses."""
         with self._lock:
-            return self._flush_pending()
+            return self._queue.flush()
+
+    def parked(self) -> list[Parked]:
+        """The events waiting in the pending file, oldest first, each with why it waits."""
+        return self._queue.parked()
 
     def close(self) -> None:
         with self._lock:
@@ -128,10 +130,14 @@ class AuditLog:
             self._db = db
         return self._db
 
-    def _write(self, events: list[AuditEvent]) -> None:
-        db = self._database()
-        for event in events:  # one token per event: a retry of any of them is a no-op
-            db.insert(AUDIT_TABLE.name, _table([event]), token=f"audit-{event.event_id}")
+    def _write(self, event: AuditEvent) -> None:
+        """One event, its id the insert token: a retry of it is a no-op."""
+        rows = _table([event])  # a value the table cannot take fails here, before the connection is touched
+        try:
+            self._database().insert(AUDIT_TABLE.name, rows, token=f"audit-{event.event_id}")
+        except BaseException:
+            self._reset()  # the next event opens a fresh connection
+            raise
 
     def _reset(self) -> None:
         if self._db is not None:
@@ -140,51 +146,21 @@ class AuditLog:
             finally:
                 self._db = None
 
-    def _park(self, event: AuditEvent, outage: Exception) -> bool:
-        try:
-            self._append_pending(event)
-        except OSError as full:  # a full disk (or no rights): the last resort is the process's stderr
-            reason = full.strerror or full
-            sys.stderr.write(f"audit: {event.action} of {event.report or '-'} by {event.user} at {event.at:%Y-%m-%d %H:%M:%S} "
-                             f"UTC (run {event.run_id or '-'}, event {event.event_id}) could not be recorded: the "
-                             f"database did not take it ({_one_line(outage)}) and {self.pending} could not be "
-                             f"written ({reason})\n")
-            return False
-        log.warning("audit: database unavailable (%s); event %s kept in %s", _one_line(outage), event.event_id,
-                    self.pending)
-        return False
 
-    def _append_pending(self, event: AuditEvent) -> None:
-        private_folder(self.pending.parent)
-        line = json.dumps({**event.row(), "at": event.at.isoformat()}, ensure_ascii=False) + "\n"
-        descriptor = os.open(self.pending, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
-            os.write(descriptor, line.encode("utf-8"))
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-
-    def _flush_pending(self) -> int:
-        if not self.pending.exists():
-            return 0
-        with self.pending.open("r+", encoding="utf-8") as journal:
-            fcntl.flock(journal, fcntl.LOCK_EX)
-            events = [_event_from_json(line) for line in journal if line.strip()]
-            self._write(events)  # tokens make a crash between this write and the truncate harmless
-            journal.truncate(0)
-        return len(events)
+def _event_json(event: AuditEvent) -> dict[str, Any]:
+    return {**event.row(), "at": event.at.isoformat()}
 
 
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split())[:300] or type(error).__name__
+def _event_from_json(data: Mapping[str, Any]) -> AuditEvent:
+    values = dict(data)
+    values["at"] = dt.datetime.fromisoformat(values["at"])
+    values["parameters"] = json.loads(values["parameters"])
+    return AuditEvent(**values)
 
 
-def _event_from_json(line: str) -> AuditEvent:
-    data = json.loads(line)
-    data["at"] = dt.datetime.fromisoformat(data["at"])
-    data["parameters"] = json.loads(data["parameters"])
-    return AuditEvent(**data)
+def _described(event: AuditEvent) -> str:
+    return (f"audit: {event.action} of {event.report or '-'} by {event.user} at {event.at:%Y-%m-%d %H:%M:%S} UTC "
+            f"(run {event.run_id or '-'}, event {event.event_id})")
 
 
 _process_log: AuditLog | None = None

@@ -266,6 +266,8 @@ def _cleanup(args: argparse.Namespace) -> int:
     verb = "Would remove" if args.dry_run else "Removed"
     log.info("%s %d file(s), %.1f MB; kept %d newer file(s). Audit rows are kept.", verb, len(result.removed),
              result.freed_bytes / 1e6, result.kept)
+    for line in result.parked:
+        log.warning("%s", line)
     return 0
 
 

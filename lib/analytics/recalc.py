@@ -6,6 +6,11 @@ recomputes a range of days. Each day is one :meth:`Database.replace_partitions` 
 or a run killed at any moment, finds every day wholly old or wholly new; running it twice gives the
 same rows once; each day swapped in is recorded as it lands. Before and after, the rows and totals of
 every day are counted, so the page says what changed.
+
+Only days within the events' span (the oldest to the newest day with events) are recomputed. A day past the
+newest data is not a day without activity but a day not loaded yet: recomputing it would write an empty day
+and report "0 partners" as if it had worked. :func:`recalculate` refuses such days before writing anything;
+:func:`covered` tells a range's covered part from its skipped days, for a page to say which were left alone.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ CHANGES_HEADERS = {"day": "Day", "rows_before": "Rows before", "rows_after": "Ro
                    "active_users_before": "Active users before", "active_users_after": "Active users after",
                    "changed": "Changed"}
 
+SPAN_SQL = "SELECT min(event_date) AS first, max(event_date) AS last, count() AS events FROM events"  # 18.16 has no -OrNull
+
 Say = Callable[[str], None]
 Swapped = Callable[[dt.date, int], None]  # a day now wholly new, and its rows
 
@@ -46,6 +53,56 @@ class DayTotals:
     rows: int = 0
     card_adds: int = 0
     active_users: int = 0
+
+
+@dataclass(frozen=True)
+class EventDays:
+    """The oldest and the newest day with events: outside them a day's events are not loaded, not absent."""
+
+    first: dt.date
+    last: dt.date
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The part of the asked days that has events, and a sentence for each run of days left out."""
+
+    start: dt.date
+    end: dt.date
+    skipped: tuple[str, ...] = ()
+
+
+def event_days(db: Database) -> EventDays:
+    """The events' span; a ParameterError (on the first day) when there are no events at all."""
+    row = db.query_arrow(SPAN_SQL).to_pylist()[0] if "events" in db.tables() else {"events": 0}
+    if not row["events"]:  # an empty table's min and max are 1970-01-01, not "no day"
+        raise ParameterError("start", None, "there are no events in the warehouse yet, so there is nothing to "
+                                            "recalculate; nothing was changed")
+    return EventDays(row["first"], row["last"])
+
+
+def covered(days: EventDays, start: dt.date, end: dt.date) -> Coverage:
+    """``start``..``end`` cut to the days with events; the days cut are named. When no asked day has events a
+    ParameterError says so and names the newest (or oldest) day with events: nothing is to be written."""
+    shown = f"{start:%d.%m.%Y}" + (f"–{end:%d.%m.%Y}" if end != start else "")
+    if start > days.last:
+        raise ParameterError("start", start.isoformat(), f"there are no events for {shown}: the newest day with events "
+                                                         f"is {days.last:%d.%m.%Y}. Nothing was recalculated")
+    if end < days.first:
+        raise ParameterError("end", end.isoformat(), f"there are no events for {shown}: the oldest day with events "
+                                                     f"is {days.first:%d.%m.%Y}. Nothing was recalculated")
+    skipped = []
+    if start < days.first:
+        skipped.append(f"{_days(start, days.first - dt.timedelta(days=1))} skipped: there are no events before "
+                       f"{days.first:%d.%m.%Y}, the oldest day with events; those days were not changed.")
+    if end > days.last:
+        skipped.append(f"{_days(days.last + dt.timedelta(days=1), end)} skipped: there are no events after "
+                       f"{days.last:%d.%m.%Y}, the newest day with events; those days were not changed.")
+    return Coverage(max(start, days.first), min(end, days.last), tuple(skipped))
+
+
+def _days(first: dt.date, last: dt.date) -> str:
+    return f"{first:%d.%m.%Y}" if first == last else f"{first:%d.%m.%Y}–{last:%d.%m.%Y}"
 
 
 def day_totals(db: Database, start: dt.date, end: dt.date) -> dict[dt.date, DayTotals]:
@@ -70,8 +127,17 @@ def recalculate(writer: Database, start: dt.date, end: dt.date, *, say: Say | No
 
     ``swapped(day, rows)`` hears of each day right after it is swapped in (before the next begins), so a
     run stopped or killed at day 31 of 60 has recorded each of its 30 swapped days (the audit's ``write`` rows).
+    A day outside the events' span is refused (ParameterError) before anything is written: see :func:`covered`.
     """
     days = days_between(start, end)
+    span = event_days(writer)
+    covered(span, start, end)  # no asked day has events: refused, saying so
+    if start < span.first:
+        raise ParameterError("start", start.isoformat(), f"there are no events before {span.first:%d.%m.%Y}, the oldest "
+                                                         "day with events; choose it or a later day. Nothing was recalculated")
+    if end > span.last:
+        raise ParameterError("end", end.isoformat(), f"there are no events after {span.last:%d.%m.%Y}, the newest day "
+                                                     "with events; choose it or an earlier day. Nothing was recalculated")
     tell = say or (lambda message: None)
     writer.create_table(DAILY_PARTNER_ACTIVITY)
     before = day_totals(writer, start, end)

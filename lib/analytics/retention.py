@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .audit import AuditEvent, AuditLog
 from .config import Settings, load_settings
+from .parked import is_queue_file
 
 FOLDERS = ("exports", "runs", "cohorts")
 
@@ -26,11 +27,13 @@ class Cleanup:
     freed_bytes: int = 0
     kept: int = 0
     partitions: list[str] = field(default_factory=list)  # job_runs months dropped
+    parked: list[str] = field(default_factory=list)  # rows that still wait in an outage queue, in plain words
 
 
 def _scheduler_state(path: Path) -> bool:
-    """A job's run lock, and its newest claim (where a restarted scheduler knows it stopped), stay."""
-    if path.name == ".running":
+    """A job's run lock, its newest claim (where a restarted scheduler knows it stopped) and the job_runs rows
+    parked by an outage stay."""
+    if path.name == ".running" or is_queue_file(path):
         return True
     if path.parent.name == "claims":
         return path.name == max(entry.name for entry in path.parent.iterdir())
@@ -77,11 +80,24 @@ def cleanup(settings: Settings | None = None, *, older_than_days: float | None =
             result.freed_bytes += info.st_size
     if not dry_run:
         result.partitions = drop_old_job_runs(settings, (now or time.time()) - run_days * 86400)
+        result.parked = _flush_parked(settings)
         log = AuditLog(settings)
         try:
-            log.flush()
             log.record(AuditEvent("cleanup", parameters={"older_than_days": days, "files_removed": len(result.removed),
                                                          "bytes_freed": result.freed_bytes}))
         finally:
             log.close()
     return result
+
+
+def _flush_parked(settings: Settings) -> list[str]:
+    """Retry every parked audit event and job_runs row, the refused ones too; say what still waits, and why."""
+    from .scheduler.jobs import JobLog  # noqa: PLC0415
+
+    audit_log, job_log = AuditLog(settings), JobLog(settings)
+    try:
+        reports = [(audit_log.pending, audit_log.flush()), (job_log.pending, job_log.flush())]
+    finally:
+        audit_log.close()
+    return [f"{path}: {report.waiting} row(s) wait for the database, {report.rejected} refused by it (the reason is "
+            "on each line)" for path, report in reports if report.waiting or report.rejected]

@@ -2,30 +2,29 @@
 record the tick in ``job_runs``, and alert when it failed.
 
 ``job_runs`` rows go through the writer account with the run id as insert token (a retried write
-is one row); when the database cannot take a row, it waits in ``reports/runs/job_runs.pending.jsonl``
-and goes in with the next one, as audit rows do.
+is one row); a row the database does not take waits in ``reports/runs/job_runs.pending.jsonl``, the
+outage queue audit events use too (:mod:`analytics.parked`): it never holds back the next row.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import fcntl
-import json
 import logging
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from ..alerts import Alert, alert_id, deliver
 from ..audit import INTERRUPTED, interrupted_runs, run_ended, run_started
 from ..config import Settings
 from ..context import Job
-from ..db import TableSpec, connect
+from ..db import Database, TableSpec, connect
 from ..exports.files import open_private
+from ..parked import OutageQueue, Parked, Retried
 from ..pipeline import new_run_id
 from ..run_pages import render_run_page
 from ..runner import NotebookFailed, run_notebook
@@ -68,44 +67,53 @@ def job_folder(settings: Settings, job: str) -> Path:
 
 
 class JobLog:
-    """Writes job_runs rows; an outage parks them in a pending file, written with the next row that gets through."""
+    """Writes job_runs rows; a row the database does not take is parked (:mod:`analytics.parked`, as audit events
+    are): only that row waits, the next one goes in regardless, and then the parked ones, in order."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.pending = settings.reports_dir / "runs" / "job_runs.pending.jsonl"
+        self._db: Database | None = None
+        self._queue = OutageQueue(self.pending, write=self._write, key=lambda run: run.run_id, encode=_run_json,
+                                  decode=_run_from_json, describe=_described, label="job_runs")
 
-    def record(self, run: JobRun) -> None:
+    def record(self, run: JobRun) -> bool:
+        """True when the row reached the database, False when it waits; never raises (the scheduler goes on)."""
         try:
-            self._write(self._parked() + [run])
-            self.pending.unlink(missing_ok=True)
-        except Exception as outage:  # noqa: BLE001 - an outage must not lose the row nor stop the scheduler
-            reason = " ".join(str(outage).split())[:300] or type(outage).__name__
+            return self._queue.record(run)
+        finally:
+            self._close()
+
+    def flush(self) -> Retried:
+        """Write the parked rows, those the database refused before included."""
+        try:
+            return self._queue.flush()
+        finally:
+            self._close()
+
+    def parked(self) -> list[Parked]:
+        """The rows waiting in the pending file, oldest first, each with why it waits."""
+        return self._queue.parked()
+
+    def _write(self, run: JobRun) -> None:
+        """One row, its run id the insert token: a retried write is one row."""
+        row = JOB_RUNS.arrow({name: [value] for name, value in asdict(run).items()})
+        try:
+            if self._db is None:
+                self._db = connect(self.settings.writer_url, settings=self.settings)
+                if JOB_RUNS.name not in self._db.tables():
+                    self._db.create_table(JOB_RUNS)
+            self._db.insert(JOB_RUNS.name, row, token=f"job-run-{run.run_id}")
+        except BaseException:
+            self._close()
+            raise
+
+    def _close(self) -> None:
+        if self._db is not None:
             try:
-                with open_private(self.pending) as parked:
-                    parked.write(json.dumps(asdict(run), default=str) + "\n")
-            except OSError as full:  # a full disk too: the last resort is stderr, in plain words
-                sys.stderr.write(f"job_runs: {run.job} {run.status} (run {run.run_id}, {run.scheduled_for:%Y-%m-%d %H:%M} "
-                                 f"UTC) could not be recorded: the database did not take it ({reason}) and "
-                                 f"{self.pending} could not be written ({full.strerror or full})\n")
-                return
-            log.warning("job_runs: database unavailable (%s); %s kept in %s", reason, run.run_id, self.pending)
-
-    def _parked(self) -> list[JobRun]:
-        if not self.pending.exists():
-            return []
-        rows = [json.loads(line) for line in self.pending.read_text(encoding="utf-8").splitlines() if line]
-        for row in rows:
-            for name in ("scheduled_for", "started_at", "finished_at"):
-                row[name] = dt.datetime.fromisoformat(row[name])
-        return [JobRun(**row) for row in rows]
-
-    def _write(self, runs: list[JobRun]) -> None:
-        with connect(self.settings.writer_url, settings=self.settings) as db:
-            if JOB_RUNS.name not in db.tables():
-                db.create_table(JOB_RUNS)
-            for run in runs:
-                row = {name: [value] for name, value in asdict(run).items()}
-                db.insert(JOB_RUNS.name, JOB_RUNS.arrow(row), token=f"job-run-{run.run_id}")
+                self._db.close()
+            finally:
+                self._db = None
 
     def runs(self, job: str | None = None) -> list[dict]:
         with connect(self.settings.database_url, settings=self.settings, read_only=True) as db:
@@ -113,6 +121,21 @@ class JobLog:
                 return []
             return db.query_arrow("SELECT * FROM job_runs WHERE %(job)s = '' OR job = %(job)s "
                                   "ORDER BY scheduled_for, started_at", {"job": job or ""}).to_pylist()
+
+
+def _run_json(run: JobRun) -> dict[str, Any]:
+    return {name: value.isoformat() if isinstance(value, dt.datetime) else value for name, value in asdict(run).items()}
+
+
+def _run_from_json(data: Mapping[str, Any]) -> JobRun:
+    values = dict(data)
+    for name in ("scheduled_for", "started_at", "finished_at"):
+        values[name] = dt.datetime.fromisoformat(values[name])
+    return JobRun(**values)
+
+
+def _described(run: JobRun) -> str:
+    return f"job_runs: {run.job} {run.status} (run {run.run_id}, {run.scheduled_for:%Y-%m-%d %H:%M} UTC)"
 
 
 @contextmanager

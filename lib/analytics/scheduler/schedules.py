@@ -11,7 +11,8 @@
     alert: slack                       # slack, file or none
 
 The parameters go through the very ``resolve`` the form uses, so a value the form would refuse is
-refused here, at load time, not at 3 a.m.
+refused here, at load time, not at 3 a.m. YAML reads no dates: ``start: 2026-11-01`` is text the form's rules
+convert, and ``start: 2026-13-01`` is refused naming the file and the field.
 """
 
 from __future__ import annotations
@@ -33,6 +34,16 @@ ALERTS = ("slack", "file", "none")
 _JOB = re.compile(r"[A-Za-z0-9_-]{1,64}")
 FIELDS = {"job", "notebook", "cron", "timezone", "parameters", "timeout_minutes", "retries", "retry_delay_minutes",
           "grace_minutes", "alert"}
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader without its implicit dates: ``start: 2026-13-01`` stays the text it is, and the form's
+    rules refuse it naming the field, rather than the YAML library failing to make a date of it."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 
 
 class ScheduleError(ConfigError):
@@ -82,9 +93,12 @@ def load_schedule(path: Path, notebooks: Path) -> Schedule:
     """One schedule file, checked."""
     where = _name(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise ScheduleError([f"{where}: not valid YAML ({str(error).splitlines()[0]})"]) from None
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # a safe loader, dates left as text
+    except UnicodeDecodeError:
+        raise ScheduleError([f"{where}: not UTF-8 text; save the file as UTF-8"]) from None
+    except (yaml.YAMLError, ValueError, TypeError) as error:  # an explicit !!timestamp that is no day, say
+        raise ScheduleError([f"{where}: not valid YAML ({(str(error).splitlines() or [type(error).__name__])[0]})"]) \
+            from None
     if not isinstance(data, Mapping):
         raise ScheduleError([f"{where}: expected fields such as job, notebook, cron, timezone"])
     problems = [f"{where}: {name}: unknown field (known: {', '.join(sorted(FIELDS))})" for name in data

@@ -1,4 +1,5 @@
-"""The A/B summary: gates before verdicts, the demo's known effects found (and no others), one workbook."""
+"""The A/B summary: gates before verdicts, the demo's known effects found (and no others), one workbook; what it
+cannot judge (no variation, an empty group, unknown or extra variants) said in one plain sentence."""
 
 from __future__ import annotations
 
@@ -6,38 +7,48 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import openpyxl
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401 - pa.compute
+import pyarrow.compute as pc
 import pytest
 
 from analytics import Database, connect, load_settings
 from analytics.errors import ParameterError
-from analytics.experiments.metrics import BASELINE, MEAN, SHARE, Metric, Window, per_user
+from analytics.experiments.charts import interval_chart
+from analytics.experiments.metrics import BASELINE, MEAN, SHARE, Metric, Window, per_user, target_metric
 from analytics.experiments.summary import (
     BETTER,
     NO_CHANGE,
+    NO_VARIATION,
     NOT_ENOUGH,
     UNTRUSTED,
     cumulative_lift,
     summarize,
 )
-from analytics.pipeline import execute
+from analytics.experiments.variants import VariantError, choose
+from analytics.params import FormInvalid, declaration
+from analytics.pipeline import RunOutcome, execute, run_report
 from analytics.render import outcome_html
 from analytics.reports import ab_summary
+from analytics.reports.experiments import summary_table
+from analytics.runner import NotebookFailed, run_notebook
 from analytics.testing.runs import run_context
 from analytics.warehouse import demo
 from analytics.warehouse.schema import DEMO_TRUTH, WAREHOUSE
+
+from .conftest import REPO
 
 OPENS = Metric("app_activity", "App activity", "app_open", MEAN, True, "app opens per user")
 UNSUBSCRIBES = Metric("unsubscribes", "Unsubscribes", "unsubscribe", SHARE, False, "share of users who unsubscribed")
 
 
-def users_table(control: np.ndarray, test: np.ndarray, before: tuple[np.ndarray, np.ndarray] | None = None) -> pa.Table:
+def users_table(control: np.ndarray, test: np.ndarray, before: tuple[np.ndarray, np.ndarray] | None = None,
+                names: tuple[str, str] = ("control", "test")) -> pa.Table:
     """Per-user numbers as ``per_user`` returns them, for one metric."""
     counts = np.concatenate([control, test]).astype(np.uint64)
-    variant = ["control"] * control.size + ["test"] * test.size
+    variant = [names[0]] * control.size + [names[1]] * test.size
     first = np.where(counts > 0, np.datetime64("2026-10-02"), np.datetime64("1970-01-01"))
     prior = np.concatenate(before) if before else np.zeros(counts.size)
     return pa.table({"user_id": pa.array(np.arange(counts.size), pa.uint64()), "variant": variant,
@@ -84,11 +95,94 @@ def test_cumulative_lift_is_the_ratio_of_rates_so_far() -> None:
     assert np.isnan(lifts["app_activity"][0]) and lifts["app_activity"][1] == pytest.approx(1.0)
 
 
+TARGET = target_metric("app_open")  # a share of users, higher is better
+
+
+@pytest.mark.parametrize(("metric", "control", "test", "words"), [
+    (TARGET, np.ones(3_000, dtype=int), np.full(3_000, 2), "every user in both groups did app_open"),
+    (TARGET, np.zeros(3_000, dtype=int), np.zeros(3_000, dtype=int), "no user in either group did app_open"),
+    (OPENS, np.full(3_000, 2), np.full(3_000, 2), "app opens per user: 2 for every user in both groups"),
+], ids=["everyone did the target", "all zeros", "the same count for everyone"])
+def test_a_metric_without_variation_says_so_and_gets_no_verdict(metric: Metric, control: np.ndarray, test: np.ndarray,
+                                                                 words: str) -> None:
+    rng = np.random.default_rng(4)
+    table = users_table(control, test)
+    table = table.append_column("n1", pa.array(np.concatenate([rng.poisson(3, 3_000), rng.poisson(3.6, 3_000)]),
+                                                pa.uint64()))
+    summary = summarize(table, (metric, OPENS))
+    constant, varying = summary.results
+    assert constant.verdict == NO_VARIATION and constant.adjusted_p is None and not constant.suspicious
+    assert constant.sentence == f"{metric.label}: no variation to compare: {words}."
+    assert not constant.comparison.tested and np.isnan(constant.comparison.relative_low)
+    assert varying.verdict == BETTER and varying.adjusted_p == varying.comparison.p_value  # alone in the correction
+    row = summary_table(summary).to_pylist()[0]
+    assert row["verdict"] == NO_VARIATION and row["p_value"] is None and row["relative_low_pct"] is None
+
+
+def test_no_variation_is_said_even_when_the_split_is_broken() -> None:
+    broken = summarize(users_table(np.ones(52_000, dtype=int), np.ones(48_000, dtype=int)), (TARGET,))
+    assert broken.srm.status == "red" and broken.results[0].verdict == NO_VARIATION
+
+
+def test_not_enough_data_shows_neither_a_change_an_interval_nor_a_flag() -> None:
+    rng = np.random.default_rng(5)
+    thin = summarize(users_table((rng.random(5_000) < 0.01).astype(int), (rng.random(5_000) < 0.03).astype(int)),
+                     (UNSUBSCRIBES,))  # about 50 and 150 users did it: a tripling, on too few users
+    result = thin.results[0]
+    assert result.verdict == NOT_ENOUGH and not result.suspicious
+    assert result.sentence == "Unsubscribes: not enough data."
+    row = summary_table(thin).to_pylist()[0]
+    assert row["suspicious"] == "" and row["relative_pct"] is None
+    assert row["relative_low_pct"] is None and row["difference_low"] is None and row["p_value"] is None
+    assert row["control"] == pytest.approx(result.comparison.control)  # the groups' own values stay
+    assert interval_chart(thin).startswith(b"\x89PNG")  # a chart without a row to draw
+
+
+def test_variants_other_than_control_and_test_are_refused_with_their_names_not_guessed() -> None:
+    rng = np.random.default_rng(6)
+    letters = users_table(rng.poisson(3, 4_000), rng.poisson(3, 4_000), names=("A", "B"))
+    with pytest.raises(VariantError) as refused:
+        summarize(letters, (OPENS,))
+    assert refused.value.name == "control_variant"
+    assert str(refused.value) == ("This experiment has no variant named 'control'; its variants are 'A' (4,000 users), "
+                                  "'B' (4,000 users). Type the control variant's name here (and the test variant's name "
+                                  "under Test variant).")
+    chosen = summarize(letters, (OPENS,), variants=choose(letters.column("variant"), "A", "B"))
+    assert chosen.results[0].users == (4_000, 4_000) and chosen.results[0].verdict == NO_CHANGE
+    with pytest.raises(VariantError, match="must differ"):
+        choose(letters.column("variant"), "A", "A")
+
+
+@pytest.mark.parametrize(("test_users", "field", "words"), [
+    (0, "test_variant", "has users in one variant only by 15.11.2026: 'control' (300 users); there is no 'test' group"),
+    (1, "test_variant", "'test' has only 1 user by 15.11.2026 in 'x' ('control' (300 users), 'test' (1 user)): too few"),
+], ids=["empty", "one user"])
+def test_an_empty_group_is_a_plain_refusal_never_a_zero_division(test_users: int, field: str, words: str) -> None:
+    table = users_table(np.ones(300, dtype=int), np.ones(test_users, dtype=int))
+    with pytest.raises(VariantError) as refused:
+        choose(table.column("variant"), experiment="x", by=dt.date(2026, 11, 15))
+    assert refused.value.name == field and words in str(refused.value)
+    with pytest.raises(VariantError):
+        summarize(table, (OPENS, UNSUBSCRIBES))
+
+
+def test_a_third_variant_is_left_out_and_named_never_counted_as_control() -> None:
+    rng = np.random.default_rng(7)
+    two = users_table(rng.poisson(3, 3_000), rng.poisson(3.6, 3_000))
+    third = users_table(np.array([], dtype=int), rng.poisson(9, 3_000), names=("control", "test_b"))
+    table = pa.concat_tables([two, third.set_column(0, "user_id", pa.array(np.arange(6_000, 9_000), pa.uint64()))])
+    summary = summarize(table, (OPENS,))
+    assert summary.variants.left_out == ("test_b",) and summary.results[0].users == (3_000, 3_000)
+    assert summary.results[0].comparison.control == pytest.approx(two.column("n0").to_numpy()[:3_000].mean())
+    _, lifts = cumulative_lift(table, (OPENS,))
+    assert lifts["app_activity"][-1] == pytest.approx(summary.results[0].comparison.relative)
+
+
 @pytest.fixture(scope="module")
 def default_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
     """The default-scale demo's events and experiments (the scale `make run` ships), in a store of its own."""
     tables = demo.generate("default", seed=42)
-    measured = pa.compute.is_in(tables["events"].column("event"), pa.array([metric.event for metric in BASELINE]))
+    measured = pc.is_in(tables["events"].column("event"), pa.array([metric.event for metric in BASELINE]))
     tables["events"] = tables["events"].filter(measured)  # the rest is never read by the summary
     with connect(f"chdb://{tmp_path_factory.mktemp('ab_demo')}") as db:
         for name in ("events", "experiment_assignments", "demo_experiment_effects"):
@@ -148,3 +242,128 @@ def test_unknown_target_and_reversed_dates_are_plain_messages(embedded: Database
         ab_summary(run_context(embedded), "new_onboarding", target_event="drop table")
     with pytest.raises(ParameterError, match="on or before"):
         ab_summary(run_context(embedded), "new_onboarding", start=dt.date(2026, 11, 10), end=dt.date(2026, 11, 1))
+
+
+# --- what the summary cannot judge, end to end: an embedded store with the small demo's events and, beside its
+# experiments, four that a real warehouse can hold -------------------------------------------------------------------
+
+AB_NOTEBOOK = REPO / "notebooks" / "analysts" / "ab_summary.ipynb"
+OPENED_SINCE = dt.datetime(2026, 10, 5)
+
+
+def edge_experiments(assignments: pa.Table, events: pa.Table) -> pa.Table:
+    """``letters`` (variants A and B), ``three_arms`` (control, test, test_b), ``control_only`` (an empty test group)
+    from new_onboarding's users; ``everyone_opens``: only users who opened the app after their assignment."""
+    onboarding = assignments.filter(pc.equal(assignments.column("experiment"), "new_onboarding"))
+    variant, users = onboarding.column("variant").to_pylist(), onboarding.column("user_id").to_numpy()
+
+    def renamed(rows: pa.Table, experiment: str, variants: list[str]) -> pa.Table:
+        return rows.set_column(0, "experiment", pa.array([experiment] * rows.num_rows)).set_column(
+            2, "variant", pa.array(variants))
+
+    opened = events.filter(pc.and_(pc.equal(events.column("event"), "app_open"),
+                                   pc.greater_equal(events.column("event_time"), pa.scalar(OPENED_SINCE, pa.timestamp("s")))))
+    everyone = np.unique(opened.column("user_id").to_numpy())
+    parts = [
+        renamed(onboarding, "letters", ["A" if name == "control" else "B" for name in variant]),
+        renamed(onboarding, "three_arms", [("control", "test", "test_b")[user % 3] for user in users]),
+        renamed(onboarding.filter(pc.equal(onboarding.column("variant"), "control")), "control_only",
+                [name for name in variant if name == "control"]),
+        pa.table({"experiment": ["everyone_opens"] * everyone.size, "user_id": pa.array(everyone, pa.uint64()),
+                  "variant": np.where(everyone % 2 == 0, "control", "test").tolist(),
+                  "assigned_at": pa.array(np.full(everyone.size, np.datetime64(OPENED_SINCE, "s")))}),
+    ]
+    return pa.concat_tables([assignments, *(part.cast(assignments.schema) for part in parts)])
+
+
+@pytest.fixture(scope="module")
+def edge_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An embedded store of its own: the small demo's events and experiments, and the four edge experiments."""
+    tables = demo.generate("small", seed=42)
+    url = f"chdb://{tmp_path_factory.mktemp('ab_edges')}"
+    with connect(url) as db:
+        for name in ("events", "experiment_assignments"):
+            db.create_table(WAREHOUSE[name])
+        db.insert("events", tables["events"])
+        db.insert("experiment_assignments", edge_experiments(tables["experiment_assignments"], tables["events"]))
+    return url
+
+
+def run_ab(url: str, home: Path, **values: object) -> RunOutcome:
+    """The A/B summary as the form and `analytics run` call it: the notebook's declaration, the one pipeline."""
+    with connect(url) as db:
+        return run_report(ab_summary, declaration(AB_NOTEBOOK), values, run_context(db, load_settings(home=home)))
+
+
+REFUSED = {  # experiment: (the field to correct, words of its message)
+    "letters": ("control_variant", "'letters' has no variant named 'control'; its variants are 'A' (420 users), "
+                                   "'B' (386 users). Type the control variant's name here"),
+    "control_only": ("test_variant", "'control_only' has users in one variant only by 15.11.2026: 'control' "
+                                     "(420 users); there is no 'test' group to compare it with yet."),
+}
+
+
+@pytest.mark.parametrize("experiment", REFUSED)
+def test_unknown_variants_and_an_empty_group_are_refused_beside_their_field(edge_url: str, tmp_path: Path,
+                                                                            experiment: str) -> None:
+    field, words = REFUSED[experiment]
+    with pytest.raises(FormInvalid) as refused:
+        run_ab(edge_url, tmp_path, experiment=experiment)
+    assert list(refused.value.errors) == [field] and refused.value.errors[field].startswith(words)
+    assert not [path for path in (tmp_path / "reports" / "exports").rglob("*") if path.is_file()]
+
+
+def test_named_variants_a_and_b_give_the_summary_of_the_same_users(edge_url: str, tmp_path: Path) -> None:
+    letters = run_ab(edge_url, tmp_path, experiment="letters", control_variant="A", test_variant="B")
+    plain = run_ab(edge_url, tmp_path, experiment="new_onboarding")
+    assert letters.query.data.column("in_words") == plain.query.data.column("in_words")
+    assert "(control: 'A', test: 'B')" in letters.query.facts[-1]
+    groups = letters.query.sheets[0].data.column("group").to_pylist()
+    assert set(groups) == {"A", "B"}
+
+
+def test_a_third_variant_is_named_above_the_verdicts_and_left_out(edge_url: str, tmp_path: Path) -> None:
+    outcome = run_ab(edge_url, tmp_path, experiment="three_arms")
+    notice = outcome.query.notices[0]
+    assert notice.level == "yellow" and notice.text.startswith("'three_arms' has 3 variants: ")
+    assert "compares 'control' (control) with 'test' (test); 'test_b' is left out, counted in neither group" in notice.text
+    per_user = outcome.query.sheets[1].data
+    assert set(per_user.column("variant").to_pylist()) == {"control", "test"}
+    assert outcome.query.data.column("control_users")[0].as_py() + outcome.query.data.column(
+        "test_users")[0].as_py() == per_user.num_rows
+    assert "test_b" in outcome_html(outcome)
+
+
+def test_a_target_everybody_did_says_no_variation_and_the_rest_are_judged(edge_url: str, tmp_path: Path) -> None:
+    outcome = run_ab(edge_url, tmp_path, experiment="everyone_opens", target_event="app_open")
+    rows = {row["metric"]: row for row in outcome.query.data.to_pylist()}
+    target = rows["Target: app_open"]
+    assert target["verdict"] == NO_VARIATION and target["adjusted_p_value"] is None and target["suspicious"] == ""
+    assert target["in_words"] == "Target: app_open: no variation to compare: every user in both groups did app_open."
+    assert rows["App activity"]["adjusted_p_value"] is not None
+    page = outcome_html(outcome)
+    assert "no variation to compare" in page and "Traceback" not in page
+
+
+@pytest.mark.parametrize(("experiment", "values", "words"), [
+    ("letters", {}, REFUSED["letters"][1]),
+    ("control_only", {}, REFUSED["control_only"][1]),
+    ("three_arms", {}, "&#x27;test_b&#x27; is left out"),
+    ("everyone_opens", {"target_event": "app_open"}, "no variation to compare: every user in both groups did app_open"),
+])
+def test_papermill_runs_say_the_same_sentences_without_a_traceback(edge_url: str, tmp_path: Path, experiment: str,
+                                                                   values: dict[str, str], words: str) -> None:
+    """As `analytics run` and the scheduler run the notebook: a refusal is one plain line, a run shows its notice."""
+    settings = load_settings(db_url=edge_url, home=tmp_path)
+    try:
+        run = run_notebook(AB_NOTEBOOK, {"experiment": experiment, **values}, settings=settings)
+    except NotebookFailed as failed:
+        assert failed.ename == "FormInvalid" and failed.cell_index is not None
+        assert str(failed).startswith(f"Some values were not accepted: {REFUSED[experiment][0]}: {words}")
+        assert experiment in REFUSED
+        return
+    assert experiment not in REFUSED
+    executed = nbformat.read(run.executed, as_version=4)
+    outputs = [output for cell in executed.cells for output in cell.get("outputs", [])]
+    assert not [output for output in outputs if output.get("output_type") == "error"]
+    assert any(words in output.get("data", {}).get("text/html", "") for output in outputs)

@@ -1,12 +1,19 @@
-"""The A/B statistics equal scipy/statsmodels and textbook formulas, and are calibrated on simulated A/A tests."""
+"""The A/B statistics equal scipy/statsmodels and textbook formulas, are calibrated on simulated A/A tests, and refuse
+data on which scipy/statsmodels would answer a NaN p-value."""
 
 from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
 from scipy import stats
+from statsmodels.stats.proportion import proportions_ztest
 
-from analytics.experiments.tests import cuped, holm, sample_ratio, two_proportions, welch
+from analytics.errors import AnalyticsError
+from analytics.experiments.tests import NoVariationError, cuped, holm, sample_ratio, two_proportions, welch
 
 RNG = np.random.default_rng(20261201)
 
@@ -68,3 +75,55 @@ def test_simulated_aa_tests_are_calibrated() -> None:
         covered = np.mean([r.low <= 0 <= r.high for r in results])
         fired = np.mean([r.p_value < 0.05 for r in results])
         assert 0.93 <= covered <= 0.97 and 0.03 <= fired <= 0.07
+
+
+def _quietly(test: Callable[[], Any]) -> Any:
+    """What scipy/statsmodels answer on constant data (they warn, and the suite turns warnings into errors)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return test()
+
+
+@pytest.mark.parametrize(("control", "test"), [(np.ones(500), np.ones(480)), (np.zeros(500), np.zeros(480)),
+                                               (np.full(500, 3.0), np.full(480, 4.0))],
+                         ids=["every user once", "nobody", "constant but different"])
+def test_welch_refuses_groups_without_variation_where_scipy_answers_nan(control: np.ndarray, test: np.ndarray) -> None:
+    scipy = _quietly(lambda: stats.ttest_ind(test, control, equal_var=False))
+    assert not np.isfinite(scipy.statistic)  # 0/0 or x/0: a NaN (or 0) p-value that used to become a verdict
+    with pytest.raises(NoVariationError, match="no variation to compare") as refused:
+        welch(control, test)
+    assert isinstance(refused.value, AnalyticsError)  # a plain message, not a traceback
+
+
+@pytest.mark.parametrize(("control_hits", "test_hits"), [(500, 480), (0, 0), (0, 480)],
+                         ids=["every user did it", "nobody did it", "all in test, none in control"])
+def test_two_proportions_refuse_groups_without_variation(control_hits: int, test_hits: int) -> None:
+    if control_hits == test_hits == 0 or (control_hits, test_hits) == (500, 480):
+        assert np.isnan(_quietly(lambda: proportions_ztest([test_hits, control_hits], [480, 500]))[1])
+    with pytest.raises(NoVariationError):
+        two_proportions(control_hits, 500, test_hits, 480)
+
+
+def test_one_constant_group_is_still_a_test_and_equals_scipy_and_statsmodels() -> None:
+    """Nobody in control did it, some in test did: the groups differ and the tests say by how much."""
+    control, test = np.zeros(1_000), (RNG.random(1_000) < 0.05).astype(float)
+    means = welch(control, test)
+    assert means.p_value == pytest.approx(stats.ttest_ind(test, control, equal_var=False).pvalue, rel=1e-12)
+    assert np.isfinite(means.low) and means.low < means.difference < means.high
+    shares = two_proportions(0, 1_000, int(test.sum()), 1_000)
+    assert shares.p_value == pytest.approx(proportions_ztest([int(test.sum()), 0], [1_000, 1_000])[1], rel=1e-12)
+    assert shares.tested and np.isnan(shares.relative)  # no change relative to nothing
+
+
+def test_cuped_leaves_a_constant_metric_constant_so_it_is_refused_too() -> None:
+    adjusted, theta = cuped(np.ones(1_000), RNG.poisson(3, 1_000).astype(float))
+    assert theta == 0 and np.ptp(adjusted) == 0
+    with pytest.raises(NoVariationError):
+        welch(adjusted[:500], adjusted[500:])
+
+
+def test_a_test_on_an_empty_group_is_a_callers_bug_never_a_zero_division() -> None:
+    with pytest.raises(ValueError, match="at least two users"):
+        two_proportions(0, 0, 10, 100)
+    with pytest.raises(ValueError, match="at least two users"):
+        welch([], [1.0, 2.0])

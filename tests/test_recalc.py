@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from analytics import Database
+from analytics import Database, load_settings
 from analytics.errors import ParameterError
 from analytics.recalc import DAILY_PARTNER_ACTIVITY, DAY_SQL, days_between, recalculate
 
@@ -143,14 +143,17 @@ def test_days_after_the_newest_data_are_refused_naming_it_and_nothing_changes(db
 
 def test_the_page_recomputes_the_covered_days_and_names_those_skipped(embedded: Database, embedded_url: str,
                                                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from analytics.pipeline import commit
     from analytics.reports.recalculation import recalculate_days
+    from analytics.testing.runs import run_context
 
-    monkeypatch.setenv("ANALYTICS_HOME", str(tmp_path))
-    monkeypatch.setenv("ANALYTICS_DB_URL", embedded_url)
+    ctx = run_context(embedded, load_settings(home=tmp_path, db_url=embedded_url))
     latest = embedded.scalar("SELECT max(event_date) FROM events")
     asked = [latest - dt.timedelta(days=1), latest, latest + dt.timedelta(days=1), latest + dt.timedelta(days=2)]
     seed_old(embedded, asked)
-    query = recalculate_days(embedded, asked[0], asked[-1])
+    plan = recalculate_days(ctx, asked[0], asked[-1])
+    assert stored_days(embedded, asked[:2]) == {day: [(partner, OLD, OLD) for partner in (1, 2, 3)] for day in asked[:2]}
+    query = commit(plan, ctx)  # planned first: nothing was written until the commit
     assert query.data.column("day").to_pylist() == asked[:2] and query.effective == {"start": asked[0], "end": latest}
     assert query.title.endswith(f"{asked[0]:%d.%m.%Y}–{latest:%d.%m.%Y}")  # the title claims only what was done
     assert query.facts[1] == (f"{asked[2]:%d.%m.%Y}–{asked[3]:%d.%m.%Y} skipped: there are no events after "
@@ -158,4 +161,4 @@ def test_the_page_recomputes_the_covered_days_and_names_those_skipped(embedded: 
     old = [(partner, OLD, OLD) for partner in (1, 2, 3)]
     assert stored_days(embedded, asked[2:]) == {asked[2]: old, asked[3]: old}
     with pytest.raises(ParameterError, match=f"no events for {asked[2]:%d.%m.%Y}: the newest day with events is "):
-        recalculate_days(embedded, asked[2])  # the last day left empty: nothing after the newest day either
+        recalculate_days(ctx, asked[2])  # the last day left empty: nothing after the newest day either

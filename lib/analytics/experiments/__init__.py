@@ -1,5 +1,7 @@
-"""A/B test summaries: the statistics (tests.py) first; the summary, charts and report follow (issue 10)."""
+"""A/B test summaries: the statistics (tests.py), the compared variants (variants.py), the summary, charts and report."""
 
-from .tests import Comparison, SampleRatio, cuped, holm, sample_ratio, two_proportions, welch
+from .tests import Comparison, NoVariationError, SampleRatio, cuped, holm, sample_ratio, two_proportions, welch
+from .variants import VariantError, Variants, choose
 
-__all__ = ["Comparison", "SampleRatio", "cuped", "holm", "sample_ratio", "two_proportions", "welch"]
+__all__ = ["Comparison", "NoVariationError", "SampleRatio", "VariantError", "Variants", "choose", "cuped", "holm",
+           "sample_ratio", "two_proportions", "welch"]

@@ -5,6 +5,11 @@ statsmodels' unequal-variance interval; shares are statsmodels' two-proportion z
 p-value) with a Wald interval of the difference; the multiple-comparison correction is Holm through
 ``multipletests``; the sample-ratio check is ``scipy.stats.chisquare`` against the planned split.
 Relative differences get a delta-method interval (the ratio of two independent means).
+
+When every user in both groups has the same value (a target event everybody did, or nobody), both
+tests divide zero by zero and scipy/statsmodels answer a NaN p-value, which compares as "not below
+0.05" nowhere and as a difference of 0 everywhere: a verdict out of nothing. Such data raise
+:class:`NoVariationError` instead, before any test runs.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
+
+from ..errors import AnalyticsError
 
 SRM_RED, SRM_YELLOW = 0.001, 0.01  # below the first the split is broken; between them, suspicious
 SRM_MIN_USERS = 100  # fewer expected users in a group: the check says nothing rather than something noisy
@@ -36,6 +43,30 @@ class Comparison:
     relative_high: float
     p_value: float
 
+    @classmethod
+    def untested(cls, control: float, test: float) -> Comparison:
+        """The two groups' values only: no difference, interval or p-value that a reader could take for a finding
+        (too few users did the event, or nothing varies)."""
+        nan = float("nan")
+        return cls(float(control), float(test), nan, nan, nan, nan, nan, nan, nan)
+
+    @property
+    def tested(self) -> bool:
+        return bool(np.isfinite(self.p_value))
+
+
+class NoVariationError(AnalyticsError):
+    """Every user in both groups has the same value: no test can tell the groups apart."""
+
+    def __init__(self) -> None:
+        super().__init__("Every user in both groups has the same value, so there is no variation to compare.")
+
+
+def _check_sizes(control_users: int, test_users: int) -> None:
+    """A test on an empty or one-user group is a caller's bug (the summary refuses such groups first)."""
+    if min(control_users, test_users) < 2:
+        raise ValueError(f"each group needs at least two users (control {control_users}, test {test_users})")
+
 
 def _relative(control_mean: float, test_mean: float, control_var: float, test_var: float,
               z: float) -> tuple[float, float, float]:
@@ -49,8 +80,13 @@ def _relative(control_mean: float, test_mean: float, control_var: float, test_va
 
 
 def welch(control: Sequence[float] | np.ndarray, test: Sequence[float] | np.ndarray, alpha: float = 0.05) -> Comparison:
-    """Per-user means: Welch's t-test and the unequal-variance interval of the difference."""
+    """Per-user means: Welch's t-test and the unequal-variance interval of the difference.
+
+    Raises NoVariationError when both groups are constant (a zero standard error gives scipy a NaN)."""
     control, test = np.asarray(control, dtype=float), np.asarray(test, dtype=float)
+    _check_sizes(control.size, test.size)
+    if np.ptp(control) == 0 and np.ptp(test) == 0:
+        raise NoVariationError()
     p_value = float(stats.ttest_ind(test, control, equal_var=False).pvalue)
     low, high = CompareMeans(DescrStatsW(test), DescrStatsW(control)).tconfint_diff(alpha=alpha, usevar="unequal")
     z = stats.norm.ppf(1 - alpha / 2)
@@ -61,7 +97,12 @@ def welch(control: Sequence[float] | np.ndarray, test: Sequence[float] | np.ndar
 
 def two_proportions(control_hits: int, control_users: int, test_hits: int, test_users: int,
                     alpha: float = 0.05) -> Comparison:
-    """Shares of users: the pooled two-proportion z-test and a Wald interval of the difference."""
+    """Shares of users: the pooled two-proportion z-test and a Wald interval of the difference.
+
+    Raises NoVariationError when in each group either every user or none has the event."""
+    _check_sizes(control_users, test_users)
+    if control_hits in (0, control_users) and test_hits in (0, test_users):
+        raise NoVariationError()
     _, p_value = proportions_ztest([test_hits, control_hits], [test_users, control_users])
     low, high = confint_proportions_2indep(test_hits, test_users, control_hits, control_users, method="wald",
                                            compare="diff", alpha=alpha)

@@ -2,8 +2,10 @@
 
 The page shows the sample-ratio check first (red, yellow or green), then one sentence per metric
 ("Support requests: no detectable change, −1.2% (−4.6% … +2.2%)"), the summary table, the interval
-plot and the cumulative lift. The XLSX holds the summary (raw and Holm-adjusted p-values, verdicts),
-a sheet per group and metric, and the per-user numbers behind them.
+plot and the cumulative lift. The compared variants are the form's control and test (``control`` and
+``test`` unless typed otherwise); what cannot be compared is refused beside the field that chooses it,
+and further variants are named in a notice above the verdicts. The XLSX holds the summary (raw and
+Holm-adjusted p-values, verdicts), a sheet per group and metric, and the per-user numbers behind them.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from ..db import Database
 from ..errors import ParameterError
 from ..experiments.charts import interval_chart, lift_chart
 from ..experiments.metrics import BASELINE, MEAN, Metric, Window, per_user, target_metric
-from ..experiments.summary import MIN_CONVERTING, Summary, cumulative_lift, groups, summarize
+from ..experiments.summary import MIN_CONVERTING, NO_VARIATION, Summary, cumulative_lift, summarize
+from ..experiments.variants import CONTROL, TEST, Variants, choose, listed
 from ..progress import say
 from .base import Chart, Notice, ReportQuery
 
@@ -45,7 +48,7 @@ SRM_WORDS = {
 
 def ab_summary(ctx: RunContext, experiment: str = "", start: dt.date | None = None, end: dt.date | None = None,
                target_event: str = NO_TARGET, planned_test_percent: int = 50, cuped: bool = False,
-               cuped_days: int = 14) -> ReportQuery:
+               cuped_days: int = 14, control_variant: str = CONTROL, test_variant: str = TEST) -> ReportQuery:
     """Test against control on the baseline metrics (and a target event), with gates and plain verdicts."""
     db = ctx.db
     experiment = experiment or _latest_experiment(db)
@@ -55,9 +58,12 @@ def ab_summary(ctx: RunContext, experiment: str = "", start: dt.date | None = No
     users = per_user(db, window, metrics)
     if users.num_rows == 0:
         raise ParameterError("experiment", experiment, f"an experiment with users assigned by {window.end:%d.%m.%Y}")
+    variants = choose(users.column("variant"), control_variant, test_variant, experiment=experiment, by=window.end)
+    users = variants.compared(users)
     say("Comparing the groups")
-    summary = summarize(users, metrics, planned_test_share=planned_test_percent / 100, use_cuped=cuped)
-    axis, lifts = cumulative_lift(users, metrics)
+    summary = summarize(users, metrics, variants=variants, planned_test_share=planned_test_percent / 100,
+                        use_cuped=cuped)
+    axis, lifts = cumulative_lift(users, metrics, variants)
     charts = (Chart("Test against control: each metric's change with its 95% interval", interval_chart(summary)),
               Chart("Lift day by day (cumulative): where the lines settle is the effect",
                     lift_chart(axis, lifts, {metric.key: metric.label for metric in metrics})))
@@ -66,8 +72,9 @@ def ab_summary(ctx: RunContext, experiment: str = "", start: dt.date | None = No
         name="ab_summary", title=f"A/B summary of {experiment}, {window.start:%d.%m.%Y}–{window.end:%d.%m.%Y}",
         sql="", data=summary_table(summary), key_params=key, headers=SUMMARY_HEADERS, label="Summary",
         facts=_facts(summary, users), effective={"experiment": experiment, "start": window.start, "end": window.end},
-        formats=("xlsx",), charts=charts, notices=(_srm_notice(summary),),
-        sheets=(ReportQuery(name="ab_groups", title="Per group and metric", sql="", data=group_table(users, metrics),
+        formats=("xlsx",), charts=charts, notices=(*_variant_notices(experiment, variants), _srm_notice(summary)),
+        sheets=(ReportQuery(name="ab_groups", title="Per group and metric", sql="",
+                            data=group_table(users, metrics, variants),
                             headers=GROUP_HEADERS, label="Per metric"),
                 ReportQuery(name="ab_users", title="Per user", sql="", data=user_table(users, metrics, cuped),
                             headers=_user_headers(metrics), label="Per user")))
@@ -95,6 +102,18 @@ def _window(db: Database, experiment: str, start: dt.date | None, end: dt.date |
     return Window(experiment, start, end, pre_days)
 
 
+def _variant_notices(experiment: str, variants: Variants) -> tuple[Notice, ...]:
+    """A third variant is named, never silently counted: which two are compared, and how to compare another."""
+    if not variants.left_out:
+        return ()
+    left = ", ".join(f"'{name}'" for name in variants.left_out)
+    one = "it" if len(variants.left_out) == 1 else "one of them"
+    return (Notice("yellow", f"'{experiment}' has {len(variants.found)} variants: {listed(variants.found)}. This "
+                   f"summary compares '{variants.control}' (control) with '{variants.test}' (test); {left} "
+                   f"{'is' if len(variants.left_out) == 1 else 'are'} left out, counted in neither group. To compare "
+                   f"{one} with the control, type its name under Test variant."),)
+
+
 def _srm_notice(summary: Summary) -> Notice:
     srm = summary.srm
     text = SRM_WORDS[srm.status].format(p=srm.p_value or 0.0)
@@ -105,6 +124,9 @@ def _srm_notice(summary: Summary) -> Notice:
 
 def _facts(summary: Summary, users: pa.Table) -> list[str]:
     facts = [result.sentence for result in summary.results]
+    if any(result.verdict == NO_VARIATION for result in summary.results):
+        facts.append("\"No variation to compare\" means every user in both groups has the same value, so no test "
+                     "can tell the groups apart: choose a metric on which users differ.")
     if any(result.verdict == "not enough data" for result in summary.results):
         facts.append(f"\"Not enough data\" means fewer than {MIN_CONVERTING} users did the event in a group: wait "
                      "for more users before judging that metric.")
@@ -113,7 +135,9 @@ def _facts(summary: Summary, users: pa.Table) -> list[str]:
                     if result.narrower is not None]
         facts.append("Variance reduction (CUPED, from each user's own pre-period) made the intervals narrower: "
                      + ", ".join(narrower) + ".")
-    facts.append(f"{users.num_rows:,} users; p-values are Holm-adjusted across the metrics with a verdict.")
+    control, test = summary.variants.control, summary.variants.test
+    named = "" if (control, test) == (CONTROL, TEST) else f" (control: '{control}', test: '{test}')"
+    facts.append(f"{users.num_rows:,} users{named}; p-values are Holm-adjusted across the metrics with a verdict.")
     return facts
 
 
@@ -145,13 +169,13 @@ def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def group_table(users: pa.Table, metrics: tuple[Metric, ...]) -> pa.Table:
+def group_table(users: pa.Table, metrics: tuple[Metric, ...], variants: Variants) -> pa.Table:
     """Per group and metric: users, users with the event, events, the compared value and its spread."""
-    test = groups(users.column("variant"))
+    test = variants.is_test(users.column("variant"))
     rows = []
     for index, metric in enumerate(metrics):
         counts = np.asarray(users.column(f"n{index}").to_numpy(), dtype=float)
-        for name, group in (("control", ~test), ("test", test)):
+        for name, group in ((variants.control, ~test), (variants.test, test)):
             values = counts[group] if metric.kind == MEAN else (counts[group] > 0).astype(float)
             rows.append({"metric": metric.label, "group": name, "users": int(group.sum()),
                          "users_with_event": int((counts[group] > 0).sum()), "events": int(counts[group].sum()),

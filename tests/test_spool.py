@@ -87,3 +87,21 @@ def test_the_form_acknowledges_a_cancel_in_the_file_phase(tmp_path: Path) -> Non
     assert any("Writing the files: 3 of 36 rows (XLSX)…" in status for status in said)
     assert CANCELLED in form.status.value and form.results.value == ""
     assert files_under(tmp_path) == []
+
+
+def test_a_file_short_of_the_result_is_refused_and_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Were a writer ever to drop rows again, the run fails plainly and offers no file with wrong totals."""
+    import dataclasses
+
+    from analytics.exports import spool
+
+    def short(*args, **kwargs):  # type: ignore[no-untyped-def]
+        result = export(*args, **kwargs)
+        return dataclasses.replace(result, rows=result.rows - 1)
+
+    export = spool.export
+    monkeypatch.setattr(spool, "export", short)
+    query = ReportQuery(name="chunked", title="Numbers", sql="SELECT n")
+    with pytest.raises(spool.IncompleteFile, match="35 rows instead of 36, so no file was kept"):
+        execute(query, ChunkedRows(chunks=12, rows=3), settings=load_settings(home=tmp_path))  # type: ignore[arg-type]
+    assert files_under(tmp_path) == []

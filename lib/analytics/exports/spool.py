@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..db import Database
+from ..errors import AnalyticsError
 from ..reports.base import ReportQuery
 from . import ExportResult, SheetSource, export
 
@@ -51,6 +52,7 @@ def export_query(query: ReportQuery, db: Database, folder: Path, formats: tuple[
             written.append((query, export(source, folder, query.name, query.key_params, file_format=file_format,
                                           delimiter=delimiter, headers=query.headers, title=query.label or "Data",
                                           more_sheets=_sheets(query, db, cancelled) if file_format == "xlsx" else ())))
+            check_complete(written[-1][1], rows)
         check_cancel(cancelled)  # a Cancel that came while the last file was closing still means no file
     except BaseException:
         for _, result in written:
@@ -115,6 +117,21 @@ def watched(chunks: Iterable[pa.Table], cancelled: threading.Event | None, progr
         done += chunk.num_rows
         if progress is not None:
             progress(f"Writing the files: {done:,} of {total:,} rows{which}…")
+
+
+class IncompleteFile(AnalyticsError):
+    """A file came out with other than the result's rows: it is never offered (a short file gives wrong totals)."""
+
+    def __init__(self, result: ExportResult, expected: int) -> None:
+        self.result, self.expected = result, expected
+        super().__init__(f"The {result.format.upper()} file came out with {result.rows:,} rows instead of {expected:,}, "
+                         "so no file was kept. Please tell the analysts; they will find the run in the log.")
+
+
+def check_complete(result: ExportResult, expected: int) -> None:
+    """Refuse a table file (XLSX, CSV) that does not hold exactly the rows read; an ID list skips empty IDs."""
+    if result.format in ("xlsx", "csv") and result.rows != expected:
+        raise IncompleteFile(result, expected)
 
 
 def check_cancel(cancelled: threading.Event | None) -> None:

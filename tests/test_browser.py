@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from analytics import Database
+from analytics import Database, connect
 from analytics.access.identity import os_user, user_folder
+from analytics.warehouse import demo
 
-from .conftest import REPO, report_folders, running_app
+from .conftest import REPO, SEED, report_folders, running_app
 
 VALUES = {"partner_id": "3", "start": "2026-09-01", "end": "2026-10-31", "csv_delimiter": "semicolon"}
 
@@ -153,3 +154,36 @@ def test_the_ab_summary_shows_the_gate_first_the_charts_and_its_workbook(page, a
     data, name = download(page, "a.download-xlsx")
     assert name.startswith("ab_summary_new_onboarding_")
     assert data == (home / "reports" / "exports" / user_folder(os_user()) / name).read_bytes()
+
+
+@pytest.fixture
+def million_rows_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The export builder alone, on a store whose events (the small demo's, repeated) pass a million rows."""
+    url = f"chdb://{tmp_path_factory.mktemp('million')}"
+    with connect(url) as db:
+        demo.load(db, "small", SEED)
+        events = db.query_arrow("SELECT * FROM events")
+        db.insert("events", [events] * (1_000_000 // events.num_rows))
+    home = tmp_path_factory.mktemp("million-home")
+    notebooks = report_folders(tmp_path_factory.mktemp("million-notebooks"), "analysts/export_builder.ipynb")
+    with running_app(url, home, ANALYTICS_NOTEBOOKS=str(notebooks)) as base:
+        yield base, home
+
+
+def test_cancel_while_a_million_rows_are_written_leaves_no_file(page, million_rows_app) -> None:  # type: ignore[no-untyped-def]
+    app, home = million_rows_app
+    page.goto(app)
+    page.click("text=Export builder")
+    page.wait_for_selector(".param-table select", timeout=60_000)
+    page.select_option(".param-table select", label="events")
+    for name in ("event_time", "user_id", "event"):
+        page.check(f".column-{name} input")
+    page.fill(".param-start input", "2026-08-01")
+    page.fill(".param-end input", "2026-11-15")
+    page.click("button:has-text('Run')")
+    page.wait_for_selector(".status:has-text('Writing the files: ')", timeout=120_000)  # the file phase, with its rows
+    assert " of 1," in page.inner_text(".status")  # "Writing the files: 200,000 of 1,08…"
+    page.click("button:has-text('Cancel')")
+    page.wait_for_selector(".status:has-text('Cancelled: no file was written.')", timeout=60_000)
+    assert page.locator(".run-result").count() == 0 and page.locator("a.download-xlsx").count() == 0
+    assert [path for path in (home / "reports" / "exports").rglob("*") if path.is_file()] == []  # temporaries too

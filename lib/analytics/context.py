@@ -24,7 +24,7 @@ from .db import Database, connect
 from .errors import AnalyticsError
 
 Status = Callable[[str], None]
-Progress = Callable[[int], None]
+Progress = Callable[[int | str], None]  # rows read, or the words of the file phase
 RUN_ENV = "ANALYTICS_RUN"  # the run's description, JSON, set by the runner for the notebook's kernel
 
 

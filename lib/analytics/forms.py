@@ -18,7 +18,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from .config import Settings
-from .context import Progress
+from .context import Progress, RunCancelled
 from .errors import AnalyticsError
 from .params import Columns, FormInvalid, Parameter
 from .pipeline import RunOutcome, new_run_id, run_log
@@ -28,6 +28,7 @@ from .warehouse.lookups import Option
 Options = Callable[[Parameter, Mapping[str, Any]], list[Option] | None]
 Runner = Callable[[Mapping[str, Any], Progress, threading.Event, str], RunOutcome]  # values, progress, Cancel, run id
 CHECKBOXES_UP_TO = 30  # longer lists of several choices are a scrolling multi-select
+CANCELLED = "Cancelled: no file was written."
 
 
 class Field:
@@ -119,7 +120,7 @@ class ReportForm:
         self._busy = threading.Lock()  # one run at a time per form
         self.link_refused: str | None = None  # why Run is refused until the page is opened from a corrected link
         self.run_button.on_click(self._guarded(self._on_run))
-        self.cancel_button.on_click(self._guarded(lambda _: self._cancel.set()))
+        self.cancel_button.on_click(self._guarded(self._on_cancel))
         self._follow_tables()
         self.widget = widgets.VBox([self.notice, *(f.box for f in self.fields.values()),
                                     widgets.HBox([self.run_button, self.cancel_button]), self.status, self.results])
@@ -193,8 +194,12 @@ class ReportForm:
         try:
             outcome = self.run(raw, self._progress, self._cancel, run_id)
             self.results.value = outcome_html(outcome, downloads_url=self.downloads_url, share_url=self.page_url)
-            self._show_status(outcome.query.title)
+            late = " Cancel came after the files were written; they are below." if self._cancel.is_set() else ""
+            self._show_status(outcome.query.title + late)
             self._show_used(raw, outcome.query.effective)
+        except RunCancelled:
+            self.results.value = ""  # the rows shown before the files were cut short: nothing of this run stays
+            self._show_status(CANCELLED)
         except FormInvalid as invalid:
             for name, text in invalid.errors.items():
                 if name in self.fields:
@@ -213,11 +218,21 @@ class ReportForm:
     def show_first_look(self, outcome: RunOutcome) -> None:
         """The result as soon as its rows are read; the download links follow when the files are written."""
         self.results.value = outcome_html(outcome, share_url=self.page_url)
-        self._show_status("Writing the files…")
+        self._progress("Writing the files…")
+
+    def _on_cancel(self, _: Any) -> None:
+        """Ask the run to stop at its next chunk; the page says so at once, and the outcome when it has stopped."""
+        self._cancel.set()
+        self.cancel_button.disabled = True
+        self._show_status("Cancelling…")
 
     def _progress(self, update: int | str) -> None:
-        """Rows read so far, or the words of a long step ("Amplitude is preparing cohort …")."""
-        self._show_status(update if isinstance(update, str) else f"Rows read: {update:,}…")
+        """Rows read so far, or the words of a long step ("Writing the files: 400,000 of 1,000,000 rows (XLSX)…").
+
+        After Cancel the line keeps saying "Cancelling…" until the run has stopped.
+        """
+        if not self._cancel.is_set():
+            self._show_status(update if isinstance(update, str) else f"Rows read: {update:,}…")
 
     def _show_used(self, raw: Mapping[str, Any], used: Mapping[str, Any]) -> None:
         """A text field left empty shows what the report chose (a suggested sub_id), to keep or edit before the next run."""

@@ -14,23 +14,21 @@ import logging
 import os
 import secrets
 import sys
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 
 from .access.identity import user_folder
 from .audit import INTERRUPTED, AuditEvent, audit, file_sha256, interrupted_runs, run_ended, run_started
 from .config import Settings
-from .context import Progress, RunCancelled, RunContext
+from .context import RunCancelled, RunContext
 from .db import Database
 from .errors import AnalyticsError, ParameterError
-from .exports import ExportResult, SheetSource, export
+from .exports import ExportResult
 from .exports.files import open_private, private_folder
+from .exports.spool import export_query as _export_query
 from .params import FormInvalid, Parameter, as_error, check_effective, resolve
 from .progress import listening
 from .results import ReportQuery, Result, WritePlan
@@ -253,69 +251,8 @@ def _plain(error: Exception) -> str:
     return type(error).__name__
 
 
-def _export_query(query: ReportQuery, db: Database, folder: Path, formats: tuple[str, ...], delimiter: str,
-                  progress: Progress | None, cancelled: threading.Event | None, run_id: str,
-                  look: Callable[[int, pd.DataFrame], None] | None = None,
-                  ) -> tuple[int, pd.DataFrame, list[tuple[ReportQuery, ExportResult]]]:
-    """Spool one result once, then write each of its formats from the spool."""
-    spool = folder / f".spool-{os.getpid()}-{run_id}-{secrets.token_hex(4)}.arrow"  # its writer's pid: see sweep
-    chunks = iter([query.data]) if query.data is not None else db.iter_chunks(query.sql, query.params)
-    try:
-        rows, preview = _spool(chunks, spool, progress, cancelled)
-        if look is not None:
-            look(rows, preview)
-        files = [(query, export(_read_spool(spool), folder, query.name, query.key_params, file_format=file_format,
-                                delimiter=delimiter, headers=query.headers, title=query.label or "Data",
-                                more_sheets=_sheets(query, db) if file_format == "xlsx" else ()))
-                 for file_format in query.formats or formats]
-    finally:
-        spool.unlink(missing_ok=True)
-    return rows, preview, files
-
-
-def _sheets(query: ReportQuery, db: Database) -> list[SheetSource]:
-    """The further tables of a workbook, each read (or taken from memory) as its sheet is written."""
-    return [SheetSource(iter([sheet.data]) if sheet.data is not None else db.iter_chunks(sheet.sql, sheet.params),
-                        sheet.label or sheet.name, sheet.headers) for sheet in query.sheets]
-
-
 def _audit_run(ctx: RunContext, action: str, report: str, values: Mapping[str, Any], *, rows: int | None = None,
                detail: str = "") -> None:
     parameters = {**values, **({"error": detail} if detail else {})}
     audit(AuditEvent(action, report, parameters, rows, run_id=ctx.run_id, user=ctx.user, client=ctx.client),
           ctx.settings)
-
-
-def _spool(chunks: Iterator[pa.Table], path: Path, progress: Progress | None,
-           cancelled: threading.Event | None) -> tuple[int, pd.DataFrame]:
-    rows = 0
-    preview: pa.Table | None = None
-    writer = None
-    try:
-        for chunk in chunks:
-            if cancelled is not None and cancelled.is_set():
-                raise RunCancelled()
-            if writer is None:
-                writer = pa.ipc.new_file(str(path), chunk.schema)
-                preview = chunk.slice(0, PREVIEW_ROWS)
-            writer.write_table(chunk)
-            rows += chunk.num_rows
-            if progress is not None:
-                progress(rows)
-    finally:
-        if writer is not None:
-            writer.close()
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()  # stops the query on the server when cancelled
-    assert preview is not None  # every backend yields at least one (maybe empty) chunk
-    return rows, preview.to_pandas()
-
-
-def _read_spool(path: Path) -> Iterator[pa.Table]:
-    with pa.memory_map(str(path)) as source:
-        reader = pa.ipc.open_file(source)
-        if reader.num_record_batches == 0:
-            yield reader.schema.empty_table()
-        for index in range(reader.num_record_batches):
-            yield pa.Table.from_batches([reader.get_batch(index)])

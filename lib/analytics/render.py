@@ -13,7 +13,8 @@ import html
 from typing import Any
 from urllib.parse import urlencode
 
-from .pipeline import PREVIEW_ROWS, RunOutcome
+from .exports.spool import PREVIEW_ROWS
+from .pipeline import RunOutcome
 from .results import Chart, Notice
 
 RUN_RECORD_MIME = "application/vnd.analytics.run+json"

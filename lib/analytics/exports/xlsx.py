@@ -17,6 +17,7 @@ What the file guarantees (and the tests read back with openpyxl, fastexcel and L
 
 from __future__ import annotations
 
+import itertools
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -99,8 +100,9 @@ def write_workbook(sources: Sequence[SheetSource], handle: IO[bytes], *,
 
 
 def _prepend(first: pa.Table, rest: Iterator[pa.Table]) -> Iterator[pa.Table]:
-    yield first
-    yield from rest
+    """``first``, then the rest: a chain, not a generator, because a sheet that fills up drops it half-read, and a
+    generator's ``yield from`` would then close ``rest`` with it, losing every row after the second sheet."""
+    return itertools.chain((first,), rest)
 
 
 def _blocks(chunks: Iterable[pa.Table]) -> Iterator[pa.Table]:

@@ -134,3 +134,9 @@ def test_the_runner_does_not_load_every_report_or_the_statistics() -> None:
                              "if m.split('.')[0] in ('scipy', 'statsmodels') or m.startswith('analytics.reports')))"],
                             capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "[]"
+
+
+def test_the_app_imports_no_test_code() -> None:
+    loaded = subprocess.run([sys.executable, "-c", "import sys, analytics.web.app; print(sorted(m for m in sys.modules "
+                             "if m.startswith('analytics.testing')))"], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"

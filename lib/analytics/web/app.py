@@ -31,9 +31,9 @@ from voila.app import Voila
 from ..access.identity import CLIENT_HEADER, USER_HEADER
 from ..access.serving import how_to_sign_in, is_loopback, sign_in_configured
 from ..catalog import report_notebooks
+from ..clients.local_amplitude import DEMO, start_demo_amplitude
 from ..config import load_settings
 from ..exports.files import PRIVATE_UMASK
-from ..testing.fakes.amplitude import DEMO, start_demo_amplitude
 from .assets import CONTENT_SECURITY_POLICY, voila_template_paths
 from .gate import AnalyticsIdentityProvider, Gate, cookie_secret, guarded
 from .handlers import SECURITY_HEADERS, our_handlers, replace_report_handler

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from analytics import connect, load_settings
 from analytics.params import declaration
+from analytics.raffle import demo as raffle_demo
 from analytics.testing.clickhouse_server import free_port
-from analytics.warehouse import demo
 
 from .conftest import REPO, wait_until
 
@@ -26,7 +26,7 @@ def test_every_shipped_notebook_with_defaults_passes_nbval(db_url: str, tmp_path
     """Notebooks that need an input (a cohort ID) run headless with one in test_notebooks instead."""
     environment = {**os.environ, "ANALYTICS_DB_URL": db_url, "ANALYTICS_HOME": str(tmp_path)}
     with connect(db_url) as db:
-        demo.set_up_raffle(db, load_settings(home=tmp_path))  # as `analytics demo-data` does
+        raffle_demo.set_up_raffle(db, load_settings(home=tmp_path))  # as `analytics demo-data` does
     notebooks = [path for path in sorted((REPO / "notebooks").rglob("*.ipynb")) if runs_on_defaults(path)]
     assert len(notebooks) >= 6
     done = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider",

@@ -11,9 +11,9 @@ import pytest
 from analytics import connect, load_settings
 from analytics.audiences import AudienceRequest, build_audience
 from analytics.params import declaration
+from analytics.raffle import demo as raffle_demo
 from analytics.runner import run_notebook
 from analytics.testing.fakes import FakeAmplitude, cohort_csv
-from analytics.warehouse import demo
 
 from .conftest import REPO
 
@@ -56,7 +56,7 @@ def test_notebook_defaults_give_a_result(notebook: Path, embedded_url: str, tmp_
         parameters["sub_id"] = sub_id
     if notebook.stem == "raffle":  # the demo raffle, as `analytics demo-data` sets it up
         with connect(db_url) as db:
-            demo.set_up_raffle(db, settings)
+            raffle_demo.set_up_raffle(db, settings)
     run = run_notebook(notebook, parameters, settings=settings)
     executed = nbformat.read(run.executed, as_version=4)
     errors = [out for cell in executed.cells for out in cell.get("outputs", []) if out.get("output_type") == "error"]

@@ -14,9 +14,9 @@ from pathlib import Path
 from analytics import Database, connect, load_settings
 from analytics.audiences.buckets import bucket_of, bucket_sql
 from analytics.db.sql import identifier
+from analytics.raffle import demo as raffle_demo
 from analytics.raffle import draw, last_full_week, participants, stored, week_of
 from analytics.runner import run_notebook
-from analytics.warehouse import demo
 
 from .conftest import REPO
 
@@ -46,7 +46,7 @@ def test_the_readme_verifier_reproduces_a_demo_draw_from_its_participants_file(e
     shutil.copytree(embedded_url.removeprefix("chdb://"), store)
     settings = load_settings(db_url=f"chdb://{store}", home=tmp_path / "home")
     with connect(settings.database_url) as db:
-        raffle = demo.set_up_raffle(db, settings)
+        raffle = raffle_demo.set_up_raffle(db, settings)
         week = last_full_week(db.scalar("SELECT max(event_date) FROM events"), raffle.timezone)
         earlier = week_of(week.start - dt.timedelta(days=7), raffle.timezone)
         everyone = participants(db, raffle, earlier).num_rows  # all of the earlier week win: some are left out now
@@ -62,7 +62,7 @@ def test_the_readme_verifier_reproduces_a_demo_draw_from_its_participants_file(e
     script = tmp_path / "verify_raffle.py"
     script.write_text(readme_verifier(), encoding="utf-8")
     mid_week = (week.start + dt.timedelta(days=3)).isoformat()  # any day of the week will do
-    child = subprocess.run([sys.executable, "-I", str(script), str(participants_csv), demo.DEMO_RAFFLE_SALT,
+    child = subprocess.run([sys.executable, "-I", str(script), str(participants_csv), raffle_demo.DEMO_RAFFLE_SALT,
                             raffle.raffle, mid_week, str(len(winners))], capture_output=True, text=True, timeout=60,
                            cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})  # isolated: nothing of ours importable
     assert child.returncode == 0, child.stderr

@@ -138,13 +138,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _demo_data(args: argparse.Namespace) -> int:
+    from .raffle import demo as raffle_demo  # noqa: PLC0415 - only this command sets up the demo raffle
+
     with connect(args.url) as db:
         if args.if_missing and "events" in db.tables() and db.scalar("SELECT count() FROM events"):
             log.info("Demo data is already in %s; nothing to do.", db.url)
         else:
             counts = demo.load(db, args.scale, args.seed, progress=log.info)
             log.info("Done: %s", ", ".join(f"{table} {rows:,}" for table, rows in counts.items()))
-        demo_raffle = demo.set_up_raffle(db, load_settings())
+        demo_raffle = raffle_demo.set_up_raffle(db, load_settings())
     log.info("Demo raffle %s: its salt's SHA-256 (the commitment to publish) is %s", demo_raffle.raffle,
              demo_raffle.commitment)
     return 0

@@ -11,21 +11,15 @@ anomalies and experiment effects are labeled and written beside the data
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 
-from ..config import Settings
 from ..db import Database
 from ..errors import ParameterError
 from .schema import DEMO_TRUTH, WAREHOUSE
-
-if TYPE_CHECKING:
-    from ..raffle import Raffle
 
 DEMO_END = dt.date(2026, 11, 15)
 DAY = 86_400
@@ -115,23 +109,6 @@ def load(db: Database, scale: str = "small", seed: int = 42, *, progress: Progre
         db.create_table(spec)
         counts[name] = db.insert(name, tables[name])
     return counts
-
-
-DEMO_RAFFLE = "promo_weekly"
-# The demo raffle's salt is derived from a public text, so every demo home can hold it and verify the
-# demo's draws; it is therefore not secret. A real raffle (`analytics raffle-setup`) gets a random one.
-DEMO_RAFFLE_SALT = hashlib.sha256(b"analytics demo raffle salt").hexdigest()
-
-
-def set_up_raffle(db: Database, settings: Settings) -> Raffle:
-    """The demo's weekly raffle over the promo chain, set up (its salt fixed) before the demo's first day."""
-    from ..raffle.setup import salt_path, setup, write_salt  # noqa: PLC0415 - the raffle imports the warehouse
-
-    if not salt_path(settings, DEMO_RAFFLE, 1).is_file():
-        write_salt(salt_path(settings, DEMO_RAFFLE, 1), DEMO_RAFFLE_SALT)
-    first = db.scalar("SELECT min(event_date) FROM events") or DEMO_END
-    return setup(db, settings, DEMO_RAFFLE, scenario="promo_chain", steps=(1, 2, 3, 4, 5), timezone="Europe/Moscow",
-                 title="Weekly promo raffle", user="demo", now=dt.datetime.combine(first, dt.time()) - dt.timedelta(days=1))
 
 
 def _strings(codes: np.ndarray, values: list[str]) -> pa.Array:

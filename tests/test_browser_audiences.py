@@ -81,3 +81,35 @@ def test_a_hostile_cohort_id_is_refused_beside_the_field(page, app: str,  # type
     page.click("button:has-text('Run')")
     page.wait_for_selector(".field-cohort_id .field-error:has-text('letters, digits')", timeout=60_000)
     assert len(amplitude_for_app.requests) == asked
+
+
+def test_cancel_ends_the_wait_for_amplitude_and_saves_nothing(page, app: str, embedded: Database,  # type: ignore[no-untyped-def]
+                                                              amplitude_for_app: FakeAmplitude) -> None:
+    amplitude_for_app.cohorts["waiting1"] = amplitude_for_app.cohorts["browser1"]  # not downloaded yet
+    amplitude_for_app.never_ready = True  # Amplitude "prepares" it for the whole 300 s wait
+    try:
+        open_push_audience(page, app)
+        page.fill(".param-cohort_id input", "waiting1")
+        page.fill(".param-sub_id input", "push_cancelled_wait")
+        page.fill(".param-cap_days input", "0")
+        page.check(".param-save input")
+        page.click("button:has-text('Run')")
+        page.wait_for_selector(".status:has-text('Amplitude is preparing cohort waiting1')", timeout=60_000)
+        page.click("button:has-text('Cancel')")
+        page.wait_for_selector(".status:has-text('Cancelled')", timeout=10_000)  # not at the end of the 300 s wait
+    finally:
+        amplitude_for_app.never_ready = False
+    assert "no file was written" in page.inner_text(".status")
+    assert saved(embedded, "push_cancelled_wait") is None
+
+
+def test_past_audiences_lists_every_saved_audience(page, app: str, embedded: Database) -> None:  # type: ignore[no-untyped-def]
+    stored = embedded.query_arrow("SELECT DISTINCT sub_id, version FROM audiences").num_rows
+    assert stored >= 1  # the save of the first test
+    page.goto(app)
+    page.click("text=Past audiences")
+    page.wait_for_selector(".param-sub_id input", timeout=60_000)
+    page.click("button:has-text('Run')")  # the default period: the 90 days up to the newest save
+    page.wait_for_selector("a.download-xlsx", timeout=120_000)
+    assert page.inner_text(".row-count") == f"{stored:,}"
+    assert page.locator(".run-result table.preview tbody tr").count() == min(stored, 20)

@@ -96,7 +96,8 @@ def test_cancel_after_the_commit_says_what_was_saved(db: Database, settings,  # 
     with pytest.raises(RunCancelled) as stopped:
         run_report(push_audience, declaration(PUSH_NOTEBOOK),
                    {"cohort_id": cohort(db, amplitude, "late1"), "sub_id": sub_id, "cap_days": 0, "save": True}, ctx)
-    assert f"audience {sub_id} version 1" in str(stopped.value) and "No file was written" in str(stopped.value)
+    assert str(stopped.value).startswith(f"Cancelled. Saved: audience {sub_id} version 1 (")
+    assert str(stopped.value).endswith("No file was written; run it again to get the files.")
     assert saved(db, sub_id) is not None
     assert not [path for path in (settings.reports_dir / "exports").rglob("*") if path.is_file()]
 

@@ -29,12 +29,12 @@ RUN_ENV = "ANALYTICS_RUN"  # the run's description, JSON, set by the runner for 
 
 
 class RunCancelled(AnalyticsError):
-    """The person pressed Cancel. ``saved`` says what had been written before (empty: nothing was)."""
+    """The person pressed Cancel. ``saved`` is a sentence on what had been written before (empty: nothing was)."""
 
     def __init__(self, saved: str = "") -> None:
         self.saved = saved
-        super().__init__(f"The run was cancelled after the save: {saved} No file was written; run it again for the files."
-                         if saved else "The run was cancelled; nothing was saved and no file was written.")
+        super().__init__(f"Cancelled. {saved} No file was written; run it again to get the files."
+                         if saved else "Cancelled: nothing was saved and no file was written.")
 
 
 @dataclass(frozen=True)

@@ -197,9 +197,9 @@ class ReportForm:
             late = " Cancel came after the files were written; they are below." if self._cancel.is_set() else ""
             self._show_status(outcome.query.title + late)
             self._show_used(raw, outcome.query.effective)
-        except RunCancelled:
+        except RunCancelled as cancelled:
             self.results.value = ""  # the rows shown before the files were cut short: nothing of this run stays
-            self._show_status(CANCELLED)
+            self._show_status(str(cancelled) if cancelled.saved else CANCELLED)  # what was saved, when something was
         except FormInvalid as invalid:
             for name, text in invalid.errors.items():
                 if name in self.fields:

@@ -137,7 +137,7 @@ def run_report(report: Report, parameters: Sequence[Parameter], given: Mapping[s
         check_effective(parameters, values, query.effective)
         with ctx.reader.snapshot():  # a new one: it holds what was just committed
             return execute(query, ctx, formats=formats, delimiter=delimiter, values=values, first_look=first_look,
-                           audited=True, saved=result.what)
+                           audited=True, saved=f"Saved: {result.what}.")
     except FormInvalid:
         raise
     except Exception as error:

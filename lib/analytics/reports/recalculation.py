@@ -40,7 +40,7 @@ def recalculate_days(ctx: RunContext, start: dt.date | None = None, end: dt.date
             audit(AuditEvent("write", TARGET, {"day": day, "start": first, "end": last}, rows, run_id=ctx.run_id,
                              user=ctx.user, client=ctx.client), ctx.settings)
             if ctx.cancelled.is_set() and day < last:
-                raise RunCancelled(f"{first:%d.%m.%Y}–{day:%d.%m.%Y} were recalculated; the days after "
+                raise RunCancelled(f"Days {first:%d.%m.%Y}–{day:%d.%m.%Y} were recalculated; the days after "
                                    f"{day:%d.%m.%Y} are unchanged.")
 
         table = recalculate(ctx.writer, first, last, say=ctx.say, swapped=record)

@@ -16,6 +16,7 @@ import pytest
 
 from analytics import Database, TableSpec
 from analytics.ledger import Committed, Ledger
+from analytics.raffle.draws import LEDGER as DRAW_LEDGER
 
 REPO = Path(__file__).resolve().parents[1]
 DAY, NOW = dt.date(2026, 11, 9), dt.datetime(2026, 11, 20, 12, 0)
@@ -133,3 +134,10 @@ def test_a_write_killed_before_its_commit_leaves_the_old_version_and_the_rerun_t
     assert new.won and new.row["version"] == 2  # wholly new
     assert visible(db, name) == [(new.row["write_id"], n) for n in range(10)]
 
+
+def test_commit_tokens_keep_the_form_the_raffle_always_used_and_hash_what_could_be_ambiguous() -> None:
+    row = {"raffle": "weekly", "week_start": DAY, "version": 2}
+    assert DRAW_LEDGER.token(row) == "raffle-weekly-2026-11-09-v2"  # commits made before the ledger still count
+    one, other = ({**key, "version": 1} for key in ({"name": "a-b", "day": "c"}, {"name": "a", "day": "b-c"}))
+    assert LEDGER.token(one) != LEDGER.token(other)
+    assert len(LEDGER.token({"name": "x" * 500, "day": DAY, "version": 1})) <= 200

@@ -167,8 +167,7 @@ def messaged_since(db: Database, since: dt.datetime, sub_id: str) -> np.ndarray:
     found = [_ids(db, "SELECT DISTINCT user_id FROM push_deliveries WHERE sent_at >= %(since)s", {"since": since})]
     if RECIPIENTS.name in db.tables():
         sql = compose("SELECT DISTINCT user_id FROM audience_recipients WHERE {g} = 'target' AND created_at >= %(since)s"
-                      " AND sub_id != %(sub_id)s AND write_id IN (SELECT write_id FROM audiences)",
-                      g=identifier("group", RECIPIENTS.columns))
+                      " AND sub_id != %(sub_id)s AND ", g=identifier("group", RECIPIENTS.columns)) + store.LEDGER.committed()
         found.append(_ids(db, sql, {"since": since, "sub_id": sub_id}))
     return sorted_unique(np.concatenate(found).astype(np.uint64))
 

@@ -1,16 +1,15 @@
-"""Saving an audience as one keyed write, and reading saved ones back (any version).
+"""Saving an audience as one keyed write (:mod:`analytics.ledger`), and reading saved ones back (any version).
 
-Order of a save: exclusions, recipients, then the commit row in ``audiences``, each insert named by
-a token. Until the commit lands, nothing of the write is visible (readers join on the commit's
-``write_id``); the commit's token (sub_id, version) lets only one of two racing saves become that
-version. A kill anywhere leaves the sub_id as it was; a second run finds the commit and writes nothing.
+Order of a save: exclusions, recipients, then the commit row in ``audiences``. Until the commit lands,
+nothing of the write is visible (readers join on the commit's ``write_id``); the commit's token (sub_id,
+version) lets only one of two racing saves become that version. A kill anywhere leaves the sub_id as
+it was; a second run finds the commit and writes nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,7 @@ from ..audit import AuditEvent, audit
 from ..config import Settings
 from ..db import Database
 from ..db.sql import compose, identifier
-from ..errors import AnalyticsError
+from ..ledger import CommitConflict, Ledger
 from .steps import REASON_DUPLICATE
 from .tables import AUDIENCE_TABLES, AUDIENCES, EXCLUSIONS, RECIPIENTS
 
@@ -30,7 +29,11 @@ GROUPS = ("target", "control")
 WRITE_ROWS = 100_000
 
 
-class AudienceConflict(AnalyticsError):
+#: the audience saves: rows in ``audience_exclusions`` and ``audience_recipients``, the commit in ``audiences``
+LEDGER = Ledger(AUDIENCES, stamp="created_at", prefix="audience")
+
+
+class AudienceConflict(CommitConflict):
     """Someone saved this sub_id at the same moment; theirs was kept."""
 
 
@@ -69,27 +72,17 @@ def ensure_tables(writer: Database) -> None:
 
 def saved(db: Database, sub_id: str, version: int | None = None) -> SavedAudience | None:
     """The current (or the given) version of ``sub_id``, None if never saved."""
-    if AUDIENCES.name not in db.tables():
-        return None
-    which = "AND version = %(version)s" if version else ""
-    rows = db.query_arrow(
-        "SELECT * FROM audiences WHERE sub_id = %(sub_id)s " + which +
-        " ORDER BY version DESC, created_at, write_id LIMIT 1", {"sub_id": sub_id, "version": version or 0}).to_pylist()
-    return SavedAudience(**rows[0]) if rows else None
+    row = LEDGER.version(db, {"sub_id": sub_id}, version) if version else LEDGER.current(db, {"sub_id": sub_id})
+    return SavedAudience(**row) if row else None
 
 
 def history(db: Database, sub_id: str) -> list[SavedAudience]:
     """Every version of ``sub_id``, oldest first."""
-    if AUDIENCES.name not in db.tables():
-        return []
-    rows = db.query_arrow("SELECT * FROM audiences WHERE sub_id = %(sub_id)s ORDER BY version, created_at, write_id"
-                          " LIMIT 1 BY version", {"sub_id": sub_id}).to_pylist()
-    return [SavedAudience(**row) for row in rows]
+    return [SavedAudience(**row) for row in LEDGER.history(db, {"sub_id": sub_id})]
 
 
 def next_version(db: Database, sub_id: str) -> int:
-    current = saved(db, sub_id)
-    return current.version + 1 if current else 1
+    return LEDGER.next_version(db, {"sub_id": sub_id})
 
 
 def members_sql(group: str, columns: tuple[str, ...] = ("user_id", "amplitude_id")) -> str:
@@ -134,37 +127,35 @@ def save(writer: Database, settings: Settings, *, sub_id: str, version: int, kin
     save committed the same version first, its audience is returned and this write stays invisible.
     """
     ensure_tables(writer)
-    write_id = secrets.token_hex(8)
+    write_id = LEDGER.write_id()
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     text = json.dumps(dict(parameters), default=str, ensure_ascii=False, sort_keys=True)
     rows = members.num_rows
     common = {"sub_id": sub_id, "version": version, "write_id": write_id}
-    writer.insert(EXCLUSIONS.name, (pa.table({
+    LEDGER.add_rows(writer, EXCLUSIONS, (pa.table({
         **_repeat(common, part.num_rows), "user_id": part.column("user_id"), "amplitude_id": part.column("amplitude_id"),
-        "reason": part.column("reason")}) for part in _slices(exclusions)), token=f"{write_id}-exclusions")
+        "reason": part.column("reason")}) for part in _slices(exclusions)), write_id, "exclusions")
     groups = pa.array(np.where(control, "control", "target"), pa.string())
     recipients = members.append_column("group", groups)
     constant = {"cohort_id": cohort_id, "salt": salt, "created_at": now, "created_by": user, "parameters": text}
-    writer.insert(RECIPIENTS.name, (pa.table({
+    LEDGER.add_rows(writer, RECIPIENTS, (pa.table({
         **_repeat(common, part.num_rows), "user_id": part.column("user_id"), "amplitude_id": part.column("amplitude_id"),
         "group": part.column("group"), **_repeat(constant, part.num_rows)}) for part in _slices(recipients)),
-        token=f"{write_id}-recipients")
+        write_id, "recipients")
     if before_commit is not None:
         before_commit()  # tests stop the write here
     commit = {**common, "kind": kind, "cohort_id": cohort_id, "salt": salt, "control_percent": control_percent,
               "holdout_version": holdout_version, "cohort_size": cohort_size,
               "target_size": int(rows - np.count_nonzero(control)), "control_size": int(np.count_nonzero(control)),
               "excluded_size": exclusions.num_rows, "parameters": text, "created_at": now, "created_by": user}
-    report = writer.write(AUDIENCES.name, AUDIENCES.arrow({name: [value] for name, value in commit.items()}),
-                          token=f"audience-{sub_id}-v{version}")
-    stored = saved(writer, sub_id, version)
-    if report.duplicate or stored is None or stored.write_id != write_id:
-        if stored is None:
-            raise AudienceConflict(f"The audience {sub_id} could not be saved; try again.")
-        return stored
-    audit(AuditEvent("write", f"audience:{kind}", {**parameters, "sub_id": sub_id, "version": version},
-                     rows, run_id=write_id, user=user), settings)
-    return stored
+    try:
+        committed = LEDGER.commit(writer, commit)
+    except CommitConflict:
+        raise AudienceConflict(f"The audience {sub_id} could not be saved; try again.") from None
+    if committed.won:
+        audit(AuditEvent("write", f"audience:{kind}", {**parameters, "sub_id": sub_id, "version": version},
+                         rows, run_id=write_id, user=user), settings)
+    return SavedAudience(**committed.row)
 
 
 def _slices(table: pa.Table) -> list[pa.Table]:

@@ -1,6 +1,6 @@
 """Drawing a raffle-week once, showing it again, redrawing or replacing a winner on purpose, and verifying.
 
-Every draw is a keyed write (see :mod:`.tables`): participants, picks, then the commit. Running the
+Every draw is a keyed write (:mod:`analytics.ledger`, tables in :mod:`.tables`): participants, picks, then the commit. Running the
 same raffle-week again shows the stored draw; a redraw (new participants read, same rules) or a
 replacement (the next pick of the same stream) is a new version, and the first stays in history.
 The commit's insert token (raffle, week, version) lets only one of two racing draws become that version.
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +20,8 @@ from ..access.identity import current_user
 from ..audit import AuditEvent, audit
 from ..config import Settings
 from ..db import Database
-from ..errors import AnalyticsError, ParameterError
+from ..errors import ParameterError
+from ..ledger import CommitConflict, Ledger
 from .fairness import commitment, participants_hash, picks, seed
 from .setup import Raffle, Week, ensure_tables, in_force, participants, read_salt, setups
 from .tables import DRAWS, PARTICIPANTS, WEEKS
@@ -30,7 +30,11 @@ WINNER, REPLACED = "winner", "replaced (unreachable)"
 PAST_WINNER = "won an earlier week"
 
 
-class DrawConflict(AnalyticsError):
+#: the draws: rows in ``raffle_participants`` and ``raffle_draws``, the commit in ``raffle_weeks``
+LEDGER = Ledger(WEEKS, stamp="drawn_at", prefix="raffle")
+
+
+class DrawConflict(CommitConflict):
     """Someone drew this raffle-week at the same moment; theirs was kept."""
 
 
@@ -63,22 +67,18 @@ class Draw:
 
 def stored(db: Database, raffle: str, week: Week, version: int | None = None) -> Draw | None:
     """The current (or the given) draw of a raffle-week; None if it was never drawn."""
-    if WEEKS.name not in db.tables():
-        return None
-    which = " AND version = %(version)s" if version else ""
-    rows = db.query_arrow("SELECT * FROM raffle_weeks WHERE raffle = %(r)s AND week_start = %(w)s" + which +
-                          " ORDER BY version DESC, drawn_at, write_id LIMIT 1",
-                          {"r": raffle, "w": week.start, "version": version or 0}).to_pylist()
-    return Draw(**rows[0]) if rows else None
+    key = _key(raffle, week)
+    row = LEDGER.version(db, key, version) if version else LEDGER.current(db, key)
+    return Draw(**row) if row else None
 
 
 def history(db: Database, raffle: str, week: Week) -> list[Draw]:
-    if WEEKS.name not in db.tables():
-        return []
-    rows = db.query_arrow("SELECT * FROM raffle_weeks WHERE raffle = %(r)s AND week_start = %(w)s"
-                          " ORDER BY version, drawn_at, write_id LIMIT 1 BY version",
-                          {"r": raffle, "w": week.start}).to_pylist()
-    return [Draw(**row) for row in rows]
+    """Every draw version of the raffle-week, oldest first."""
+    return [Draw(**row) for row in LEDGER.history(db, _key(raffle, week))]
+
+
+def _key(raffle: str, week: Week) -> dict[str, Any]:
+    return {"raffle": raffle, "week_start": week.start}
 
 
 PICKS_SQL = ("SELECT rank, user_id, status FROM raffle_draws WHERE raffle = %(raffle)s AND week_start = %(week)s"
@@ -143,11 +143,11 @@ def draw(writer: Database, settings: Settings, raffle: str, week: Week, *, winne
     _check_enough(week, winners, len(users), len(pool))
     list_hash = participants_hash(zip(users, excluded, strict=True))
     chosen = picks(seed(read_salt(settings, setup), raffle, week.start, list_hash), pool, winners)
-    write_id = secrets.token_hex(8)
-    writer.insert(PARTICIPANTS.name, PARTICIPANTS.arrow({
+    write_id = LEDGER.write_id()
+    LEDGER.add_rows(writer, PARTICIPANTS, PARTICIPANTS.arrow({
         "raffle": [raffle] * len(users), "week_start": [week.start] * len(users), "write_id": [write_id] * len(users),
         "user_id": users, "completed_at": found.column("completed_at").to_pylist(), "excluded": excluded}),
-        token=f"{write_id}-participants")
+        write_id, "participants")
     parameters = {"raffle": raffle, "week": week.start.isoformat(), "winners": winners, "timezone": setup.timezone,
                   "scenario": setup.scenario, "steps": setup.steps,
                   "exclude_past_winners": setup.exclude_past_winners}
@@ -185,7 +185,7 @@ def replace_winner(writer: Database, settings: Settings, raffle: str, week: Week
     following = picks(seed(read_salt(settings, setup), raffle, week.start, current.participants_hash), pool,
                       len(rows) + 1)[-1]
     statuses = [(row["user_id"], REPLACED if row["user_id"] == unreachable else row["status"]) for row in rows]
-    plan = _Plan(setup, week, secrets.token_hex(8), current.participants_write, current.participants_hash,
+    plan = _Plan(setup, week, LEDGER.write_id(), current.participants_write, current.participants_hash,
                  current.participants, current.eligible, current.winners, [*statuses, (following, WINNER)],
                  f"replacement of {unreachable}", {**json.loads(current.parameters), "replaced": unreachable})
     now = (now or dt.datetime.now(dt.UTC)).replace(tzinfo=None, microsecond=0)
@@ -197,12 +197,12 @@ def _commit(writer: Database, settings: Settings, plan: _Plan, current: Draw | N
     """Write the picks, then the commit row (the next version, decided by the commit's token); audit the draw."""
     version = current.version + 1 if current else 1
     raffle, week, size = plan.setup.raffle, plan.week, len(plan.picks)
-    writer.insert(DRAWS.name, DRAWS.arrow({
+    LEDGER.add_rows(writer, DRAWS, DRAWS.arrow({
         "raffle": [raffle] * size, "week_start": [week.start] * size, "version": [version] * size,
         "write_id": [plan.write_id] * size, "rank": list(range(1, size + 1)),
         "user_id": [item[0] for item in plan.picks], "status": [item[1] for item in plan.picks],
         "commitment": [plan.setup.commitment] * size, "participants_hash": [plan.participants_hash] * size,
-        "drawn_at": [now] * size, "drawn_by": [user] * size}), token=f"{plan.write_id}-picks")
+        "drawn_at": [now] * size, "drawn_by": [user] * size}), plan.write_id, "picks")
     if before_commit is not None:
         before_commit()  # tests stop the write here
     row = {"raffle": raffle, "week_start": week.start, "version": version, "write_id": plan.write_id,
@@ -211,15 +211,14 @@ def _commit(writer: Database, settings: Settings, plan: _Plan, current: Draw | N
            "participants": plan.participants, "eligible": plan.eligible, "winners": plan.winners, "picks": size,
            "reason": plan.reason, "parameters": json.dumps(dict(plan.parameters), sort_keys=True, ensure_ascii=False),
            "drawn_at": now, "drawn_by": user}
-    writer.insert(WEEKS.name, WEEKS.arrow({name: [value] for name, value in row.items()}),
-                  token=f"raffle-{raffle}-{week.start}-v{version}")
-    kept = stored(writer, raffle, week, version)
-    if kept is None:
-        raise DrawConflict(f"The draw of {raffle} for {week.label} could not be saved; try again.")
-    if kept.write_id == plan.write_id:
+    try:
+        committed = LEDGER.commit(writer, row)
+    except CommitConflict:
+        raise DrawConflict(f"The draw of {raffle} for {week.label} could not be saved; try again.") from None
+    if committed.won:
         audit(AuditEvent("write", f"raffle:{raffle}", {**plan.parameters, "version": version, "reason": plan.reason},
                          size, run_id=plan.write_id, user=user or current_user()), settings)
-    return kept  # a racing draw's commit, if it won: both are valid draws of the same stream
+    return Draw(**committed.row)  # a racing draw's commit, if it won: both are valid draws of the same stream
 
 
 def _past_winners(db: Database, raffle: str, week: Week) -> set[int]:
@@ -227,9 +226,8 @@ def _past_winners(db: Database, raffle: str, week: Week) -> set[int]:
     if DRAWS.name not in db.tables():
         return set()
     rows = db.query_arrow(
-        "SELECT DISTINCT user_id FROM raffle_draws WHERE raffle = %(r)s AND week_start < %(w)s AND status = %(s)s"
-        " AND write_id IN (SELECT write_id FROM (SELECT write_id, week_start FROM raffle_weeks WHERE raffle = %(r)s"
-        " AND week_start < %(w)s ORDER BY version DESC LIMIT 1 BY week_start))",
+        "SELECT DISTINCT user_id FROM raffle_draws WHERE raffle = %(r)s AND week_start < %(w)s AND status = %(s)s AND "
+        + LEDGER.committed("raffle = %(r)s AND week_start < %(w)s", current=True),
         {"r": raffle, "w": week.start, "s": WINNER}).to_pylist()
     return {row["user_id"] for row in rows}
 
@@ -284,9 +282,9 @@ def _rule_check(db: Database, setup: Raffle, current: Draw, listed: list[dict[st
     if not setup.exclude_past_winners:
         return "past winners", False, f"{len(left_out)} left out although {setup.past_winners_rule}"
     earlier = db.query_arrow(  # the winners of any committed draw of an earlier week made before this one
-        "SELECT DISTINCT user_id FROM raffle_draws WHERE raffle = %(r)s AND week_start < %(w)s AND status = %(s)s"
-        " AND write_id IN (SELECT write_id FROM raffle_weeks WHERE raffle = %(r)s AND week_start < %(w)s"
-        " AND drawn_at <= %(at)s)", {"r": current.raffle, "w": current.week_start, "s": WINNER, "at": current.drawn_at})
+        "SELECT DISTINCT user_id FROM raffle_draws WHERE raffle = %(r)s AND week_start < %(w)s AND status = %(s)s AND "
+        + LEDGER.committed("raffle = %(r)s AND week_start < %(w)s AND drawn_at <= %(at)s"),
+        {"r": current.raffle, "w": current.week_start, "s": WINNER, "at": current.drawn_at})
     stray = left_out - set(earlier.column("user_id").to_pylist())
     if stray:
         return "past winners", False, f"left out without having won an earlier week: {len(stray)} (user {min(stray)}…)"

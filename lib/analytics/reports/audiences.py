@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from ..audiences import AudienceRequest, Filters, suggested_sub_id
 from ..audiences.pipeline import AudienceOutcome, plan_request, save_plan
-from ..audiences.store import EXCLUSIONS_SQL, members_sql
+from ..audiences.store import EXCLUSIONS_SQL, LEDGER, members_sql
 from ..audiences.tables import AUDIENCES, EXCLUSIONS, RECIPIENTS
 from ..context import RunContext
 from ..db.sql import compose, identifier
@@ -139,11 +139,11 @@ def past_audiences(ctx: RunContext, sub_id: str = "", start: dt.date | None = No
     if sub_id and db.scalar("SELECT count() FROM audiences WHERE sub_id = %(s)s", {"s": sub_id}):
         also = (ReportQuery(
             name="audience_recipients", title=f"Recipients of {sub_id}, every version",
-            sql=compose("SELECT {c} FROM audience_recipients WHERE sub_id = %(s)s AND write_id IN "
-                        "(SELECT write_id FROM audiences WHERE sub_id = %(s)s) ORDER BY version, {g}, user_id",
+            sql=compose("SELECT {c} FROM audience_recipients WHERE sub_id = %(s)s AND ",
                         c=[identifier(column, RECIPIENTS.columns) for column in
-                           ("sub_id", "version", "group", "user_id", "amplitude_id", "created_at", "created_by")],
-                        g=identifier("group", RECIPIENTS.columns)),
+                           ("sub_id", "version", "group", "user_id", "amplitude_id", "created_at", "created_by")])
+            + LEDGER.committed("sub_id = %(s)s")
+            + compose(" ORDER BY version, {g}, user_id", g=identifier("group", RECIPIENTS.columns)),
             params={"s": sub_id}, key_params={"sub_id": sub_id}, headers=RECIPIENTS.labels,
             label=f"Recipients of {sub_id}"),)
     looked_for = f" with '{sub_id}' in the sub_id" if sub_id else ""

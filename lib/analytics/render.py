@@ -13,6 +13,8 @@ import html
 from typing import Any
 from urllib.parse import urlencode
 
+import pandas as pd
+
 from .exports.spool import PREVIEW_ROWS
 from .pipeline import RunOutcome
 from .results import Chart, Notice
@@ -33,12 +35,37 @@ def outcome_html(outcome: RunOutcome, *, downloads_url: str = "", share_url: str
         query = urlencode({name: _url_value(value) for name, value in outcome.values.items() if value not in (None, "")},
                           doseq=True)
         share = f"<p><a class='share' href='{html.escape(share_url + '?' + query)}'>Link to this form</a></p>"
-    preview = shown.to_html(index=False, na_rep="", classes="preview", border=0, escape=True)
+    preview = plain_preview(shown).to_html(index=False, na_rep="", classes="preview", border=0, escape=True)
     notices = "".join(notice_html(notice) for notice in outcome.query.notices)
     charts = "".join(chart_html(chart) for chart in outcome.query.charts)
     return (f"<div class='run-result'>{notices}<p class='title'>{html.escape(outcome.query.title)}</p>"
             f"<p><b class='row-count'>{outcome.rows:,}</b> rows.{html.escape(more)}</p>"
             f"{facts}{funnel_html(outcome.query.funnel)}{files}{share}{preview}{charts}</div>")
+
+
+def plain_preview(frame: pd.DataFrame) -> pd.DataFrame:
+    """The preview in the page's words: days as 01.08.2026, times as 01.08.2026 13:08:05, yes/no for switches
+    (never ``True`` or ISO dates beside the form's dd.mm.yyyy)."""
+    shown = frame.copy()
+    for name in shown.columns:
+        values = shown[name]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            shown[name] = values.dt.strftime("%d.%m.%Y %H:%M:%S").where(values.notna(), "")
+        elif pd.api.types.is_bool_dtype(values):
+            shown[name] = values.map({True: "yes", False: "no"})
+        elif values.dtype == object:
+            shown[name] = values.map(_plain_value)
+    return shown
+
+
+def _plain_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return f"{value:%d.%m.%Y %H:%M:%S}"
+    if isinstance(value, dt.date):
+        return f"{value:%d.%m.%Y}"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return value
 
 
 NOTICE_COLOURS = {"red": ("#fdecea", "#b00020"), "yellow": ("#fff8e1", "#8a6d00"), "ok": ("#e8f5e9", "#1b5e20"),

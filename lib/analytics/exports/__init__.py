@@ -31,7 +31,8 @@ class ExportResult:
     def note(self) -> str:
         """What a person should know about the file, in plain words."""
         if self.extra_sheets:
-            return f"{self.rows:,} rows, and the sheets {', '.join(self.extra_sheets)}."
+            sheets = ", ".join(f"“{sheet}”" for sheet in self.extra_sheets)
+            return f"{self.rows:,} rows, and the sheet{'s' if len(self.extra_sheets) > 1 else ''} {sheets}."
         if self.sheets > 1:
             return (f"{self.rows:,} rows: more than one Excel sheet holds, so the file has {self.sheets} sheets; "
                     "each starts with the header.")

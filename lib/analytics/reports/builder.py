@@ -25,6 +25,7 @@ from .base import Notice, ReportQuery, default_period
 # Tables open to the builder, and the time column its date range applies to.
 BUILDER_TABLES = {"cards": "added_at", "events": "event_date", "pushes": "created_at", "push_deliveries": "sent_at",
                   "users": "registered_at", "partners": "created_at", "experiment_assignments": "assigned_at"}
+THEN_BY = {"events": "event_time"}  # within a day, in time order (the day column is the one the period filters on)
 LIMITED_SHEET = "Only part of the rows"  # the workbook's sheet that says so
 
 
@@ -57,7 +58,8 @@ def export_builder(ctx: RunContext, table: str = "cards", columns: Sequence[str]
             raise ParameterError("partner_id", partner_id, f"table {table} has no partner; leave it at 0")
         filters += " AND partner_id = %(partner)s"
     params: dict[str, Any] = {"start": start, "end": end, "partner": partner_id}
-    sql = compose("SELECT {c} FROM {t}", c=chosen, t=_table(table)) + filters + compose(" ORDER BY {o}", o=time_column)
+    sql = compose("SELECT {c} FROM {t}", c=chosen, t=_table(table)) + filters + compose(
+        " ORDER BY {o}", o=[time_column, *([column(table, THEN_BY[table])] if table in THEN_BY else [])])
     period = f"from {start:%d.%m.%Y} to {end:%d.%m.%Y}" + (f" for partner {partner_id}" if partner_id else "")
     query = ReportQuery(name=f"export_{table}", title=f"{table}: rows {period}", sql=sql, params=params,
                         key_params={"from": start, "to": end}, headers=WAREHOUSE[table].labels,

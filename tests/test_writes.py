@@ -21,6 +21,7 @@ import pyarrow as pa
 import pytest
 
 from analytics import Database, TableSpec, connect, load_settings
+from analytics.db.manifest import read_manifest
 from analytics.errors import DatabaseError
 
 DAYS = [dt.date(2026, 10, 1) + dt.timedelta(days=offset) for offset in range(7)]
@@ -220,7 +221,7 @@ def assert_no_leftovers(db: Database, table: str) -> None:
         assert not [name for name in db._all_tables() if name.startswith("_analytics_stage_")]  # type: ignore[attr-defined]
         return
     folder = db.root / table  # type: ignore[attr-defined]
-    listed = {part.name for part in db._manifest(table).parts}  # type: ignore[attr-defined]
+    listed = set(read_manifest(folder).names)
     present = {entry.name for entry in folder.iterdir()}
     own = {"schema.json", "manifest.json", "empty.parquet", "retired.log", ".lock", ".compact.lock"}
     assert listed <= present and present - listed <= own, present - listed - own

@@ -3,8 +3,9 @@
 chDB locks a data directory to one process, but Voilà runs a kernel per visitor and the
 scheduler runs notebooks side by side. So no process owns the data: every table is a folder
 of immutable Parquet parts, ``schema.json`` and ``manifest.json`` (see :mod:`.manifest`), and
-every process opens its own in-memory chDB session in which each table is a view over exactly
-the parts the manifest lists (``file('<table>/{part-a,part-b}.parquet')``).
+in every process one :class:`~.engine.Engine` per store folder keeps chDB views over exactly the
+parts each manifest lists (``file('<table>/{part-a,part-b}.parquet')``); every connection to that
+folder in the process is a handle on it, so views, their cache and snapshots live where chDB's views do.
 
 * A write prepares its part files under hidden temporary names, then takes the table's writer
   lock and commits one new manifest: readers see the whole write or none of it. A writer killed
@@ -13,7 +14,8 @@ the parts the manifest lists (``file('<table>/{part-a,part-b}.parquet')``).
 * Inserts carry an optional token; a token the manifest already holds makes the insert a no-op,
   decided under the lock, so two processes racing with one token commit one copy.
 * Parts removed from the list are deleted only after a grace period, so a query or a run that
-  still reads an older list (a :meth:`snapshot`) finds its files.
+  still reads an older list (a :meth:`snapshot`) finds its files. A snapshot holds against every
+  writer, another connection of the same process included.
 * A table whose files cannot be read (a folder or part this account may not open, a part that is not
   a regular file) gets no view: queries that touch it fail with :class:`UnreadableTableError` naming it,
   the other tables answer. Only regular files are ever handed to chDB as parts.
@@ -53,6 +55,7 @@ from ..errors import (
     UnknownTableError,
 )
 from .base import Database, WriteReport
+from .engine import EMPTY_PART, SCHEMA_FILE, Engine, Reading, Snapshot, attach, is_plain_name, part_problem, quoted_name
 from .failures import (
     SYNTAX_ERROR,
     BlockedReadError,
@@ -80,12 +83,10 @@ from .sql import sql_string
 from .tables import Partitioning, TableSpec
 from .types import arrow_schema, conform
 
-SCHEMA_FILE = "schema.json"
-EMPTY_PART = "empty.parquet"
 _UNSAFE_PATH_CHARACTERS = set("*?{}[],'\\\n\r\0")
 # chDB is ClickHouse 26: the first setting makes it accept SQL written for the 18.16 servers we also
 # support; the second reads part files with pread, not mmap, so resident memory does not grow with file size;
-# the third lets a view list tens of thousands of parts (before compaction) in its file pattern.
+# the third lets a query list tens of thousands of parts (before compaction) in a file pattern.
 SESSION_SETTINGS = {"joined_subquery_requires_alias": 0, "storage_file_read_method": "pread", "max_query_size": 64 * 2**20}
 # Streams (exports) read Parquet with a small prefetch budget, so memory stays flat as rows grow.
 STREAMING_SETTINGS = {"input_format_parquet_memory_high_watermark": 32 * 2**20, "max_block_size": 16_384,
@@ -108,16 +109,15 @@ class EmbeddedStore(Database):
             raise StoreError(f"The embedded store's folder '{root}' has characters that cannot be used in a path "
                              "pattern (* ? {{ }} [ ] , quote, backslash); choose another folder.")
         self.root = root
-        self._lock = threading.RLock()
-        self._session: Any = None  # chdb.session.Session, imported on first use
+        self._lock = threading.RLock()  # this connection's session: one query is prepared at a time
+        self._engine: Engine | None = attach(root)  # views, manifests and snapshots of the folder in this process
+        self._session: Any = None  # this connection's chdb.session.Session, made on first query
         self._session_pid = 0
-        self._views: dict[str, tuple[int, int]] = {}  # table -> (schema inode, manifest generation) of its view
-        self._view_files: dict[str, list[Path]] = {}  # table -> the files its view reads
-        self._unreadable: dict[str, UnreadableTableError] = {}  # tables left without a view, and why
+        self._database = ""  # the engine's database the session reads (USE), live or the snapshot's
         self._applied_settings: dict[str, Any] = {}
-        self._manifests: dict[str, tuple[tuple[int, int, int], Manifest]] = {}  # read cache by the file's stat
-        self._pinned: dict[str, Manifest] | None = None  # set inside snapshot()
-        self._specs: dict[str, tuple[tuple[int, int], TableSpec]] = {}
+        self._snapshot: Snapshot | None = None  # set inside snapshot()
+        self._snapshot_depth = 0
+        self._snapshot_lock = threading.Lock()
 
     def query_settings(self, overrides: Mapping[str, Any] | None = None, *, stream: bool = False) -> dict[str, Any]:
         limits = super().query_settings(overrides, stream=stream)
@@ -125,36 +125,20 @@ class EmbeddedStore(Database):
 
     # --- catalog ---------------------------------------------------------------------------
     def tables(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        return sorted(entry.name for entry in os.scandir(self.root)
-                      if entry.is_dir() and not entry.name.startswith(".") and _holds_table(Path(entry.path)))
+        return self._engine_here().tables()
 
     def columns(self, table: str) -> dict[str, str]:
         return dict(self.spec(table).columns)
 
     def spec(self, table: str) -> TableSpec:
-        path = self.root / table / SCHEMA_FILE
-        try:
-            found = path.stat() if _is_plain_name(table) else None
-        except (FileNotFoundError, NotADirectoryError):
-            found = None
-        except OSError as error:
-            raise self._unreadable_file(table, SCHEMA_FILE, error) from None
-        if found is None:
-            raise UnknownTableError(table, self.tables())
-        cached = self._specs.get(table)
-        if cached is None or cached[0] != (found.st_ino, found.st_mtime_ns):
-            try:
-                spec = TableSpec.from_json(table, json.loads(path.read_text(encoding="utf-8")))
-            except (OSError, ValueError) as error:
-                raise self._unreadable_file(table, SCHEMA_FILE, error) from None
-            self._specs[table] = cached = ((found.st_ino, found.st_mtime_ns), spec)
-        return cached[1]
+        return self._engine_here().spec(table)
 
-    def _unreadable_file(self, table: str, name: str, error: Exception) -> UnreadableTableError:
-        path = self.root / table / name if name else self.root / table
-        return UnreadableTableError(table, f"{table}/{name}" if name else table, _reason(error), path=str(path))
+    def _engine_here(self) -> Engine:
+        """This process's engine of the folder (a closed or forked handle attaches again)."""
+        engine = self._engine
+        if engine is None or engine.pid != os.getpid():
+            engine = self._engine = attach(self.root)
+        return engine
 
     def create_table(self, spec: TableSpec) -> None:
         self._refuse_if_read_only(f"create table {spec.name}")
@@ -183,7 +167,7 @@ class EmbeddedStore(Database):
     def drop_table(self, name: str) -> None:
         self._refuse_if_read_only(f"drop table {name}")
         folder = self.root / name
-        if not (_is_plain_name(name) and folder.is_dir()):
+        if not (is_plain_name(name) and folder.is_dir()):
             return
         trash = self.root / f".drop-{name}-{uuid.uuid4().hex}"
         os.rename(folder, trash)  # disappears at once for every reader
@@ -327,52 +311,68 @@ class EmbeddedStore(Database):
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:
-        """Inside, every query reads the list of parts each table had when first read here."""
-        if self._pinned is not None:
-            yield
-            return
-        self._pinned = {}
+        """Inside, every query of this connection reads the list of parts each table had when first read here.
+
+        Writes of other connections and processes stay unseen until it ends. Nested (or entered by two threads
+        on one connection) it is one snapshot, ended when the last leaves.
+        """
+        engine = self._engine_here()
+        with self._snapshot_lock:
+            if self._snapshot is None:
+                self._snapshot = engine.begin()
+            self._snapshot_depth += 1
+            snapshot = self._snapshot
         try:
             yield
         finally:
-            self._pinned = None
+            with self._snapshot_lock:
+                self._snapshot_depth -= 1
+                if self._snapshot_depth == 0:
+                    self._snapshot = None
+                    engine.end(snapshot)
 
     # --- reading -------------------------------------------------------------------------------
     def _stream(self, bound_sql: str, settings: dict[str, Any]) -> Iterator[pa.Table]:
         with self._lock:
-            session = self._open_session()
-            self._apply(session, settings)
-            self._sync_views(session)
-            limit = settings.get("max_execution_time") or 0
-            call = _Bounded(limit + STUCK_GRACE_SECONDS if limit else None)
+            reading = self._engine_here().reading(self._snapshot)
             try:
-                self._check_statement(session, call, bound_sql, settings)
-                types = self._result_types(session, call, bound_sql, settings)
-                schema = arrow_schema(types)
-                produced, stream, failed = False, None, False
+                session = self._open_session()
+                self._apply(session, settings)
+                self._use(session, reading.database)
+                limit = settings.get("max_execution_time") or 0
+                call = _Bounded(limit + STUCK_GRACE_SECONDS if limit else None)
                 try:
-                    stream = call(session.send_query, bound_sql, "ArrowTable")
-                    while (chunk := call(stream.fetch)) is not None:
-                        if chunk.num_rows:
-                            produced = True
-                            yield conform(_rename(chunk, list(types)), types)
-                except _engine_errors() as error:
-                    failed = True
-                    self._forget_session()  # chDB leaves a session whose stream failed midway unusable
-                    raise self._translated(error, bound_sql, settings) from None
-                finally:
-                    if stream is not None and not (failed or call.stuck):
-                        call(stream.cancel)  # a no-op once the stream is read to its end; stops one left early
-            except _StuckCall as stuck:
-                raise self._stopped(stuck, bound_sql, limit) from None
-            except BaseException:
-                if call.stuck:  # interrupted while chDB still works: that call keeps the session
-                    self._forget_session(closing=False)
-                raise
-            if not produced:
-                yield schema.empty_table()
+                    self._check_statement(session, call, bound_sql, settings, reading)
+                    types = self._result_types(session, call, bound_sql, settings, reading)
+                    schema = arrow_schema(types)
+                    produced, stream, failed = False, None, False
+                    try:
+                        stream = call(session.send_query, bound_sql, "ArrowTable")
+                        reading.started()  # chDB resolved the views as the query was sent
+                        while (chunk := call(stream.fetch)) is not None:
+                            if chunk.num_rows:
+                                produced = True
+                                yield conform(_rename(chunk, list(types)), types)
+                    except _engine_errors() as error:
+                        failed = True
+                        self._forget_session()  # chDB leaves a session whose stream failed midway unusable
+                        raise self._translated(error, bound_sql, settings, reading) from None
+                    finally:
+                        if stream is not None and not (failed or call.stuck):
+                            call(stream.cancel)  # a no-op once the stream is read to its end; stops one left early
+                except _StuckCall as stuck:
+                    raise self._stopped(stuck, bound_sql, limit, reading) from None
+                except BaseException:
+                    if call.stuck:  # interrupted while chDB still works: that call keeps the session
+                        self._forget_session(closing=False)
+                    raise
+                if not produced:
+                    yield schema.empty_table()
+            finally:
+                reading.started()  # safety net: once the query was sent, or it failed before
 
-    def _check_statement(self, session: Any, call: _Bounded, bound_sql: str, settings: dict[str, Any]) -> None:
+    def _check_statement(self, session: Any, call: _Bounded, bound_sql: str, settings: dict[str, Any],
+                         reading: Reading) -> None:
         """Parse the SQL without running it: one statement, and a query (SELECT) or nothing runs.
 
         The SQL reaches chDB only as a string literal here, so a second statement smuggled into the text
@@ -382,14 +382,15 @@ class EmbeddedStore(Database):
             formatted = str(call(session.query, "SELECT formatQuerySingleLine(" + sql_string(bound_sql) + ")",
                                  "TabSeparatedRaw"))
         except _engine_errors() as error:
-            raise self._translated(error, bound_sql, settings) from None
+            raise self._translated(error, bound_sql, settings, reading) from None
         if not is_query_text(formatted):
             kind = (formatted.split(None, 1) or ["empty"])[0].upper()
             if self.read_only:
                 raise ReadOnlyAccountError(sql=bound_sql)
             raise NotAQueryError(kind, sql=bound_sql)
 
-    def _result_types(self, session: Any, call: _Bounded, bound_sql: str, settings: dict[str, Any]) -> dict[str, str]:
+    def _result_types(self, session: Any, call: _Bounded, bound_sql: str, settings: dict[str, Any],
+                      reading: Reading) -> dict[str, str]:
         """Column types of a query (chDB's Arrow output alone carries DateTime as uint32)."""
         try:
             described = call(session.query, "DESCRIBE TABLE (" + bound_sql + "\n)", "ArrowTable")
@@ -397,25 +398,28 @@ class EmbeddedStore(Database):
             if code_of(str(error)) == SYNTAX_ERROR:  # it parsed alone: a clause a subquery may not have
                 raise QueryError("The query must be one SELECT without INTO OUTFILE, FORMAT or a closing semicolon.",
                                  sql=bound_sql, code=SYNTAX_ERROR, server_message=str(error)) from None
-            raise self._translated(error, bound_sql, settings) from None
+            raise self._translated(error, bound_sql, settings, reading) from None
         return dict(zip(described.column("name").to_pylist(), described.column("type").to_pylist(), strict=True))
 
-    def _translated(self, error: Exception, sql: str, settings: dict[str, Any]) -> Exception:
+    def _translated(self, error: Exception, sql: str, settings: dict[str, Any], reading: Reading) -> Exception:
         text = str(error)
         translated = translate(code_of(text), text, sql=sql, limit_seconds=settings.get("max_execution_time"))
-        if isinstance(translated, UnknownTableError) and translated.table in self._unreadable:
-            return self._unreadable[translated.table].for_query(sql)
-        for table, files in self._view_files.items():  # a part that became unreadable after its view was made
+        if isinstance(translated, UnknownTableError) and translated.table in reading.unreadable:
+            return reading.unreadable[translated.table].for_query(sql)
+        for table, files in reading.files.items():  # a part that became unreadable after its view was made
             culprit = next((path for path in files if str(path) in text), None)
             if culprit is not None and not isinstance(translated, QueryTimeoutError):
-                problem = _part_problem(culprit) or "could not be read"
+                problem = part_problem(culprit) or "could not be read"
                 return UnreadableTableError(table, f"{table}/{culprit.name}", problem, path=str(culprit), sql=sql)
         return translated
 
-    def _stopped(self, stuck: _StuckCall, sql: str, limit: float) -> BlockedReadError:
-        """A call stayed inside chDB past the time limit: find the file that blocks, free the caller, drop the session."""
-        blocking = [(table, path, problem) for table, files in self._view_files.items() for path in files
-                    if (problem := _part_problem(path))]
+    def _stopped(self, stuck: _StuckCall, sql: str, limit: float, reading: Reading) -> BlockedReadError:
+        """A call stayed inside chDB past the time limit: find the file that blocks, free the caller, drop the session.
+
+        The engine checks every part again before the next query, so the file is then refused up front.
+        """
+        blocking = [(table, path, problem) for table, files in reading.files.items() for path in files
+                    if (problem := part_problem(path))]
         blocking.sort(key=lambda found: "pipe" not in found[2])  # a pipe is what holds a read; name it first
         for _, path, _ in blocking:
             _release_pipe_reader(path)  # a reader waiting on a pipe gets end-of-file and the call ends
@@ -423,6 +427,7 @@ class EmbeddedStore(Database):
         if stuck.worker.is_alive():
             log.warning("A chDB call is still blocked after the query's time limit; its session is given up: %s", sql)
         self._forget_session(closing=not stuck.worker.is_alive())
+        self._engine_here().recheck()
         if not blocking:
             return BlockedReadError(limit, sql=sql)
         table, path, problem = blocking[0]
@@ -430,12 +435,9 @@ class EmbeddedStore(Database):
 
     def _open_session(self) -> Any:
         if self._session is None or self._session_pid != os.getpid():  # a forked child needs its own
-            from chdb import session as chdb_session  # noqa: PLC0415 - ~200 MB; only the embedded store needs it
-
-            self._session = chdb_session.Session(":memory:")
+            self._session = self._engine_here().open_session()
             self._session_pid = os.getpid()
-            self._views = {}
-            self._view_files = {}
+            self._database = ""
             self._applied_settings = {}
         return self._session
 
@@ -446,76 +448,11 @@ class EmbeddedStore(Database):
                 self._session.close()
         self._session = None
 
-    def _sync_views(self, session: Any) -> None:
-        """One view per table over exactly the parts its manifest lists (or the pinned list in a snapshot).
-
-        A table whose files cannot be read gets no view (queries naming it are told why); the others answer.
-        """
-        current: dict[str, tuple[int, int]] = {}
-        unreadable: dict[str, UnreadableTableError] = {}
-        for table in self.tables():
-            try:
-                current[table] = self._view_signature(table)
-                if self._views.get(table) != current[table]:
-                    self._view_files[table] = self._readable_parts(table)
-            except UnreadableTableError as error:
-                unreadable[table] = error
-                current.pop(table, None)
-        self._unreadable = unreadable
-        for table in set(self._views) - set(current):
-            session.query("DROP VIEW IF EXISTS `" + table + "`")
-            del self._views[table]
-            self._view_files.pop(table, None)
-        for table, signature in current.items():
-            if self._views.get(table) == signature:
-                continue
-            names = [path.name[: -len(".parquet")] for path in self._view_files[table]]
-            files = EMPTY_PART if names == [Path(EMPTY_PART).stem] else "{" + ",".join(names) + "}.parquet"
-            structure = ", ".join(f"`{name}` {kind}" for name, kind in self.columns(table).items())
-            pattern = sql_string(str(self.root / table / files))
-            session.query("CREATE OR REPLACE VIEW `" + table + "` AS SELECT * FROM file("
-                          + pattern + ", Parquet, " + sql_string(structure) + ")")
-            self._views[table] = signature
-
-    def _view_signature(self, table: str) -> tuple[int, int]:
-        """What a table's view depends on: its schema file and its manifest's generation."""
-        try:
-            schema = (self.root / table / SCHEMA_FILE).stat()
-        except OSError as error:
-            raise self._unreadable_file(table, SCHEMA_FILE, error) from None
-        self.spec(table)  # readable and well formed
-        return schema.st_ino, self._manifest(table).generation
-
-    def _readable_parts(self, table: str) -> list[Path]:
-        """The files a view will read, each checked to be a regular file this account can open."""
-        folder = self.root / table
-        paths = [folder / part.name for part in self._manifest(table).parts] or [folder / EMPTY_PART]
-        for path in paths:
-            problem = _part_problem(path)
-            if problem:
-                raise UnreadableTableError(table, f"{table}/{path.name}", problem, path=str(path))
-        return paths
-
-    def _manifest(self, table: str) -> Manifest:
-        if self._pinned is not None and table in self._pinned:
-            return self._pinned[table]
-        folder = self.root / table
-        try:
-            found = (folder / MANIFEST_FILE).stat()
-            signature = (found.st_ino, found.st_mtime_ns, found.st_size)
-        except FileNotFoundError:
-            signature = (0, 0, 0)
-        except OSError as error:
-            raise self._unreadable_file(table, MANIFEST_FILE, error) from None
-        cached = self._manifests.get(table)
-        try:
-            manifest = cached[1] if cached and cached[0] == signature and signature[0] else read_manifest(folder)
-        except (OSError, StoreError) as error:
-            raise self._unreadable_file(table, MANIFEST_FILE, error.__cause__ or error) from None
-        self._manifests[table] = (signature, manifest)
-        if self._pinned is not None:
-            self._pinned[table] = manifest
-        return manifest
+    def _use(self, session: Any, database: str) -> None:
+        """Point the session at the engine's database of this query (the live views or the snapshot's)."""
+        if database != self._database:
+            session.query("USE " + quoted_name(database))
+            self._database = database
 
     def _apply(self, session: Any, settings: dict[str, Any]) -> None:
         settings = {**SESSION_SETTINGS, **settings}
@@ -532,6 +469,9 @@ class EmbeddedStore(Database):
             if self._session is not None and self._session_pid == os.getpid():
                 self._session.close()
             self._session = None
+            if self._engine is not None:
+                self._engine.detach()
+                self._engine = None
 
 
 class _PartFile:
@@ -666,59 +606,11 @@ class _Bounded:
         return outcome.get("value")
 
 
-def _holds_table(folder: Path) -> bool:
-    """Whether a folder of the store is a table; one this account cannot look into counts (queries say why)."""
-    try:
-        return stat.S_ISREG((folder / SCHEMA_FILE).stat().st_mode)
-    except (FileNotFoundError, NotADirectoryError):
-        return False
-    except OSError:
-        return True
-
-
-def _part_problem(path: Path) -> str:
-    """Why a part cannot be handed to chDB ("" when it can): only regular files this account may open are parts.
-
-    Opened without following links and without blocking, so a pipe in place of a part cannot hold us.
-    """
-    try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY)
-    except OSError as error:
-        if os.path.islink(path):
-            return "is a symbolic link, not a part file"
-        return _reason(error)
-    try:
-        mode = os.fstat(descriptor).st_mode
-    finally:
-        os.close(descriptor)
-    if stat.S_ISREG(mode):
-        return ""
-    kind = ("a directory" if stat.S_ISDIR(mode) else "a named pipe" if stat.S_ISFIFO(mode)
-            else "a socket" if stat.S_ISSOCK(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
-            else "not a file")
-    return f"is {kind}, not a regular file"
-
-
 def _release_pipe_reader(path: Path) -> None:
     """Open a pipe for writing and close it: a reader blocked opening it gets end-of-file (none waiting: no-op)."""
     with contextlib.suppress(OSError):
         if stat.S_ISFIFO(os.lstat(path).st_mode):
             os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
-
-
-def _reason(error: BaseException) -> str:
-    """A file error in words: "cannot be read by this account (permission denied)", "is missing"."""
-    if isinstance(error, PermissionError):
-        return "cannot be read by this account (permission denied)"
-    if isinstance(error, (FileNotFoundError, NotADirectoryError)):
-        return "is missing"
-    if isinstance(error, IsADirectoryError):
-        return "is a directory, not a file"
-    if isinstance(error, ValueError):
-        return "is damaged (not the expected JSON)"
-    if isinstance(error, OSError) and error.strerror:
-        return f"cannot be read ({error.strerror.lower()})"
-    return "cannot be read"
 
 
 def _engine_errors() -> tuple[type[Exception], ...]:
@@ -734,10 +626,6 @@ def _rename(chunk: pa.Table, names: list[str]) -> pa.Table:
 
 def _part_name() -> str:
     return f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.parquet"
-
-
-def _is_plain_name(name: str) -> bool:
-    return bool(name) and "/" not in name and not name.startswith(".") and name == Path(name).name
 
 
 def _setting_literal(value: Any) -> str:

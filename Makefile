@@ -30,7 +30,7 @@ scheduler: setup
 TEST_WORKERS ?= 3
 
 test: setup
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 bench: setup
 	$(BIN)/python benchmarks/foundation.py

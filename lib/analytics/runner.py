@@ -33,6 +33,7 @@ from .pipeline import RUN_ID_ENV, new_run_id, run_log
 from .render import RUN_RECORD_MIME
 
 NOTEBOOK_ENV = "ANALYTICS_NOTEBOOK"
+KERNEL_START_SECONDS = 180  # papermill's 60 s fails scheduled runs on a busy machine (several jobs, a suite)
 DEFAULT_TIMEOUT = 1800.0  # seconds a whole run may take
 STARTUP_ALLOWANCE = 60.0  # on top of the cell timeout, for starting the kernel and papermill
 DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
@@ -204,7 +205,8 @@ def _child() -> int:
     try:
         papermill.execute_notebook(request["notebook"], request["executed"], parameters=request["parameters"],
                                    cwd=str(Path(request["notebook"]).parent), progress_bar=False, kernel_name="python3",
-                                   execution_timeout=int(request["timeout"]), log_output=False)
+                                   execution_timeout=int(request["timeout"]), log_output=False,
+                                   start_timeout=KERNEL_START_SECONDS)
     except PapermillExecutionError as error:
         answer = {"status": "failed", "ename": error.ename, "evalue": error.evalue, "cell_index": error.cell_index}
     except Exception as error:  # noqa: BLE001 - a dead kernel or a cell timeout: reported, the parent marks the cell

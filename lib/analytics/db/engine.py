@@ -22,7 +22,9 @@ parts are deleted (see :mod:`.manifest`) are what each process's engine reads.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import hashlib
 import itertools
 import json
@@ -303,6 +305,7 @@ class Engine:
         if self._catalog is None:
             self._catalog = self.open_session()
             self._catalog.query(CATALOG_SETTINGS)
+            _close_at_exit()
         return self._catalog
 
     def _drop_database(self, views: _Views) -> None:
@@ -318,7 +321,13 @@ class Engine:
         """One handle less; the last one drops the engine's databases and closes its catalog session."""
         with _ENGINES_LOCK, self.lock:
             self._handles -= 1
-            if self._handles > 0 or self._catalog is None or self.pid != os.getpid():
+            if self._handles <= 0:
+                self.close()
+
+    def close(self) -> None:
+        """Drop the engine's databases and close its catalog session (made again if a handle reads later)."""
+        with self.lock:
+            if self._catalog is None or self.pid != os.getpid():
                 return
             for views in [self._live, *(snapshot.views for snapshot in self._snapshots if snapshot.views)]:
                 self._drop_database(views)
@@ -338,6 +347,21 @@ def _new_lock_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_new_lock_after_fork)
+
+
+@functools.cache
+def _close_at_exit() -> None:
+    """Once chDB is in use: close every engine's catalog session before the interpreter tears chDB down.
+
+    A handle nobody closed would otherwise keep its engine's session to the interpreter's last moments,
+    where closing chDB's last connection fails ("ShutdownTablesThreadPool is not initialized").
+    """
+    atexit.register(_close_all)
+
+
+def _close_all() -> None:
+    for engine in list(_ENGINES.values()):
+        engine.close()
 
 
 def attach(root: Path) -> Engine:

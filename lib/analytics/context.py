@@ -37,6 +37,12 @@ class RunCancelled(AnalyticsError):
                          if saved else "Cancelled: nothing was saved and no file was written.")
 
 
+def raise_if_cancelled(cancelled: threading.Event | None, saved: str = "") -> None:
+    """The one Cancel check, between any two steps or chunks (the spool, Amplitude's wait, a run context)."""
+    if cancelled is not None and cancelled.is_set():
+        raise RunCancelled(saved)
+
+
 @dataclass(frozen=True)
 class Job:
     """The scheduled job a run belongs to: its name, the link to this run's page, where its alerts go."""
@@ -109,8 +115,7 @@ class RunContext:
 
     def stop_if_cancelled(self, saved: str = "") -> None:
         """Raise :class:`RunCancelled` when Cancel was pressed; call it between steps and chunks."""
-        if self.cancelled.is_set():
-            raise RunCancelled(saved)
+        raise_if_cancelled(self.cancelled, saved)
 
     def close(self) -> None:
         if self._writer is not None and self._owns_writer:

@@ -34,7 +34,6 @@ from .progress import listening
 from .results import ReportQuery, Result, WritePlan
 from .warehouse.lookups import Lookups
 
-PREVIEW_ROWS = 20
 DELIMITERS = {"comma": ",", "semicolon": ";"}
 RUNTIME_PARAMETERS = ("csv_delimiter",)  # read by the pipeline, never passed to the report function
 RUN_ID_ENV = "ANALYTICS_RUN_ID"  # set by the notebook runner, so the kernel's run shares the runner's id

@@ -24,7 +24,7 @@ import pyarrow.csv as pv
 import requests
 
 from ..config import Settings
-from ..context import RunCancelled
+from ..context import raise_if_cancelled
 from ..errors import CohortError, ConfigError, ParameterError, ServiceError, ServiceUnavailableError
 from .http import http_session, timeouts
 
@@ -138,7 +138,7 @@ class AmplitudeClient:
         say(f"Asking Amplitude for cohort {cohort_id}…")
         request_id = self.request_export(cohort_id)
         self.wait_until_ready(cohort_id, request_id, say, cancelled)
-        _stop_if(cancelled)
+        raise_if_cancelled(cancelled)
         say("Downloading the cohort file…")
         return self.download_file(cohort_id, request_id, folder)
 
@@ -153,7 +153,7 @@ class AmplitudeClient:
                          cancelled: threading.Event | None = None) -> None:
         started = self.clock()
         while True:
-            _stop_if(cancelled)
+            raise_if_cancelled(cancelled)
             response = self._get(f"/api/5/cohorts/request-status/{quote(request_id, safe='')}", cohort_id)
             if response.status_code == 200:
                 return
@@ -192,11 +192,6 @@ class AmplitudeClient:
             return response
         response.close()
         raise _refusal(response.status_code, cohort_id)
-
-
-def _stop_if(cancelled: threading.Event | None) -> None:
-    if cancelled is not None and cancelled.is_set():
-        raise RunCancelled()
 
 
 def _refusal(status: int, cohort_id: str) -> ServiceError:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from ..context import RunCancelled
+from ..context import raise_if_cancelled
 from ..db import Database
 from ..errors import AnalyticsError
 from ..results import ReportQuery
@@ -54,7 +54,7 @@ def export_query(query: ReportQuery, db: Database, folder: Path, formats: tuple[
                                           delimiter=delimiter, headers=query.headers, title=query.label or "Data",
                                           more_sheets=_sheets(query, db, cancelled) if file_format == "xlsx" else ())))
             check_complete(written[-1][1], rows)
-        check_cancel(cancelled)  # a Cancel that came while the last file was closing still means no file
+        raise_if_cancelled(cancelled)  # a Cancel that came while the last file was closing still means no file
     except BaseException:
         for _, result in written:
             result.path.unlink(missing_ok=True)
@@ -76,7 +76,7 @@ def spool_rows(chunks: Iterator[pa.Table], path: Path, progress: Progress | None
     writer = None
     try:
         for chunk in chunks:
-            check_cancel(cancelled)
+            raise_if_cancelled(cancelled)
             if writer is None:
                 writer = pa.ipc.new_file(str(path), chunk.schema)
             kept = sum(part.num_rows for part in head)
@@ -113,7 +113,7 @@ def watched(chunks: Iterable[pa.Table], cancelled: threading.Event | None, progr
     done = 0
     which = f" ({file_format.upper()})" if file_format else ""
     for chunk in chunks:
-        check_cancel(cancelled)
+        raise_if_cancelled(cancelled)
         yield chunk
         done += chunk.num_rows
         if progress is not None:
@@ -133,12 +133,6 @@ def check_complete(result: ExportResult, expected: int) -> None:
     """Refuse a table file (XLSX, CSV) that does not hold exactly the rows read; an ID list skips empty IDs."""
     if result.format in ("xlsx", "csv") and result.rows != expected:
         raise IncompleteFile(result, expected)
-
-
-def check_cancel(cancelled: threading.Event | None) -> None:
-    """Raise the pipeline's RunCancelled when the person pressed Cancel."""
-    if cancelled is not None and cancelled.is_set():
-        raise RunCancelled()
 
 
 def _sheets(query: ReportQuery, db: Database, cancelled: threading.Event | None) -> list[SheetSource]:

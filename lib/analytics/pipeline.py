@@ -53,7 +53,7 @@ class RunOutcome:
     files: list[ExportResult] = field(default_factory=list)
     values: dict[str, Any] = field(default_factory=dict)
     file_labels: dict[str, str] = field(default_factory=dict)  # file name: which result it holds ("Control group")
-    saved: str = ""  # what the run wrote before its files ("audience spring_push version 2, 12,345 people")
+    saved: str = ""  # what the run wrote before its files ("Saved: audience spring_push version 2 (12,345 people).")
 
     @property
     def summary(self) -> str:

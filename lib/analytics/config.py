@@ -20,8 +20,11 @@ from .errors import ConfigError
 def _default_home() -> Path:
     """The project checkout when running from one, else a per-user data folder."""
     checkout = Path(__file__).resolve().parents[2]
-    if (checkout / "pyproject.toml").is_file() and (checkout / "notebooks").is_dir():
-        return checkout
+    try:
+        if (checkout / "pyproject.toml").is_file() and (checkout / "notebooks").is_dir():
+            return checkout
+    except PermissionError:  # another account's process, in a checkout it may not look into: not its home
+        pass
     return Path.home() / ".local" / "share" / "analytics"
 
 

@@ -193,9 +193,9 @@ class ReportForm:
         run_id = new_run_id()
         try:
             outcome = self.run(raw, self._progress, self._cancel, run_id)
-            self.results.value = outcome_html(outcome, downloads_url=self.downloads_url, share_url=self.page_url)
             late = " Cancel came after the files were written; they are below." if self._cancel.is_set() else ""
-            self._show_status(outcome.query.title + late)
+            self._show_status(outcome.query.title + late)  # before the links: a page with links is a finished page
+            self.results.value = outcome_html(outcome, downloads_url=self.downloads_url, share_url=self.page_url)
             self._show_used(raw, outcome.query.effective)
         except RunCancelled as cancelled:
             self.results.value = ""  # the rows shown before the files were cut short: nothing of this run stays

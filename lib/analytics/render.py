@@ -128,8 +128,10 @@ def outcome_text(outcome: RunOutcome) -> str:
 
 def outcome_record(outcome: RunOutcome) -> dict[str, Any]:
     """What the runner reads back from the executed notebook: the run id, the rows, the files."""
+    headline = outcome.query.headline
     return {"run_id": outcome.run_id, "report": outcome.query.name, "rows": outcome.rows,
-            "files": [str(result.path) for result in outcome.files]}
+            "files": [str(result.path) for result in outcome.files],
+            "headline": headline.as_json() if headline is not None else None}
 
 
 def status_html(text: str, *, error: bool = False, kind: str = "status") -> str:

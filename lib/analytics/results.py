@@ -6,6 +6,7 @@ use these types without loading every report.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,43 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class Headline:
+    """The one figure a report stands for: its tile on the home page and the first line of a delivered message.
+
+    A report declares it from the rows it already read (no second query), so the tile and the report agree
+    for the same parameters. ``value`` is the figure; ``compared`` what it is set against ("the same weekday
+    last week") so a person sees the change without doing sums; ``trend`` the small line; ``data_until`` the
+    newest moment of data the figure covers, from which the home page tells a late source.
+    """
+
+    label: str  # "Plastic cards issued on 14.11.2026"
+    value: float | None  # None: nothing to count (the text says why)
+    unit: str = ""  # "" (a count), "%" (value is a share 0..1), or a word ("people")
+    compared_label: str = ""  # "same weekday last week"
+    compared_value: float | None = None
+    trend: tuple[tuple[dt.date, float], ...] = ()  # (day, value), oldest first
+    data_until: dt.datetime | dt.date | None = None
+    text: str = ""  # a verdict in words, for figures that are not numbers ("B is better: +3.1% conversion")
+
+    def as_json(self) -> dict[str, Any]:
+        """Plain JSON types: the executed notebook's run record and the stored tile carry it."""
+        until = self.data_until.isoformat() if self.data_until is not None else None
+        return {"label": self.label, "value": self.value, "unit": self.unit, "compared_label": self.compared_label,
+                "compared_value": self.compared_value, "trend": [[day.isoformat(), value] for day, value in self.trend],
+                "data_until": until, "text": self.text}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Headline:
+        until = data.get("data_until")
+        parsed = (dt.datetime.fromisoformat(until) if until and "T" in until
+                  else dt.date.fromisoformat(until) if until else None)
+        return cls(label=data["label"], value=data.get("value"), unit=data.get("unit", ""),
+                   compared_label=data.get("compared_label", ""), compared_value=data.get("compared_value"),
+                   trend=tuple((dt.date.fromisoformat(day), value) for day, value in data.get("trend", [])),
+                   data_until=parsed, text=data.get("text", ""))
+
+
+@dataclass(frozen=True)
 class ReportQuery:
     """One report run's query and how to present it."""
 
@@ -54,6 +92,7 @@ class ReportQuery:
     sheets: tuple[ReportQuery, ...] = ()  # further tables in this result's XLSX, each on a sheet titled by its label
     charts: tuple[Chart, ...] = ()
     notices: tuple[Notice, ...] = ()  # gates shown first (an A/B test's sample-ratio check)
+    headline: Headline | None = None  # the figure this result stands for (home-page tile, delivered message)
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ class NotebookRun:
     executed: Path
     files: list[Path] = field(default_factory=list)
     rows: int | None = None
+    headline: dict[str, Any] | None = None  # the report's Headline.as_json(), when it declares one
 
 
 def run_notebook(notebook: Path, parameters: Mapping[str, Any] | None = None, *, settings: Settings | None = None,
@@ -123,7 +124,8 @@ def run_notebook(notebook: Path, parameters: Mapping[str, Any] | None = None, *,
                              run_id=run_id)
     record = run_record(executed)
     log.info("run %s: finished, files %s", run_id, record.get("files", []))
-    return NotebookRun(run_id, executed, [Path(path) for path in record.get("files", [])], record.get("rows"))
+    return NotebookRun(run_id, executed, [Path(path) for path in record.get("files", [])], record.get("rows"),
+                       record.get("headline"))
 
 
 def run_record(executed: Path) -> dict[str, Any]:

@@ -93,6 +93,9 @@ class ReportQuery:
     charts: tuple[Chart, ...] = ()
     notices: tuple[Notice, ...] = ()  # gates shown first (an A/B test's sample-ratio check)
     headline: Headline | None = None  # the figure this result stands for (home-page tile, delivered message)
+    # what one row is, singular and plural ("card", "cards"), for the count above the preview; None: the result
+    # is not a list (an A/B summary's metrics, a recalculation's days) and no count is shown
+    row_noun: tuple[str, str] | None = ("row", "rows")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from .access.serving import how_to_sign_in, is_loopback, sign_in_configured
 from .access.users import UserError
 from .config import Settings, describe_settings, load_settings
 from .db import connect
+from .delivery.links import record_serve_address
 from .errors import AnalyticsError, ConfigError, ParameterError
 from .exports.files import PRIVATE_UMASK, owner_only, sweep_temporaries
 from .warehouse import demo
@@ -279,7 +280,7 @@ def _jobs(args: argparse.Namespace) -> int:
     from .scheduler import load_schedules, next_run  # noqa: PLC0415
 
     settings = load_settings()
-    schedules = load_schedules(settings.schedules, settings.notebooks)
+    schedules = load_schedules(settings.schedules, settings.notebooks, settings.users_file)
     now = dt.datetime.now(dt.UTC)
     last = _last_runs(settings)
     for schedule in schedules:
@@ -309,7 +310,8 @@ def _run_job(args: argparse.Namespace) -> int:
     from .scheduler.jobs import run_job  # noqa: PLC0415
 
     settings = load_settings()
-    schedules = {schedule.job: schedule for schedule in load_schedules(settings.schedules, settings.notebooks)}
+    schedules = {schedule.job: schedule
+                 for schedule in load_schedules(settings.schedules, settings.notebooks, settings.users_file)}
     if args.job not in schedules:
         log.error("There is no job '%s'. Jobs: %s", args.job, ", ".join(sorted(schedules)) or "none")
         return 1
@@ -325,7 +327,7 @@ def _scheduler(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     recover_interrupted(settings)
-    scheduler = Scheduler(settings, load_schedules(settings.schedules, settings.notebooks))
+    scheduler = Scheduler(settings, load_schedules(settings.schedules, settings.notebooks, settings.users_file))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -356,6 +358,7 @@ def _serve(args: argparse.Namespace) -> int:
     if not is_loopback(args.ip) and not sign_in_configured(settings):
         raise ConfigError(how_to_sign_in(settings))
     recover_interrupted(settings)
+    record_serve_address(settings, args.ip, args.port)  # where scheduled runs' messages link to, without a public URL
     notebooks = settings.notebooks
     environment = {**os.environ, "ANALYTICS_DB_URL": settings.database_url, "ANALYTICS_HOME": str(settings.home)}
     command = [sys.executable, "-m", "analytics.web.app", str(notebooks), f"--port={args.port}", f"--Voila.ip={args.ip}",

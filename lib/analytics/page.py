@@ -22,6 +22,7 @@ from .access.identity import current_client, current_user, user_folder
 from .config import Settings, load_settings
 from .context import Progress, RunContext, RunDescription
 from .db import Database, connect
+from .delivery.links import run_page_links
 from .errors import ConfigError
 from .params import FormInvalid, Parameter, declaration, declaration_from_namespace, resolve, values_from_query
 from .pipeline import FirstLook, RunOutcome, new_run_id, run_report
@@ -73,8 +74,10 @@ def run_headless(report: Callable[..., Any], namespace: Mapping[str, Any]) -> Ru
     parameters = _parameters(namespace)
     given = {p.name: namespace[p.name] for p in parameters if p.name in namespace}
     with connect(settings=settings, read_only=True) as db:
-        outcome = run_report(report, parameters, given, headless_context(settings, db))
-    display(HTML(outcome_html(outcome)))
+        ctx = headless_context(settings, db)
+        outcome = run_report(report, parameters, given, ctx)
+    links = run_page_links(settings, ctx.run_id, current_notebook()) if ctx.job is not None else {}  # the run's page
+    display(HTML(outcome_html(outcome, **links)))
     display({RUN_RECORD_MIME: outcome_record(outcome), "text/plain": outcome_text(outcome)}, raw=True)
     return outcome
 

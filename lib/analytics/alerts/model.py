@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-KINDS = ("anomaly", "reminder", "resolved", "outage", "job_failed")
+KINDS = ("anomaly", "reminder", "resolved", "outage", "job_failed", "report")  # report: a result sent to people
 
 
 @dataclass(frozen=True)
@@ -18,10 +18,11 @@ class Alert:
     kind: str
     title: str
     lines: tuple[str, ...] = ()  # facts, one per line, plain words
-    link: str = ""  # the run (executed notebook or its HTML)
+    link: str = ""  # the run's page (or, for a report sent from its form, the filled form)
     chart: str = ""  # a PNG to attach where the transport can
     replaces: str = ""  # the message this one updates in place (a resolution edits the opening message)
     job: str = ""
+    channel: str = ""  # a Slack channel of its own (a delivered report's); empty: the alerts' channel
     created_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"))
 
     def to_json(self) -> dict[str, Any]:

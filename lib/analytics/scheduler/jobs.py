@@ -23,10 +23,11 @@ from ..audit import INTERRUPTED, interrupted_runs, run_ended, run_started
 from ..config import Settings
 from ..context import Job
 from ..db import Database, TableSpec, connect
+from ..delivery.links import run_page_url
+from ..delivery.scheduled import announce_run, publish_run
 from ..exports.files import open_private
 from ..parked import OutageQueue, Parked, Retried
 from ..pipeline import new_run_id
-from ..run_pages import render_run_page
 from ..runner import NotebookFailed, run_notebook
 from .schedules import Schedule
 
@@ -191,6 +192,8 @@ def run_job(settings: Settings, schedule: Schedule, scheduled_for: dt.datetime |
             sleep(schedule.retry_delay_minutes * 60)
     if run.status != "ran":
         deliver(settings, [failure_alert(settings, schedule, run)], schedule.alert)
+    elif run.html:
+        announce_run(settings, schedule, run.run_id, scheduled_for)  # the result to its Slack channel, if named
     return run
 
 
@@ -204,19 +207,18 @@ def _attempt(settings: Settings, schedule: Schedule, scheduled_for: dt.datetime,
                             run_id=run_id, job=job, keep_fds=(lock,))
         executed, status, error, cell = done.executed, "ran", "", -1
     except NotebookFailed as failed:
-        executed, cell = failed.executed, failed.cell_index if failed.cell_index is not None else -1
+        done, executed, cell = None, failed.executed, failed.cell_index if failed.cell_index is not None else -1
         status = "timed_out" if failed.ename in TIMED_OUT else "failed"
         error = " ".join(str(failed).split())[:500]
-    html = render_run_page(executed, folder / f"{run_id}.html") if executed else None
+    html = publish_run(settings, schedule, run_id, executed, status, done) if executed else None  # page and manifest
     return JobRun(run_id, schedule.job, scheduled_for, started, _utc_now(), status, attempt, error, cell,
                   str(executed or ""), str(html or ""))
 
 
 def run_link(settings: Settings, job: str, run_id: str) -> str:
-    """Where a person opens the run: the app's run page when its address is known, else the file."""
-    if settings.public_url:
-        return f"{settings.public_url.rstrip('/')}/runs/{job}/{run_id}.html"
-    return str(job_folder(settings, job) / f"{run_id}.html")
+    """Where a person opens the run: its page in the app (the public URL, else where ``serve`` runs), never a
+    file on the server."""
+    return run_page_url(settings, job, run_id)
 
 
 def failure_alert(settings: Settings, schedule: Schedule, run: JobRun) -> Alert:

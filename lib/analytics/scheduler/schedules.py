@@ -9,6 +9,10 @@
     retries: 0                         # off by default
     retry_delay_minutes: 5
     alert: slack                       # slack, file or none
+    deliver: {to: [account_managers], slack: '#reports'}  # who receives each successful run (optional)
+
+A recipient named in ``deliver.to`` who may not open the notebook is refused here, with the file and the field
+(:mod:`analytics.delivery.recipients`).
 
 The parameters go through the very ``resolve`` the form uses, so a value the form would refuse is
 refused here, at load time, not at 3 a.m. YAML reads no dates: ``start: 2026-11-01`` is text the form's rules
@@ -27,13 +31,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from croniter import croniter
 
+from ..delivery.recipients import Deliver, RecipientError, parse_deliver, recipient_problems
 from ..errors import ConfigError
 from ..params import FormInvalid, check_names, declaration, resolve
 
 ALERTS = ("slack", "file", "none")
 _JOB = re.compile(r"[A-Za-z0-9_-]{1,64}")
 FIELDS = {"job", "notebook", "cron", "timezone", "parameters", "timeout_minutes", "retries", "retry_delay_minutes",
-          "grace_minutes", "alert"}
+          "grace_minutes", "alert", "deliver"}
 
 
 class _Loader(yaml.SafeLoader):
@@ -67,15 +72,17 @@ class Schedule:
     grace_minutes: float | None = None  # None: one period of the cron expression
     alert: str = "slack"
     source: Path | None = None
+    deliver: Deliver | None = None  # who receives each successful run; None: nobody but the run's page
 
 
-def load_schedules(folder: Path, notebooks: Path) -> list[Schedule]:
-    """Every ``*.yaml`` in ``folder``, checked; ScheduleError lists every problem at once."""
+def load_schedules(folder: Path, notebooks: Path, users_file: Path | None = None) -> list[Schedule]:
+    """Every ``*.yaml`` in ``folder``, checked; ScheduleError lists every problem at once. ``users_file`` is
+    where ``deliver.to`` names are looked up (a schedule naming people cannot be checked without it)."""
     problems: list[str] = []
     found: list[Schedule] = []
     for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
         try:
-            found.append(load_schedule(path, notebooks))
+            found.append(load_schedule(path, notebooks, users_file))
         except ScheduleError as error:
             problems += error.problems
     names: dict[str, Path] = {}
@@ -89,7 +96,7 @@ def load_schedules(folder: Path, notebooks: Path) -> list[Schedule]:
     return found
 
 
-def load_schedule(path: Path, notebooks: Path) -> Schedule:
+def load_schedule(path: Path, notebooks: Path, users_file: Path | None = None) -> Schedule:
     """One schedule file, checked."""
     where = _name(path)
     try:
@@ -128,11 +135,28 @@ def load_schedule(path: Path, notebooks: Path) -> Schedule:
         problems.append(f"{where}: parameters: expected name: value pairs")
     else:
         problems += _parameter_problems(notebook, parameters, where)
+    deliver = _deliver(data, notebooks, notebook, users_file, where, problems)
     if problems:
         raise ScheduleError(problems)
     return Schedule(job, notebook, cron, zone, dict(parameters), float(numbers["timeout_minutes"]),
                     int(numbers["retries"]), float(numbers["retry_delay_minutes"]),
-                    None if numbers["grace_minutes"] is None else float(numbers["grace_minutes"]), alert, path)
+                    None if numbers["grace_minutes"] is None else float(numbers["grace_minutes"]), alert, path, deliver)
+
+
+def _deliver(data: Mapping[str, Any], notebooks: Path, notebook: Path, users_file: Path | None, where: str,
+             problems: list[str]) -> Deliver | None:
+    """The ``deliver`` field, its recipients checked against the notebook's access (problems appended)."""
+    if data.get("deliver") is None:
+        return None
+    try:
+        deliver = parse_deliver(data["deliver"])
+    except RecipientError as error:
+        problems += [f"{where}: {problem}" for problem in error.problems]
+        return None
+    if notebook.is_file() and notebooks.resolve() in notebook.parents:
+        relative = notebook.relative_to(notebooks.resolve()).as_posix()
+        problems += [f"{where}: {problem}" for problem in recipient_problems(deliver, notebooks, relative, users_file)]
+    return deliver
 
 
 def _parameter_problems(notebook: Path, parameters: Mapping[str, Any], where: str) -> list[str]:

@@ -15,7 +15,8 @@ by :class:`Guard`, whose ``prepare`` runs before the handler's own:
 4. a report page answers 403 unless the person's groups may open the report; a kernel (its API, websockets,
    shutdown) answers 403 to anyone but the person whose page it serves, admins too; a warm kernel's request
    websocket (``voila/query``) opens only for the kernel's proof (:mod:`analytics.web.kernel_link`); a download
-   answers 403 unless the file is in the person's own folder (or an admin's);
+   answers 403 unless the file is in the person's own folder (or an admin's); a scheduled run's page and files
+   answer 403 unless the run's manifest lets the person in (:mod:`analytics.delivery.runs`);
 5. the signed-in name and the client address go to Voilà as request headers the app sets itself (any
    the browser sent are dropped), and from there into the report's kernel.
 """
@@ -78,7 +79,9 @@ _ROUTES = [  # (kind, pattern of the path after the base URL)
     ("kernel", re.compile(r"^(api/kernels|voila/api/shutdown|voila/execution)/" + _KERNEL + r"(/.*)?$")),
     ("download", re.compile(r"^exports/(?P<folder>[A-Za-z0-9_][A-Za-z0-9._@-]{0,79})/"
                             r"(?P<file>[\w-][\w.-]{0,199}\.(?:xlsx|csv|txt))$")),
-    ("run", re.compile(r"^runs/(?P<job>[A-Za-z0-9_-]{1,64})/(?P<file>[0-9a-f]{8,32}\.html)$")),
+    ("run", re.compile(r"^runs/(?P<job>[A-Za-z0-9_-]{1,64})/(?P<run>[0-9a-f]{8,32})\.html$")),
+    ("run_file", re.compile(r"^runs/(?P<job>[A-Za-z0-9_-]{1,64})/(?P<run>[0-9a-f]{8,32})/"
+                            r"(?P<file>[\w-][\w.-]{0,199}\.(?:xlsx|csv|txt))$")),
 ]
 # Folders served as files: a path under them is exactly one of the shapes above, or there is nothing there (404).
 _FILE_FOLDERS = ("exports", "runs")
@@ -297,8 +300,19 @@ class Gate:
                 raise NotAllowed("This report is not shared with you.")
         if kind == "download" and target["folder"] != user_folder(person.name):
             raise NotAllowed("This file belongs to someone else's run: run the report yourself to get it.")
-        if kind == "run" and not self._may_see_job(person, target["job"]):
-            raise NotAllowed("This scheduled job's report is not shared with you.")
+        if kind in ("run", "run_file") and not self._may_see_run(person, target["job"], target["run"]):
+            raise NotAllowed("This scheduled report was not sent to you, and its report is not shared with you. "
+                             "Ask an administrator to add you to the schedule's recipients or the report's group.")
+
+    def _may_see_run(self, person: Person, job: str, run_id: str) -> bool:
+        """A scheduled run's page and files: for whoever its manifest names (the report's groups, the people and
+        groups it was delivered to); a run from before manifests, for those who may open the job's notebook."""
+        from ..delivery.runs import read_manifest  # noqa: PLC0415 - only for run pages
+
+        manifest = read_manifest(self.settings, job, run_id)
+        if manifest is not None:
+            return manifest.may_open(person, self.settings.notebooks)
+        return self._may_see_job(person, job)
 
     def _may_see_job(self, person: Person, job: str) -> bool:
         """A scheduled run's page is for those who may open the job's notebook."""
@@ -307,7 +321,8 @@ class Gate:
 
         try:
             schedules = {schedule.job: schedule for schedule in load_schedules(self.settings.schedules,
-                                                                               self.settings.notebooks)}
+                                                                               self.settings.notebooks,
+                                                                               self.settings.users_file)}
         except ConfigError:
             return False
         schedule = schedules.get(job)

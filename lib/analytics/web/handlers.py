@@ -24,6 +24,7 @@ from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler, 
 from ..audit import AuditEvent, audit, file_sha256
 from ..catalog import report_catalog
 from ..config import Settings
+from ..delivery.runs import read_manifest
 from .gate import Gate, address_key, safe_next
 from .kernel_link import visitor_kernel_environment
 
@@ -102,6 +103,23 @@ class ExportDownloadHandler(SecureHeaders, web.StaticFileHandler):
         name = Path(path).name
         self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(name)}")
         self.set_header("Cache-Control", "no-store")
+
+
+class RunFileHandler(ExportDownloadHandler):
+    """``/runs/<job>/<run id>/<file>``: a file a scheduled run made, for everyone its page is for (the gate has
+    checked the run's manifest). The file stays where the run wrote it, in the scheduler's export folder; only a
+    name the manifest lists is served, audited like any download."""
+
+    async def get(self, job: str, run_id: str, name: str, include_body: bool = True) -> None:  # type: ignore[override]
+        manifest = read_manifest(self.settings["analytics_settings"], job, run_id)
+        path = manifest.file_path(name) if manifest is not None else None
+        root = Path(self.root)
+        if path is None or path.name != name or path.parent.parent != root:
+            raise web.HTTPError(404)
+        await super().get(path.relative_to(root).as_posix(), include_body)
+
+    def head(self, job: str, run_id: str, name: str) -> Any:  # type: ignore[override]
+        return self.get(job, run_id, name, include_body=False)
 
 
 class RunPageHandler(SecureHeaders, web.StaticFileHandler):
@@ -290,6 +308,8 @@ def our_handlers(app: Any, settings: Settings, notebooks: Path) -> list:
     runs.mkdir(parents=True, exist_ok=True)
     return [
         (url_path_join(app.server_url, r"/exports/(.*)"), ExportDownloadHandler, {"path": str(exports)}),
+        (url_path_join(app.server_url, r"/runs/([^/]+)/([0-9a-f]{8,32})/([^/]+)"), RunFileHandler,
+         {"path": str(exports)}),
         (url_path_join(app.server_url, r"/runs/(.*)"), RunPageHandler, {"path": str(runs)}),
         (url_path_join(app.server_url, "/login"), SignInHandler),
         (url_path_join(app.server_url, "/logout"), SignOutHandler),

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..model import Alert
-from .text import text
+from .text import LINK_LABELS, text
 
 EMOJI = {"anomaly": ":rotating_light:", "reminder": ":hourglass:", "resolved": ":white_check_mark:",
-         "outage": ":fire:", "job_failed": ":x:"}
+         "outage": ":fire:", "job_failed": ":x:", "report": ":bar_chart:"}
 HEADER_LIMIT, SECTION_LIMIT, LINES_PER_SECTION, MAX_BLOCKS, TOTAL_LIMIT = 150, 3000, 10, 50, 10_000
 
 
@@ -29,7 +29,8 @@ def blocks(alert: Alert) -> list[dict[str, Any]]:
     if lines:
         result.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"…and {len(lines)} more lines"}]})
     if alert.link:
-        result.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(f"Run: {alert.link}", 2000)}]})
+        link = _cut(f"{LINK_LABELS.get(alert.kind, 'Run')}: {alert.link}", 2000)
+        result.append({"type": "context", "elements": [{"type": "mrkdwn", "text": link}]})
     return result
 
 

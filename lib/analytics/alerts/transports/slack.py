@@ -35,6 +35,8 @@ def _retry_handlers(attempts: int) -> list:
 
 
 class SlackWebhook:
+    """An incoming webhook posts to the one channel it was made for: an alert's own ``channel`` needs the bot."""
+
     name = "slack-webhook"
 
     def __init__(self, url: str, *, attempts: int = 3) -> None:
@@ -64,8 +66,8 @@ class SlackBot:
             if thread:  # a resolution: the opening message says so in place, the follow-up goes in its thread
                 self.client.chat_update(channel=replaced["channel"], ts=thread, text=fallback_text(alert),
                                         blocks=blocks(alert))
-            answer = self.client.chat_postMessage(channel=self.channel, text=fallback_text(alert), blocks=blocks(alert),
-                                                  thread_ts=thread or None)
+            answer = self.client.chat_postMessage(channel=alert.channel or self.channel, text=fallback_text(alert),
+                                                  blocks=blocks(alert), thread_ts=thread or None)
             delivery = Delivery(self.name, str(answer["channel"]), str(answer["ts"]))
         except SlackApiError as error:
             status, code = error.response.status_code, error.response.get("error", "")

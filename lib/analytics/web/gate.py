@@ -11,7 +11,8 @@ by :class:`Guard`, whose ``prepare`` runs before the handler's own:
 2. the person is identified, in this order: a trusted proxy's user header (only from the configured
    proxy addresses), the shared token (``Authorization: token ...`` or ``?token=``), the session cookie
    set by the sign-in page; with nothing configured and the app on loopback, the local user is an admin;
-3. a page asked without a sign-in goes to the sign-in page; anything else answers 401;
+3. a page asked without a sign-in (the start page, a report, a scheduled run's page a message links to) goes to the
+   sign-in page, which comes back to it; anything else answers 401;
 4. a report page answers 403 unless the person's groups may open the report; a kernel (its API, websockets,
    shutdown) answers 403 to anyone but the person whose page it serves, admins too; a warm kernel's request
    websocket (``voila/query``) opens only for the kernel's proof (:mod:`analytics.web.kernel_link`); a download
@@ -462,7 +463,7 @@ class Guard:
 
     def _sign_in_first(self, gate: Gate, kind: str) -> None:
         handler: Any = self
-        wants_page = handler.request.method in ("GET", "HEAD") and kind in ("start", "report", "other") and \
+        wants_page = handler.request.method in ("GET", "HEAD") and kind in ("start", "report", "run", "other") and \
             handler.request.headers.get("Upgrade", "").lower() != "websocket"
         if wants_page:
             handler.redirect(gate.base_url + "login?next=" + quote(handler.request.uri or gate.base_url, safe=""))

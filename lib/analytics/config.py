@@ -167,8 +167,8 @@ class Settings:
     })
     public_url: str = field(default="", metadata={
         "env": "ANALYTICS_PUBLIC_URL",
-        "help": "The app's address as people reach it (https://analytics.example.com/): alerts link a run's page "
-                "there; without it they name the file on this machine.",
+        "help": "The app's address as people reach it (https://analytics.example.com/): alerts and delivered "
+                "reports link a run's page there; without it, the address `analytics serve` last started on.",
     })
     alert_reminder_hours: float = field(default=4.0, metadata={
         "env": "ANALYTICS_ALERT_REMINDER_HOURS",

@@ -4,11 +4,13 @@ through the alerts' durable outbox (a Slack outage is retried, a rerun sends not
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from analytics import load_settings
@@ -18,11 +20,14 @@ from analytics.config import Settings
 from analytics.delivery.links import app_url, record_serve_address, run_page_url
 from analytics.delivery.message import figure, headline_line
 from analytics.delivery.runs import read_manifest
-from analytics.results import Headline
+from analytics.delivery.slack_button import slack_button
+from analytics.pipeline import RunOutcome
+from analytics.results import Headline, ReportQuery
 from analytics.scheduler import load_schedules
 from analytics.scheduler.jobs import run_job
 from analytics.scheduler.schedules import ScheduleError
 from analytics.testing.fakes import FakeSlack
+from analytics.testing.fakes.slack import BOT_TOKEN
 
 from .conftest import REPO
 
@@ -106,7 +111,7 @@ def scheduled(tmp_path: Path, slack: FakeSlack, embedded_url: str) -> tuple[Sett
     users = people(tmp_path)
     schedule_file(tmp_path / "schedules", "{to: [account_managers], slack: '#reports'}")
     settings = load_settings(home=tmp_path, db_url=embedded_url, notebooks=REPO / "notebooks",
-                             slack_bot_token=slack.bot_settings()["ANALYTICS_SLACK_BOT_TOKEN"],
+                             slack_bot_token=BOT_TOKEN,
                              slack_channel="C0ALERTS", slack_api_url=slack.api_url)
     record_serve_address(settings, "127.0.0.1", 8874)
     [schedule] = load_schedules(tmp_path / "schedules", settings.notebooks, users)
@@ -149,8 +154,6 @@ def test_a_slack_outage_delays_the_message_and_a_rerun_never_sends_it_twice(
         tmp_path: Path, slack: FakeSlack, embedded_url: str) -> None:
     settings, schedule = scheduled(tmp_path, slack, embedded_url)
     slack.down()
-    import datetime as dt  # noqa: PLC0415
-
     tick = dt.datetime(2026, 11, 16, 5, 0)
     run = run_job(settings, schedule, tick)
     assert run.status == "ran" and slack.messages == []
@@ -163,3 +166,45 @@ def test_a_slack_outage_delays_the_message_and_a_rerun_never_sends_it_twice(
                              capture_output=True, text=True, check=True)
     assert flushed.stdout.strip() == "0"  # the rerun's flush already sent the waiting one
     assert len(slack.messages) == 1 and run.run_id in slack.messages[0]["text"]
+
+
+def form_outcome() -> RunOutcome:
+    query = ReportQuery("plastic_cards", "Plastic cards of ВкусВилл issued from 01.09.2026 to 31.10.2026", "")
+    return RunOutcome("0badc0de", query, 28, pd.DataFrame(),
+                      values={"partner_id": 3, "start": dt.date(2026, 9, 1), "columns": ["card_number", "barcode"],
+                              "end": None})
+
+
+def test_send_to_slack_posts_the_headline_and_the_filled_forms_address_once(tmp_path: Path, slack: FakeSlack) -> None:
+    settings = load_settings(home=tmp_path, slack_bot_token=BOT_TOKEN, slack_channel="C0ALERTS",
+                             slack_api_url=slack.api_url, slack_channels="#reports, #account-managers")
+    record_serve_address(settings, "127.0.0.1", 8874)
+    button = slack_button(settings, "anna")
+    assert button is not None and [value for _, value in button.channel.options] == ["#reports", "#account-managers"]
+    button.page_url = "/voila/render/account_managers/plastic_cards.ipynb"
+    assert button.button.disabled and button.send() == ""  # nothing to send before a run
+    button.watch(lambda: form_outcome())()
+    button.channel.value = "#account-managers"
+    assert button.send() == "Sent to #account-managers."
+    assert button.send() == "Sent to #account-managers."  # a second click: the same message, not sent again
+    [message] = slack.messages
+    link = ("http://127.0.0.1:8874/voila/render/account_managers/plastic_cards.ipynb?partner_id=3&start=2026-09-01"
+            "&columns=card_number&columns=barcode")
+    assert message["channel"] == "#account-managers" and link in message["text"]
+    assert "Plastic cards of ВкусВилл issued from 01.09.2026 to 31.10.2026: 28 rows" in message["text"]
+    assert "Sent by anna" in message["text"]
+
+
+def test_send_to_slack_says_when_slack_is_down_and_the_message_waits(tmp_path: Path, slack: FakeSlack) -> None:
+    settings = load_settings(home=tmp_path, slack_webhook_url=slack.webhook_url)
+    button = slack_button(settings, "anna")
+    assert [label for label, _ in button.channel.options] == ["the alerts' channel"]  # a webhook has one channel
+    button.watch(lambda: form_outcome())()
+    slack.down()
+    assert "it waits and goes to the alerts' channel with the next delivery" in button.send()
+    slack.up()
+    assert button.send() == "Sent to the alerts' channel." and len(slack.messages) == 1
+
+
+def test_no_button_without_slack(tmp_path: Path) -> None:
+    assert slack_button(load_settings(home=tmp_path), "anna") is None

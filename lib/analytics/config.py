@@ -161,6 +161,11 @@ class Settings:
         "env": "ANALYTICS_SLACK_CHANNEL",
         "help": "The channel (ID or #name) the bot token posts to.",
     })
+    slack_channels: str = field(default="", metadata={
+        "env": "ANALYTICS_SLACK_CHANNELS",
+        "help": "Channels a person may pick for \"Send to Slack\" on a report page (#reports,#marketing); needs the "
+                "bot token. Without it: the alerts' channel.",
+    })
     slack_api_url: str = field(default="https://slack.com/api/", metadata={
         "env": "ANALYTICS_SLACK_API_URL",
         "help": "Slack's Web API address (for a proxy or a test server).",

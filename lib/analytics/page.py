@@ -23,6 +23,7 @@ from .config import Settings, load_settings
 from .context import Progress, RunContext, RunDescription
 from .db import Database, connect
 from .delivery.links import run_page_links
+from .delivery.slack_button import slack_button
 from .errors import ConfigError
 from .params import FormInvalid, Parameter, declaration, declaration_from_namespace, resolve, values_from_query
 from .pipeline import FirstLook, RunOutcome, new_run_id, run_report
@@ -116,21 +117,36 @@ def show_form(report: Callable[..., Any], namespace: Mapping[str, Any]) -> None:
     defaults, refused = prefilled(parameters, {}, given, lookups)  # a default the data no longer has is shown, not hidden
     refused = {name: text for name, text in refused.items() if given.get(name) not in ("", None)}  # to be typed in
     base = os.environ.get("VOILA_BASE_URL", "/")
+    runner = _form_runner(report, declared, db, settings, lambda outcome: form.show_first_look(outcome), switches)
+    sender = slack_button(settings, "")  # "Send to Slack", when Slack is configured
     form = ReportForm(parameters, defaults, lambda parameter, values: parameter.kind.options(values, lookups),
-                      _form_runner(report, declared, db, settings, lambda outcome: form.show_first_look(outcome),
-                                   switches), settings)
+                      sender.watch(runner) if sender else runner, settings)
+    if sender:
+        add_action(form, sender.widget)
     if refused:
         form.apply(defaults, refused, given, source="the report's default")
     display(form.widget)
     wait_for_visitor()  # a preheated kernel did the slow part before anyone asked; it proves it is the app's own
     form.downloads_url = f"{base.rstrip('/')}/exports/{user_folder(current_user())}/"  # the visitor is known now
     form.page_url = os.environ.get("SCRIPT_NAME") or urlsplit(os.environ.get("VOILA_REQUEST_URL", "")).path  # this visit's
+    if sender:
+        sender.user, sender.page_url = current_user(), form.page_url
     link = values_from_query(os.environ.get("QUERY_STRING", ""))
     if link:
         values, errors = prefilled(parameters, defaults, link, lookups)
         errors.update({name: "is set only by a scheduled run, never by a link (the app never sends alerts)"
                        for name in link if name in switches})
         form.apply(values, errors, link)
+
+
+def add_action(form: Any, widget: Any) -> None:
+    """Put ``widget`` beside Run and Cancel: in ``form.actions`` (the forms' layout), else in the row holding Run."""
+    row = getattr(form, "actions", None) or next(
+        (child for child in form.widget.children if form.run_button in getattr(child, "children", ())), None)
+    if row is None:
+        form.widget.children = (*form.widget.children, widget)
+    else:
+        row.children = (*row.children, widget)
 
 
 def _form_runner(report: Callable[..., Any], parameters: list[Parameter], db: Database, settings: Settings,

@@ -8,9 +8,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
+from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import quote
+from typing import Any
+from urllib.parse import quote, urlencode
 
 from ..config import Settings
 
@@ -78,3 +81,11 @@ def run_page_links(settings: Settings, run_id: str, notebook: Path) -> dict[str,
     except ValueError:  # a notebook outside the reports folder has no form in the app
         return {"downloads_url": run_files_path(run_id)}
     return {"downloads_url": run_files_path(run_id), "share_url": f"../../voila/render/{quote(relative)}"}
+
+
+def form_link(page_url: str, values: Mapping[str, Any]) -> str:
+    """The form's address filled with ``values`` (as the page's "Link to this form"): days as 2026-09-01, lists
+    as repeated names; empty values left out."""
+    query = urlencode({name: value.isoformat() if isinstance(value, dt.date) else value
+                       for name, value in values.items() if value not in (None, "")}, doseq=True)
+    return f"{page_url}?{query}" if query else page_url

@@ -25,7 +25,15 @@ SCREENSHOTS = Path(os.environ.get("ANALYTICS_SCREENSHOTS", "/tmp/bt-deliver-shot
 
 
 @pytest.fixture(scope="module")
-def delivered(embedded_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, Path]]:
+def fake_slack() -> Iterator[FakeSlack]:
+    """One local Slack for the app and the scheduler of this module (the app's kernels post to it)."""
+    with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def delivered(embedded_url: str, fake_slack: FakeSlack, tmp_path_factory: pytest.TempPathFactory
+              ) -> Iterator[tuple[Served, Path]]:
     home = tmp_path_factory.mktemp("delivery-home")
     users = UsersFile(home / "users.json")
     users.add("anna", "anna-password-1", ["account_managers"])
@@ -38,7 +46,8 @@ def delivered(embedded_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
         "parameters: {partner_id: 3, start: '2026-09-01', end: '2026-10-31'}\nalert: file\n"
         "deliver: {to: [account_managers], slack: '#reports'}\n", encoding="utf-8")
     with serving(embedded_url, home, ip="0.0.0.0", ANALYTICS_NOTEBOOKS=str(notebooks),
-                 ANALYTICS_SCHEDULES=str(schedules), ANALYTICS_PREHEAT="0") as served:
+                 ANALYTICS_SCHEDULES=str(schedules), ANALYTICS_SLACK_CHANNELS="#reports,#account-managers",
+                 **fake_slack.bot_settings()) as served:
         yield served, home
 
 
@@ -55,8 +64,9 @@ def signed_in(browser, link: str, name: str):  # type: ignore[no-untyped-def]
 
 
 def test_the_messages_link_opens_the_run_page_for_a_recipient_and_not_for_a_marketer(
-        browser, delivered: tuple[Served, Path], embedded_url: str, slack: FakeSlack) -> None:  # type: ignore[no-untyped-def]
+        browser, delivered: tuple[Served, Path], embedded_url: str, fake_slack: FakeSlack) -> None:  # type: ignore[no-untyped-def]
     served, home = delivered
+    slack, slack.messages[:] = fake_slack, []
     settings = load_settings(home=home, db_url=embedded_url, notebooks=home / "notebooks", schedules=home / "schedules",
                              slack_bot_token=BOT_TOKEN, slack_channel="C0ALERTS", slack_api_url=slack.api_url)
     [schedule] = load_schedules(settings.schedules, settings.notebooks, settings.users_file)
@@ -89,3 +99,33 @@ def test_the_messages_link_opens_the_run_page_for_a_recipient_and_not_for_a_mark
     assert oleg.request.get(link.replace(".html", f"/{xlsx}")).status == 403
     assert anna.request.get(link.replace(".html", f"/{xlsx}")).status == 200
     assert anna.request.get(link.replace(".html", "/not_a_file.csv")).status == 404
+
+
+FORM = "voila/render/account_managers/plastic_cards.ipynb"
+
+
+def test_send_to_slack_posts_a_link_to_the_filled_form_that_opens_only_for_its_audience(
+        browser, delivered: tuple[Served, Path], fake_slack: FakeSlack) -> None:  # type: ignore[no-untyped-def]
+    served, home = delivered
+    fake_slack.messages[:] = []
+    anna = signed_in(browser, f"{served.base}{FORM}?partner_id=3&start=2026-09-01&end=2026-10-31", "anna")
+    anna.wait_for_selector(".send-to-slack select", timeout=120_000)
+    assert anna.locator(".send-to-slack button").is_disabled()  # nothing to send before a run
+    anna.click("button:has-text('Run')")
+    anna.wait_for_selector("a.download-xlsx", timeout=120_000)
+    anna.select_option(".send-to-slack select", label="#account-managers")
+    anna.click("button:has-text('Send to Slack')")
+    anna.wait_for_selector(".slack-status", timeout=30_000)
+    assert anna.inner_text(".slack-status") == "Sent to #account-managers."
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    anna.screenshot(path=str(SCREENSHOTS / "send_to_slack.png"), full_page=True)
+    [message] = fake_slack.messages
+    assert message["channel"] == "#account-managers" and "Sent by anna" in message["text"]
+    link = next(word for word in message["text"].split() if word.startswith("http"))
+    assert f":{served.port}/{FORM}?" in link and "partner_id=3" in link and "start=2026-09-01" in link
+
+    oleg = signed_in(browser, link, "oleg")  # a marketer: the report is not shared with him
+    assert "Not shared with you" in oleg.content() and oleg.request.get(link).status == 403
+    again = signed_in(browser, link, "anna")  # the account manager: the form, filled as sent
+    again.wait_for_selector(".param-start input", timeout=120_000)
+    assert again.input_value(".param-start input") == "2026-09-01"

@@ -12,13 +12,14 @@ the latest result and is off while a run is going.
 
 from __future__ import annotations
 
+import html
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from ..config import Settings
 from ..pipeline import RunOutcome
-from ..render import status_html
+from ..render import ERROR_STYLE, OK_STYLE
 from .links import absolute, form_link
 from .message import form_message, headline_line, send, slack_configured
 
@@ -44,12 +45,15 @@ class SlackButton:
         self.settings, self.user, self.page_url = settings, user, ""
         self.outcome: RunOutcome | None = None
         self._lock = threading.Lock()
-        self.channel = widgets.Dropdown(options=channel_choices(settings), description="", layout={"width": "180px"})
         self.button = widgets.Button(description="Send to Slack", icon="share", disabled=True,
                                      tooltip="Post the result's headline and a link to this form, filled in as now")
+        self.channel = widgets.Dropdown(options=channel_choices(settings), description="to", layout={"width": "220px"},
+                                        style={"description_width": "initial"})
         self.status = widgets.HTML()
         self.button.on_click(lambda _: self.send())
-        self.widget = widgets.HBox([self.channel, self.button, self.status])
+        # set apart from Run and Cancel, so nobody takes it for a third way to run
+        self.widget = widgets.HBox([self.button, self.channel, self.status],
+                                   layout={"margin": "0 0 0 32px", "align_items": "center"})
         self.widget.add_class("send-to-slack")
 
     def watch(self, run: Callable[..., RunOutcome]) -> Callable[..., RunOutcome]:
@@ -72,7 +76,8 @@ class SlackButton:
         finally:
             self.button.disabled = False
             self._lock.release()
-        self.status.value = status_html(text, error=error, kind="slack-status")
+        colour = ERROR_STYLE if error else OK_STYLE  # a line beside the button, not a paragraph below its baseline
+        self.status.value = f"<span class='slack-status' style='{colour};margin-left:8px'>{html.escape(text)}</span>"
         return text
 
     def _send(self, outcome: RunOutcome) -> tuple[str, bool]:

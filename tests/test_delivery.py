@@ -19,7 +19,7 @@ from analytics.access.users import UsersFile
 from analytics.config import Settings
 from analytics.delivery.links import app_url, record_serve_address, run_page_url
 from analytics.delivery.message import figure, headline_line
-from analytics.delivery.runs import read_manifest
+from analytics.delivery.runs import read_manifest, result_parts
 from analytics.delivery.slack_button import slack_button
 from analytics.pipeline import RunOutcome
 from analytics.results import Headline, ReportQuery
@@ -28,6 +28,7 @@ from analytics.scheduler.jobs import run_job
 from analytics.scheduler.schedules import ScheduleError
 from analytics.testing.fakes import FakeSlack
 from analytics.testing.fakes.slack import BOT_TOKEN
+from analytics.web.gate import Gate
 
 from .conftest import REPO
 
@@ -208,3 +209,27 @@ def test_send_to_slack_says_when_slack_is_down_and_the_message_waits(tmp_path: P
 
 def test_no_button_without_slack(tmp_path: Path) -> None:
     assert slack_button(load_settings(home=tmp_path), "anna") is None
+
+
+def test_a_failed_runs_page_says_so_in_one_sentence_without_traceback_parameters_or_paths(tmp_path: Path) -> None:
+    import nbformat  # noqa: PLC0415
+
+    parameters = nbformat.v4.new_code_cell("partner_id = 3", metadata={"tags": ["injected-parameters"]},
+                                           outputs=[nbformat.v4.new_output("stream", text="partner_id")])
+    failing = nbformat.v4.new_code_cell("report_page(plastic_cards, globals())", outputs=[nbformat.v4.new_output(
+        "error", ename="OSError", evalue=f"cannot read {tmp_path}/reports/x.csv", traceback=["Traceback (most recent"])])
+    shown = nbformat.v4.new_code_cell("", outputs=[nbformat.v4.new_output(
+        "display_data", data={"text/html": "<div class='run-result'>28 cards</div>", "text/plain": "x"})])
+    parts = result_parts(nbformat.v4.new_notebook(cells=[parameters, failing, shown]), [str(tmp_path)])
+    assert parts == ["<p class='run-error'>This run failed: cannot read …/reports/x.csv</p>",
+                     "<div class='run-result'>28 cards</div>"]
+
+
+@pytest.mark.parametrize(("path", "kind"), [
+    (f"/runs/{JOB}/0123abcd.html", "run"), (f"/runs/{JOB}/0123abcd/plastic_cards_3.xlsx", "run_file"),
+    (f"/runs/{JOB}/0123abcd.json", "missing"), (f"/runs/{JOB}/0123abcd/../../users.json", "missing"),
+    (f"/runs/{JOB}/0123abcd/sub/x.csv", "missing"), (f"/runs/{JOB}/0123abcd/x.ipynb", "missing"),
+])
+def test_a_runs_files_have_one_spelling_each(tmp_path: Path, path: str, kind: str) -> None:
+    gate = Gate(load_settings(home=tmp_path), "/", "127.0.0.1", kernel_secret="x")
+    assert gate.route(path)[0] == kind

@@ -19,7 +19,7 @@ from analytics.access.users import UsersFile
 from analytics.config import Settings
 from analytics.delivery.links import app_url, record_serve_address, run_page_url
 from analytics.delivery.message import figure, headline_line
-from analytics.delivery.runs import read_manifest, result_parts
+from analytics.delivery.runs import RunManifest, read_manifest, result_parts, run_page_html
 from analytics.delivery.slack_button import slack_button
 from analytics.pipeline import RunOutcome
 from analytics.results import Headline, ReportQuery
@@ -233,3 +233,19 @@ def test_a_failed_runs_page_says_so_in_one_sentence_without_traceback_parameters
 def test_a_runs_files_have_one_spelling_each(tmp_path: Path, path: str, kind: str) -> None:
     gate = Gate(load_settings(home=tmp_path), "/", "127.0.0.1", kernel_secret="x")
     assert gate.route(path)[0] == kind
+
+
+def test_a_run_page_leads_with_the_reports_headline(tmp_path: Path) -> None:
+    import nbformat  # noqa: PLC0415
+
+    executed = tmp_path / "weekly.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("", outputs=[nbformat.v4.new_output(
+        "display_data", data={"text/html": "<div class='run-result'>28 cards</div>"})])]), executed)
+    headline = Headline("Plastic cards issued on 14.11.2026", 1234.0, compared_label="same weekday last week",
+                        compared_value=1100.0).as_json()
+    manifest = RunManifest(JOB, "0badc0de", NOTEBOOK, "Plastic cards issued", "ran", "2026-11-16T05:00:00+00:00",
+                           ("account_managers",), "#reports", {}, headline, 28)
+    page = run_page_html(load_settings(home=tmp_path), executed, manifest, "Europe/Moscow")
+    assert "<div class=\"figure\">1,234</div>" in page and "same weekday last week: 1,100" in page
+    assert "Scheduled run of 16.11.2026 08:00 (Europe/Moscow)" in page
+    assert "Sent to Account managers and Slack #reports." in page

@@ -31,6 +31,17 @@ def figure(value: float, unit: str = "") -> str:
     return f"{text} {unit}" if unit else text
 
 
+def headline_figures(headline: Mapping[str, Any] | None) -> tuple[str, str, str]:
+    """(label, figure, comparison) for a page's headline box; empty strings where there is nothing to show."""
+    if not headline:
+        return "", "", ""
+    unit, value, compared = headline.get("unit", ""), headline.get("value"), headline.get("compared_value")
+    shown = headline.get("text") or (figure(value, unit) if value is not None else "")
+    against = (f"{headline['compared_label']}: {figure(compared, unit)}"
+               if compared is not None and headline.get("compared_label") else "")
+    return str(headline.get("label", "")), shown, against
+
+
 def headline_line(headline: Mapping[str, Any] | None, title: str, rows: int | None) -> str:
     """The message's first line: the report's headline (label, figure, comparison), else its title and rows."""
     if not headline:

@@ -28,6 +28,7 @@ from ..access.rules import may_open
 from ..access.users import write_private_json
 from ..catalog import AUDIENCES, report_catalog
 from ..config import Settings
+from .message import headline_figures
 from .recipients import Deliver, may_receive
 
 TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parents[1] / "web" / "page_templates" / "run"),
@@ -129,7 +130,8 @@ def run_page_html(settings: Settings, executed: Path, manifest: RunManifest, tim
     parts = result_parts(notebook, [str(settings.home), str(settings.notebooks), str(executed.parent)])
     return TEMPLATES.get_template("page.html").render(
         title=manifest.title, when=_when(manifest.finished_at, timezone), failed=manifest.status != "ran",
-        parts=parts, to=[AUDIENCES.get(name, name) for name in manifest.to], slack=manifest.slack, job=manifest.job)
+        headline=headline_figures(manifest.headline), parts=parts,
+        to=[AUDIENCES.get(name, name) for name in manifest.to], slack=manifest.slack, job=manifest.job)
 
 
 def _when(finished_at: str, timezone: str) -> str:

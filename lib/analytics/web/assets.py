@@ -13,7 +13,6 @@ from pathlib import Path
 
 PAGE_TEMPLATES = Path(__file__).parent / "page_templates"
 VOILA_TEMPLATES = PAGE_TEMPLATES / "voila"  # looked up before Voilà's lab template, which it extends
-RUN_PAGE_TEMPLATE = "run"  # nbconvert's lab template without scripts, under PAGE_TEMPLATES
 
 # Voilà's pages need their inline scripts and styles, and the kernel's websocket ('self' covers ws: and wss:
 # to the same host). Nothing may come from, or be sent to, another origin; no page of ours may be framed by one.

@@ -24,6 +24,7 @@ from ..config import Settings
 from ..context import Job
 from ..db import Database, TableSpec, connect
 from ..exports.files import open_private
+from ..home.store import remember_run
 from ..parked import OutageQueue, Parked, Retried
 from ..pipeline import new_run_id
 from ..run_pages import render_run_page
@@ -189,6 +190,7 @@ def run_job(settings: Settings, schedule: Schedule, scheduled_for: dt.datetime |
             if run.status == "ran" or attempt == schedule.retries:
                 break
             sleep(schedule.retry_delay_minutes * 60)
+    remember_run(settings, schedule, run)  # the home page's tile: this run's headline, or that it failed
     if run.status != "ran":
         deliver(settings, [failure_alert(settings, schedule, run)], schedule.alert)
     return run

@@ -44,8 +44,8 @@ def _day_words(day: dt.date, today: dt.date | None = None) -> str:
 
 
 PLASTIC_BY_DAY = ("SELECT toDate(issued_at) AS day, count() AS n FROM cards WHERE partner_id = %(partner)s"
-                  " AND origin = 'plastic' AND issued_at >= toDateTime(%(trend_from)s)"
-                  " AND issued_at < toDateTime(%(trend_to)s) + 86400 GROUP BY day ORDER BY day")
+                  " AND origin = 'plastic' AND issued_at >= toDateTime(toDate(%(trend_from)s))"
+                  " AND issued_at < toDateTime(toDate(%(trend_to)s)) + 86400 GROUP BY day ORDER BY day")
 
 
 def plastic_cards_headline(db: Database, partner_id: int, partner: str, day: dt.date) -> Headline:
@@ -58,7 +58,7 @@ def plastic_cards_headline(db: Database, partner_id: int, partner: str, day: dt.
 
 
 AUDIT_BY_DAY = ("SELECT toDate(at) AS day, count() AS n FROM audit_log WHERE action = %(action)s"
-                " AND at >= toDateTime(%(trend_from)s) AND at < toDateTime(%(trend_to)s) + 86400"
+                " AND at >= toDateTime(toDate(%(trend_from)s)) AND at < toDateTime(toDate(%(trend_to)s)) + 86400"
                 " GROUP BY day ORDER BY day")
 
 
@@ -75,10 +75,11 @@ def activity_headline(db: Database, day: dt.date) -> Headline:
 
 
 AUDIENCES_BY_DAY = ("SELECT toDate(created_at) AS day, uniqExact(sub_id, version) AS n FROM audiences"
-                    " WHERE created_at >= toDateTime(%(trend_from)s) AND created_at < toDateTime(%(trend_to)s) + 86400"
+                    " WHERE created_at >= toDateTime(toDate(%(trend_from)s))"
+                    " AND created_at < toDateTime(toDate(%(trend_to)s)) + 86400"
                     " GROUP BY day ORDER BY day")
 LATEST_AUDIENCES = ("SELECT sub_id, version, any(target_size) AS size, max(created_at) AS at FROM audiences"
-                    " WHERE created_at >= toDateTime(%(start)s) AND created_at < toDateTime(%(end)s) + 86400"
+                    " WHERE created_at >= toDateTime(toDate(%(start)s)) AND created_at < toDateTime(toDate(%(end)s)) + 86400"
                     " GROUP BY sub_id, version ORDER BY at DESC, sub_id LIMIT 3")
 
 
@@ -87,8 +88,8 @@ def audiences_headline(db: Database, start: dt.date, end: dt.date) -> Headline:
     sizes: what a marketer checks before the next push. No ``data_until``: a quiet week without a new
     audience is not a late source, so the tile is judged by its refresh alone."""
     params = {"start": start, "end": end}
-    saved = db.scalar("SELECT uniqExact(sub_id, version) FROM audiences WHERE created_at >= toDateTime(%(start)s)"
-                      " AND created_at < toDateTime(%(end)s) + 86400", params) or 0
+    saved = db.scalar("SELECT uniqExact(sub_id, version) FROM audiences WHERE created_at >= toDateTime(toDate(%(start)s))"
+                      " AND created_at < toDateTime(toDate(%(end)s)) + 86400", params) or 0
     latest = db.query_arrow(LATEST_AUDIENCES, params).to_pylist()
     text = "; ".join(f"{row['sub_id']} (version {row['version']}): {counted(int(row['size']), 'person', 'people')}"
                      for row in latest)

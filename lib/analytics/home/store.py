@@ -90,9 +90,10 @@ def read_tile(folder: Path, job: str) -> StoredTile | None:
 
 
 def read_tiles(folder: Path) -> dict[str, StoredTile]:
-    """Every readable stored tile by job; unreadable files are logged and left out."""
+    """Every readable stored tile by job; unreadable files are logged and left out, and a write in progress
+    (a hidden temporary beside its file) is not a tile."""
     found = {}
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+    for path in sorted(folder.glob("[!.]*.json")) if folder.is_dir() else []:
         tile = read_tile(folder, path.stem)
         if tile is not None:
             found[tile.job] = tile

@@ -135,10 +135,10 @@ def report_url(base_url: str, notebook: str, values: Mapping[str, Any]) -> str:
 
 
 def _local_words(moment: dt.datetime, zone: str, now: dt.datetime) -> str:
-    """A UTC moment on the schedule's wall clock: "today at 10:10", or "05.12.2026 at 10:10"."""
+    """A UTC moment on the schedule's wall clock: "today at 10:10", "tomorrow at 07:20" or "05.12.2026 at 10:10"."""
     local = moment.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(zone))
     today = now.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(zone)).date()
-    day = "today" if local.date() == today else f"{local:%d.%m.%Y}"
+    day = {today: "today", today + dt.timedelta(days=1): "tomorrow"}.get(local.date(), f"{local:%d.%m.%Y}")
     return f"{day} at {local:%H:%M} ({zone.rsplit('/', 1)[-1].replace('_', ' ')} time)"
 
 

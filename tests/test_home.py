@@ -23,7 +23,7 @@ from analytics.home.tiles import comparison, figure, home_tiles, search, sparkli
 from analytics.render import RUN_RECORD_MIME
 from analytics.reports import audit_trail, plastic_cards
 from analytics.results import Headline
-from analytics.scheduler.jobs import JobRun
+from analytics.scheduler.jobs import JobRun, exclusive, job_folder
 from analytics.scheduler.schedules import load_schedule
 
 REPO = Path(__file__).resolve().parents[1]
@@ -203,3 +203,15 @@ def test_search_finds_a_report_by_any_word_of_its_description() -> None:
     assert {entry.title for entry in search(catalog, "cohort control")} == {"Push audience", "Retargeting audience"}
     assert search(catalog, "") == catalog and search(catalog, "zzzz") == []
     assert not re.search(r"None|True|e-0\d", " ".join(entry.description for entry in catalog))
+
+
+def test_a_tile_whose_job_is_running_says_it_is_being_computed(tmp_path: Path) -> None:
+    settings = load_settings(home=tmp_path, notebooks=REPO / "notebooks", schedules=tmp_path / "schedules")
+    write_schedule(settings.schedules, "plastic_cards_daily", "account_managers/plastic_cards.ipynb")
+    visible = [entry for entry in report_catalog(settings.notebooks) if entry.path.startswith("account_managers/")]
+    with exclusive(job_folder(settings, "plastic_cards_daily")) as lock:  # the lock a running job holds
+        assert lock is not None
+        [group] = home_tiles(settings, visible, "/", now=NOW)
+        assert group.tiles[0].freshness == "Not computed yet — being computed now: reload the page in a minute"
+    [group] = home_tiles(settings, visible, "/", now=NOW)
+    assert group.tiles[0].freshness.startswith("Not computed yet — refreshed tomorrow at")

@@ -7,6 +7,7 @@ warehouse, so a home-page view costs no query however many people open it (``ben
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import html
 import json
 import logging
@@ -21,6 +22,7 @@ from ..catalog import AUDIENCES, ReportEntry
 from ..config import Settings
 from ..errors import ConfigError
 from ..results import Headline
+from ..scheduler.jobs import job_folder
 from ..scheduler.loop import period
 from ..scheduler.schedules import Schedule, load_schedules
 from ..scheduler.timing import next_run
@@ -148,14 +150,28 @@ def allowed_age(schedule: Schedule, now: dt.datetime) -> dt.timedelta:
     return gap + (dt.timedelta(minutes=schedule.grace_minutes) if schedule.grace_minutes is not None else gap)
 
 
+def computing(folder: Path) -> bool:
+    """Whether the job is running now: its run lock (:func:`analytics.scheduler.jobs.exclusive`) is held."""
+    try:
+        with open(folder / ".running", "rb") as lock:
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:  # no lock file: it never ran here
+        return False
+    return False
+
+
 def report_tile(schedule: Schedule, entry: ReportEntry, stored: StoredTile | None, base_url: str,
-                now: dt.datetime) -> Tile:
+                now: dt.datetime, running: bool = False) -> Tile:
     """A tile from the job's stored headline; before its first run, when it will be computed."""
     if stored is None or stored.headline is None:
         when = next_run(schedule.cron, schedule.timezone, now.replace(tzinfo=dt.UTC)).replace(tzinfo=None)
         failed = f"The last run failed ({stored.error}). " if stored is not None and stored.status in FAILED else ""
+        words = ("Not computed yet — being computed now: reload the page in a minute" if running else
+                 f"{failed}Not computed yet — refreshed {_local_words(when, schedule.timezone, now)}")
         return Tile(entry.title, report_url(base_url, entry.path, schedule.parameters), pending=True, job=schedule.job,
-                    freshness=f"{failed}Not computed yet — refreshed {_local_words(when, schedule.timezone, now)}")
+                    freshness=words)
     headline = stored.headline
     fresh: Freshness = judge(headline.data_until, stored.refreshed_at, allowed_age(schedule, now), now,
                              _local_words(stored.refreshed_at, schedule.timezone, now) if stored.refreshed_at else "")
@@ -217,8 +233,8 @@ def home_tiles(settings: Settings, visible: Iterable[ReportEntry], base_url: str
     for schedule in tile_schedules(settings):
         entry = entries.get(_relative(schedule.notebook, root))
         if entry is not None:
-            groups.setdefault(entry.audience, []).append(report_tile(schedule, entry, stored.get(schedule.job),
-                                                                     base_url, now))
+            groups.setdefault(entry.audience, []).append(report_tile(
+                schedule, entry, stored.get(schedule.job), base_url, now, computing(job_folder(settings, schedule.job))))
     on_call = next((entry for path, entry in sorted(entries.items()) if path.startswith(f"{ON_CALL}/")), None)
     if on_call is not None:
         groups.setdefault(on_call.audience, []).append(on_call_tile(settings, stored, on_call, base_url))

@@ -117,7 +117,7 @@ def test_a_tile_is_late_when_its_data_or_its_refresh_is_older_than_a_period_and_
 def test_figures_read_as_words_not_as_python() -> None:
     assert figure(12345.0, "") == "12,345" and figure(None, "") == "" and figure(0.0312, "%") == "+3.1%"
     assert figure(-0.182, "%") == "\u221218.2%" and figure(2.5e-7, "%") == "+0.0%"
-    assert comparison(HEADLINE) == "vs 10 same weekday last week: +20%"
+    assert comparison(HEADLINE) == "+20% vs 10 same weekday last week"
     assert comparison(Headline("x", 3.0, compared_label="last week", compared_value=0.0)) == "vs 0 last week"
     svg = sparkline(HEADLINE.trend)
     assert svg.startswith("<svg class='sparkline'") and "<script" not in svg and "Trend from 04.12.2026 to 05.12.2026" in svg

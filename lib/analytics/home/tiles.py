@@ -101,12 +101,12 @@ def signed(text: str) -> str:
 
 
 def comparison(headline: Headline) -> str:
-    """"vs 1,100 same weekday last week (06.11.2026): +12%": the change worked out for the reader."""
+    """"+20% vs 10 on the same weekday last week": the change worked out for the reader, first."""
     if headline.compared_value is None or headline.value is None:
         return ""
     words = f"vs {figure(headline.compared_value, headline.unit)} {headline.compared_label}".rstrip()
     if headline.unit != "%" and headline.compared_value:
-        words += signed(f": {headline.value / headline.compared_value - 1:+.0%}")
+        words = signed(f"{headline.value / headline.compared_value - 1:+.0%} ") + words
     return words
 
 
@@ -123,9 +123,10 @@ def sparkline(trend: Sequence[tuple[dt.date, float]], width: int = 160, height: 
     first, last = trend[0][0], trend[-1][0]
     title = html.escape(f"Trend from {first:%d.%m.%Y} to {last:%d.%m.%Y}: lowest {figure(low, '')}, "
                         f"highest {figure(high, '')}")
-    return (f"<svg class='sparkline' viewBox='0 0 {width} {height}' width='{width}' height='{height}' role='img'>"
-            f"<title>{title}</title><polyline fill='none' stroke='currentColor' stroke-width='1.6' "
-            f"points='{points}'/></svg>")
+    last_x, last_y = points.rsplit(" ", 1)[-1].split(",")
+    return (f"<svg class='sparkline' viewBox='-3 -3 {width + 6} {height + 6}' width='{width}' height='{height}' "
+            f"role='img'><title>{title}</title><polyline fill='none' stroke='currentColor' stroke-width='1.6' "
+            f"points='{points}'/><circle cx='{last_x}' cy='{last_y}' r='2.6' fill='currentColor'/></svg>")
 
 
 def report_url(base_url: str, notebook: str, values: Mapping[str, Any]) -> str:

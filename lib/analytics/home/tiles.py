@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -209,13 +210,22 @@ def on_call_tile(settings: Settings, stored: Mapping[str, StoredTile], entry: Re
 
 
 def tile_schedules(settings: Settings) -> list[Schedule]:
-    """The schedules whose report declares a tile; a wrong schedule file leaves the tiles out, logged."""
+    """The schedules whose report declares a tile; a wrong schedule file leaves the tiles out, logged. Read
+    again only when a schedule file changes (parsing the YAML was most of a home-page view's time)."""
+    folder = settings.schedules
+    stamp = tuple((path.name, path.stat().st_mtime_ns) for path in sorted(folder.glob("*.yaml"))) \
+        if folder.is_dir() else ()
+    return _tile_schedules(folder, settings.notebooks, stamp)
+
+
+@lru_cache(maxsize=8)
+def _tile_schedules(folder: Path, notebooks: Path, _stamp: tuple[tuple[str, int], ...]) -> list[Schedule]:
     try:
-        schedules = load_schedules(settings.schedules, settings.notebooks)
+        schedules = load_schedules(folder, notebooks)
     except ConfigError as wrong:
         log.warning("home page: tiles left out: %s", wrong)
         return []
-    root = settings.notebooks.resolve()
+    root = notebooks.resolve()
     return [schedule for schedule in schedules if _relative(schedule.notebook, root) in TILE_REPORTS]
 
 

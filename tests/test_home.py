@@ -6,8 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import re
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -215,3 +218,25 @@ def test_a_tile_whose_job_is_running_says_it_is_being_computed(tmp_path: Path) -
         assert group.tiles[0].freshness == "Not computed yet — being computed now: reload the page in a minute"
     [group] = home_tiles(settings, visible, "/", now=NOW)
     assert group.tiles[0].freshness.startswith("Not computed yet — refreshed tomorrow at")
+
+
+def test_analytics_tiles_lists_them_and_refresh_missing_runs_nothing_when_all_are_stored(tmp_path: Path) -> None:
+    schedules = tmp_path / "schedules"
+    write_schedule(schedules, "plastic_cards_daily", "account_managers/plastic_cards.ipynb")
+    write_schedule(schedules, "past_audiences_daily", "marketing/past_audiences.ipynb")
+    environment = {**os.environ, "ANALYTICS_HOME": str(tmp_path), "ANALYTICS_SCHEDULES": str(schedules),
+                   "ANALYTICS_NOTEBOOKS": str(REPO / "notebooks")}
+
+    def tiles(*options: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "analytics.cli", "tiles", *options], env=environment,
+                              capture_output=True, text=True, timeout=120)
+
+    listed = tiles()
+    assert listed.returncode == 0
+    assert listed.stdout.splitlines() == ["past_audiences_daily\tnot computed yet", "plastic_cards_daily\tnot computed yet"]
+    write_tile(tmp_path / "reports" / "tiles", tile())
+    write_tile(tmp_path / "reports" / "tiles", tile("past_audiences_daily", notebook="marketing/past_audiences.ipynb"))
+    assert tiles().stdout.splitlines()[1] == f"plastic_cards_daily\t{HEADLINE.label}"
+    refreshed = tiles("--refresh", "--missing")
+    assert refreshed.returncode == 0 and "every tile is stored already" in refreshed.stderr
+    assert not (tmp_path / "reports" / "runs").exists()  # no job ran

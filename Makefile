@@ -15,6 +15,7 @@ $(VENV)/.installed: pyproject.toml
 
 run: setup
 	$(BIN)/analytics demo-data --scale default --if-missing
+	$(BIN)/analytics tiles --refresh --missing &  # the home page's first tiles, computed beside the starting app
 	ANALYTICS_AMPLITUDE_URL=$(or $(ANALYTICS_AMPLITUDE_URL),demo) $(BIN)/analytics serve --port $(PORT)
 
 lab: setup

@@ -107,6 +107,11 @@ def _parser() -> argparse.ArgumentParser:
                                        "kept under reports/runs/<job>/, alerted if it fails.")
     sub.add_argument("job", help="the job's name (see `analytics jobs`)")
 
+    sub = command("tiles", _tiles, "The home page's tiles: list them, or run their jobs now (--refresh) as the scheduler "
+                                   "would, so the page has figures before the jobs' first ticks.")
+    sub.add_argument("--refresh", action="store_true", help="run each tile's job now")
+    sub.add_argument("--missing", action="store_true", help="with --refresh: only jobs whose tile is not stored yet")
+
     sub = command("scheduler", _scheduler, "Run the scheduled jobs when they are due, until stopped (Ctrl+C).")
     sub.add_argument("--poll", type=float, default=5.0, help="seconds between looks at the clock")
 
@@ -319,6 +324,27 @@ def _run_job(args: argparse.Namespace) -> int:
     run = run_job(settings, schedules[args.job])
     log.info("%s: %s%s. Notebook: %s", run.job, run.status, f" ({run.error})" if run.error else "", run.html or run.notebook)
     return 0 if run.status == "ran" else 1
+
+
+def _tiles(args: argparse.Namespace) -> int:
+    from .home.refresh import refresh_tiles  # noqa: PLC0415
+    from .home.store import read_tiles, tiles_folder  # noqa: PLC0415
+    from .home.tiles import tile_schedules  # noqa: PLC0415
+
+    settings = load_settings()
+    if args.refresh:
+        refreshed = refresh_tiles(settings, missing_only=args.missing)
+        for done in refreshed:
+            log.info("Tile %s: %s in %.0f s%s", done.job, done.status, done.seconds, f" ({done.error})" if done.error else "")
+        if not refreshed:
+            log.info("Tiles: every tile is stored already" if args.missing else "Tiles: no tile jobs in %s", settings.schedules)
+        return 0 if all(done.status == "ran" for done in refreshed) else 1
+    stored = read_tiles(tiles_folder(settings))
+    for schedule in tile_schedules(settings):
+        tile = stored.get(schedule.job)
+        said = tile.headline.label if tile and tile.headline else "not computed yet"
+        print(f"{schedule.job}\t{said}")
+    return 0
 
 
 def _scheduler(args: argparse.Namespace) -> int:

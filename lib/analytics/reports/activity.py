@@ -8,6 +8,7 @@ from ..audit import ACTIONS, AUDIT_TABLE
 from ..context import RunContext
 from ..db.sql import compose, identifier
 from ..errors import ParameterError
+from ..home.headlines import activity_headline
 from .base import ReportQuery, default_period
 
 ALL = "all"
@@ -33,4 +34,4 @@ def audit_trail(ctx: RunContext, start: dt.date | None = None, end: dt.date | No
         params={"start": start.isoformat() + " 00:00:00", "end": end.isoformat() + " 00:00:00", "user": user,
                 "action": action},
         key_params={"start": start, "end": end, **({"user": user} if user else {})}, headers=AUDIT_TABLE.labels,
-        effective={"start": start, "end": end})
+        effective={"start": start, "end": end}, headline=activity_headline(db, end))

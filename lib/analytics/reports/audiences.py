@@ -19,6 +19,7 @@ from ..audiences.tables import AUDIENCES, EXCLUSIONS, RECIPIENTS
 from ..context import RunContext
 from ..db.sql import compose, identifier
 from ..errors import ParameterError
+from ..home.headlines import audiences_headline, no_audiences_headline
 from .base import ReportQuery, WritePlan, default_period
 
 ID_TYPES = {"user_id": "our user IDs", "amplitude_id": "Amplitude IDs"}
@@ -126,7 +127,8 @@ def past_audiences(ctx: RunContext, sub_id: str = "", start: dt.date | None = No
     if AUDIENCES.name not in db.tables():
         return ReportQuery(name="past_audiences", title="Audiences saved", sql="",
                            data=AUDIENCES.arrow({name: [] for name in AUDIENCES.columns}), headers=AUDIENCES.labels,
-                           facts=["No audience has been saved yet: save one with the push or retargeting audience report."])
+                           facts=["No audience has been saved yet: save one with the push or retargeting audience report."],
+                           headline=no_audiences_headline())
     start, end = default_period(db, start, end, "SELECT toDate(max(created_at)) FROM audiences", days=90)
     shown = ("sub_id", "version", "kind", "cohort_id", "created_at", "created_by", "cohort_size", "target_size",
              "control_size", "excluded_size", "control_percent", "holdout_version")
@@ -149,4 +151,5 @@ def past_audiences(ctx: RunContext, sub_id: str = "", start: dt.date | None = No
     looked_for = f" with '{sub_id}' in the sub_id" if sub_id else ""
     return ReportQuery(name="past_audiences", title=f"Audiences saved{looked_for} from {start:%d.%m.%Y} to {end:%d.%m.%Y}",
                        sql=sql, params=params, key_params={"start": start, "end": end, "sub_id": sub_id},
-                       headers=AUDIENCES.labels, effective={"start": start, "end": end}, also=also)
+                       headers=AUDIENCES.labels, effective={"start": start, "end": end}, also=also,
+                       headline=audiences_headline(db, start, end))

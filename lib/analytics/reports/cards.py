@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from ..context import RunContext
 from ..db import compose
+from ..home.headlines import plastic_cards_headline
 from ..warehouse import WAREHOUSE
 from ..warehouse import columns as checked_columns
 from .base import ReportQuery, biggest_partner, default_period, partner_name
@@ -46,4 +47,4 @@ def plastic_cards(ctx: RunContext, partner_id: int = 0, start: dt.date | None = 
         name="plastic_cards", title=f"Plastic cards of {name} issued from {start:%d.%m.%Y} to {end:%d.%m.%Y}",
         sql=sql, params={"partner": partner_id, "start": start, "end": end},
         key_params={"partner": name, "from": start, "to": end}, headers=CARD_LABELS,
-        effective={"start": start, "end": end})
+        effective={"start": start, "end": end}, headline=plastic_cards_headline(db, partner_id, name, end))

@@ -22,6 +22,7 @@ from ..experiments.charts import interval_chart, lift_chart
 from ..experiments.metrics import BASELINE, MEAN, Metric, Window, per_user, target_metric
 from ..experiments.summary import MIN_CONVERTING, NO_VARIATION, Summary, cumulative_lift, summarize
 from ..experiments.variants import CONTROL, TEST, Variants, choose, listed
+from ..home.headlines import experiment_headline
 from ..progress import say
 from .base import Chart, Notice, ReportQuery
 
@@ -73,6 +74,7 @@ def ab_summary(ctx: RunContext, experiment: str = "", start: dt.date | None = No
         sql="", data=summary_table(summary), key_params=key, headers=SUMMARY_HEADERS, label="Summary",
         facts=_facts(summary, users), effective={"experiment": experiment, "start": window.start, "end": window.end},
         formats=("xlsx",), charts=charts, notices=(*_variant_notices(experiment, variants), _srm_notice(summary)),
+        headline=experiment_headline(experiment, window.start, window.end, summary),
         sheets=(ReportQuery(name="ab_groups", title="Per group and metric", sql="",
                             data=group_table(users, metrics, variants),
                             headers=GROUP_HEADERS, label="Per metric"),

@@ -26,6 +26,7 @@ from ..db import Database, TableSpec, connect
 from ..delivery.links import run_page_url
 from ..delivery.scheduled import announce_run, publish_run
 from ..exports.files import open_private
+from ..home.store import remember_run
 from ..parked import OutageQueue, Parked, Retried
 from ..pipeline import new_run_id
 from ..runner import NotebookFailed, run_notebook
@@ -190,6 +191,7 @@ def run_job(settings: Settings, schedule: Schedule, scheduled_for: dt.datetime |
             if run.status == "ran" or attempt == schedule.retries:
                 break
             sleep(schedule.retry_delay_minutes * 60)
+    remember_run(settings, schedule, run)  # the home page's tile: this run's headline, or that it failed
     if run.status != "ran":
         deliver(settings, [failure_alert(settings, schedule, run)], schedule.alert)
     elif run.html:

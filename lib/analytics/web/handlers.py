@@ -22,9 +22,11 @@ from voila.tornado.handler import TornadoVoilaHandler
 from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler, read_header_from_binary_message
 
 from ..audit import AuditEvent, audit, file_sha256
-from ..catalog import report_catalog
+from ..catalog import AUDIENCES, report_catalog
 from ..config import Settings
 from ..delivery.runs import read_manifest
+from ..home.tiles import home_tiles, search
+from ..words import counted
 from .gate import Gate, address_key, safe_next
 from .kernel_link import visitor_kernel_environment
 
@@ -151,7 +153,8 @@ def audit_later(event: Callable[[], AuditEvent], settings: dict[str, Any]) -> No
 
 
 class StartPageHandler(SecureHeaders, web.RequestHandler):
-    """The list of reports the signed-in person may open: what each one gives and who it is for."""
+    """The home page: the tiles of the reports the signed-in person may open, from the stored headlines (files
+    only, no warehouse query), then those reports by audience; ``?q=`` finds reports by title and description."""
 
     def initialize(self, notebooks: Path, base_url: str) -> None:
         self.notebooks, self.base_url = notebooks, base_url
@@ -159,12 +162,33 @@ class StartPageHandler(SecureHeaders, web.RequestHandler):
     def get(self) -> None:
         gate = self.settings["analytics_gate"]
         person = self._analytics_person  # type: ignore[attr-defined] - set by the gate
-        reports = [{"url": url_path_join(self.base_url, "voila/render", quote(entry.path)), "title": entry.title,
-                    "description": entry.description, "audience": entry.audience}
-                   for entry in gate.visible_reports(person, report_catalog(self.notebooks))]
+        visible = gate.visible_reports(person, report_catalog(self.notebooks))
+        words = self.get_query_argument("q", "").strip()[:200]
+        found = search(visible, words)
+        grouped: dict[str, list[dict[str, str]]] = {}
+        for entry in found:
+            grouped.setdefault(entry.audience, []).append({
+                "url": url_path_join(self.base_url, "voila/render", quote(entry.path)), "title": entry.title,
+                "description": entry.description, "audience": entry.audience})
+        self.set_header("Cache-Control", "no-store")
         self.finish(TEMPLATES.get_template("start.html").render(
-            reports=reports, user=person.name, sign_out=None if gate.open_local else url_path_join(self.base_url, "logout"),
+            groups=[] if words else home_tiles(self.settings["analytics_settings"], visible, self.base_url),
+            report_groups=sorted(grouped.items(), key=lambda item: _audience_order(item[0])), q=words,
+            found=_found_words(len(found), words),
+            user=person.name, sign_out=None if gate.open_local else url_path_join(self.base_url, "logout"),
             xsrf=self.xsrf_form_html()))
+
+
+def _audience_order(audience: str) -> int:
+    """The catalog's order (account managers first, administrators last), not the alphabet's."""
+    order = list(AUDIENCES.values())
+    return order.index(audience) if audience in order else len(order)
+
+
+def _found_words(count: int, words: str) -> str:
+    if not words:
+        return ""
+    return f"{counted(count, 'report')} found." if count else "No report has these words: try another word."
 
 
 class SignInHandler(SecureHeaders, web.RequestHandler):

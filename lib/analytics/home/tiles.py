@@ -215,13 +215,14 @@ def tile_schedules(settings: Settings) -> list[Schedule]:
     folder = settings.schedules
     stamp = tuple((path.name, path.stat().st_mtime_ns) for path in sorted(folder.glob("*.yaml"))) \
         if folder.is_dir() else ()
-    return _tile_schedules(folder, settings.notebooks, stamp)
+    return _tile_schedules(folder, settings.notebooks, settings.users_file, stamp)
 
 
 @lru_cache(maxsize=8)
-def _tile_schedules(folder: Path, notebooks: Path, _stamp: tuple[tuple[str, int], ...]) -> list[Schedule]:
+def _tile_schedules(folder: Path, notebooks: Path, users_file: Path,
+                    _stamp: tuple[tuple[str, int], ...]) -> list[Schedule]:
     try:
-        schedules = load_schedules(folder, notebooks)
+        schedules = load_schedules(folder, notebooks, users_file)
     except ConfigError as wrong:
         log.warning("home page: tiles left out: %s", wrong)
         return []

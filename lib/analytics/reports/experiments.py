@@ -1,11 +1,13 @@
 """The A/B summary report: gates, verdicts in plain words, two charts, and one workbook with everything.
 
 The page shows the sample-ratio check first (red, yellow or green), then one sentence per metric
-("Support requests: no detectable change, −1.2% (−4.6% … +2.2%)"), the summary table, the interval
-plot and the cumulative lift. The compared variants are the form's control and test (``control`` and
-``test`` unless typed otherwise); what cannot be compared is refused beside the field that chooses it,
-and further variants are named in a notice above the verdicts. The XLSX holds the summary (raw and
-Holm-adjusted p-values, verdicts), a sheet per group and metric, and the per-user numbers behind them.
+("Support requests: no detectable change, −1.2% (−4.6% … +2.2%)"), the summary table of what a person acts
+on (metric, control, test, change, p-value as "< 0.001", verdict), the interval plot and the cumulative
+lift. The compared variants are the form's control and test (``control`` and ``test`` unless typed
+otherwise); what cannot be compared is refused beside the field that chooses it,
+and further variants are named in a notice above the verdicts. The XLSX holds that summary, the details
+(every number: raw and Holm-adjusted p-values, intervals, users), a sheet per group and metric, and the
+per-user numbers behind them.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ SUMMARY_HEADERS = {
     "test_name": "Statistical test", "control_users": "Users in control", "test_users": "Users in test",
     "control_converting": "Control users with the event", "test_converting": "Test users with the event",
     "suspicious": "Suspicious (beyond ±50%)", "cuped_narrower_pct": "Interval narrower with CUPED, %"}
+READABLE_HEADERS = {"metric": "Metric", "control": "Control", "test": "Test", "change": "Change",
+                    "interval": "95% interval of the change", "p_value": "p-value (Holm-adjusted)", "verdict": "Verdict"}
+NONE = "—"  # a cell with no number (an untested metric has no change or p-value): a dash, never "None"
 GROUP_HEADERS = {"metric": "Metric", "group": "Group", "users": "Users", "users_with_event": "Users with the event",
                  "events": "Events", "value": "Value", "std": "Standard deviation"}
 SRM_WORDS = {
@@ -70,10 +75,13 @@ def ab_summary(ctx: RunContext, experiment: str = "", start: dt.date | None = No
     key = {"experiment": experiment, "start": window.start, "end": window.end}
     return ReportQuery(
         name="ab_summary", title=f"A/B summary of {experiment}, {window.start:%d.%m.%Y}–{window.end:%d.%m.%Y}",
-        sql="", data=summary_table(summary), key_params=key, headers=SUMMARY_HEADERS, label="Summary",
+        sql="", data=readable_table(summary), key_params=key, headers=READABLE_HEADERS, label="Summary",
         facts=_facts(summary, users), effective={"experiment": experiment, "start": window.start, "end": window.end},
         formats=("xlsx",), charts=charts, notices=(*_variant_notices(experiment, variants), _srm_notice(summary)),
-        sheets=(ReportQuery(name="ab_groups", title="Per group and metric", sql="",
+        row_noun=None,
+        sheets=(ReportQuery(name="ab_details", title="Every number of the summary", sql="",
+                            data=summary_table(summary), headers=SUMMARY_HEADERS, label="Details"),
+                ReportQuery(name="ab_groups", title="Per group and metric", sql="",
                             data=group_table(users, metrics, variants),
                             headers=GROUP_HEADERS, label="Per metric"),
                 ReportQuery(name="ab_users", title="Per user", sql="", data=user_table(users, metrics, cuped),
@@ -141,8 +149,46 @@ def _facts(summary: Summary, users: pa.Table) -> list[str]:
     return facts
 
 
+def readable_table(summary: Summary) -> pa.Table:
+    """One row per metric with what a person acts on, as text (the page shows it as written; no 5.79e-07).
+
+    Values are written as the metric is measured (2.41 opens per user, 12.3% of users); the change and its
+    interval only for a tested metric, and the p-value Holm-adjusted, the one the verdict used.
+    """
+    rows = []
+    for result in summary.results:
+        c, share = result.comparison, result.metric.kind != MEAN
+        tested = c.tested and np.isfinite(c.relative)
+        rows.append({
+            "metric": f"{result.metric.label} ({result.metric.unit})", "control": _value(c.control, share),
+            "test": _value(c.test, share), "change": _signed(c.relative) if tested else NONE,
+            "interval": f"{_signed(c.relative_low)} … {_signed(c.relative_high)}" if tested else NONE,
+            "p_value": p_value_words(result.adjusted_p),
+            "verdict": result.verdict + (" (suspiciously large)" if result.suspicious else "")})
+    return pa.Table.from_pylist(rows, schema=pa.schema([(name, pa.string()) for name in READABLE_HEADERS]))
+
+
+def p_value_words(p: float | None) -> str:
+    """0.034 as "0.034", anything below a thousandth as "< 0.001", no p-value as a dash."""
+    if p is None or not np.isfinite(p):
+        return NONE
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _value(value: float, share: bool) -> str:
+    if not np.isfinite(value):
+        return NONE
+    if share:
+        return f"{value:.2%}" if 0 < value < 0.01 else f"{value:.1%}"  # 0.35% of users, not 0.3%
+    return f"{value:,.2f}"
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.1%}".replace("-", "\u2212")
+
+
 def summary_table(summary: Summary) -> pa.Table:
-    """One row per metric, as the summary sheet and the preview show it."""
+    """One row per metric with every number (the workbook's "Details" sheet): analysts' detail, not the page's."""
     rows = []
     for result in summary.results:
         c = result.comparison

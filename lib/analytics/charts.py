@@ -56,9 +56,10 @@ def draw(rows: Rows, title: str, *, day: str = "day", labels: dict[str, str] | N
     for index, name in enumerate(frame.columns):
         axes.plot(days, frame[name].to_numpy(dtype=float), color=COLOURS[index % len(COLOURS)], linewidth=1.6,
                   marker="o" if len(days) <= 31 else None, markersize=3, label=(labels or {}).get(name, name))
-    axes.set_title(title, fontsize=10, loc="left")  # the legend sits on the title's line, right, off the lines
+    axes.set_title(title, fontsize=10, loc="left")  # the legend goes under the days, off the title and the lines
     if len(frame.columns) > 1:
-        axes.legend(loc="lower right", bbox_to_anchor=(1, 1), ncol=len(frame.columns), fontsize=8, frameon=False)
+        axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(len(frame.columns), 4), fontsize=8,
+                    frameon=False)
     _day_axis(axes, days)
     _value_axis(axes, frame, share)
     axes.grid(axis="y", alpha=0.3)

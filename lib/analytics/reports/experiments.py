@@ -25,6 +25,7 @@ from ..experiments.metrics import BASELINE, MEAN, Metric, Window, per_user, targ
 from ..experiments.summary import MIN_CONVERTING, NO_VARIATION, Summary, cumulative_lift, summarize
 from ..experiments.variants import CONTROL, TEST, Variants, choose, listed
 from ..progress import say
+from ..words import counted
 from .base import Chart, Notice, ReportQuery
 
 NO_TARGET = "none"
@@ -42,11 +43,11 @@ NONE = "—"  # a cell with no number (an untested metric has no change or p-val
 GROUP_HEADERS = {"metric": "Metric", "group": "Group", "users": "Users", "users_with_event": "Users with the event",
                  "events": "Events", "value": "Value", "std": "Standard deviation"}
 SRM_WORDS = {
-    "red": "Sample ratio mismatch: the groups' sizes do not fit the planned split (p = {p:.2g}), so the assignment "
+    "red": "Sample ratio mismatch: the groups' sizes do not fit the planned split (p {p}), so the assignment "
            "or the logging is broken. Do not act on these results; every verdict below says so.",
-    "yellow": "Sample ratio warning: the groups' sizes are a little off the planned split (p = {p:.2g}). Check the "
+    "yellow": "Sample ratio warning: the groups' sizes are a little off the planned split (p {p}). Check the "
               "assignment before trusting the results.",
-    "ok": "Sample ratio check passed: the groups' sizes fit the planned split (p = {p:.2g}).",
+    "ok": "Sample ratio check passed: the groups' sizes fit the planned split (p {p}).",
     "skipped": "Sample ratio check skipped: too few users to judge the split yet.",
 }
 
@@ -124,7 +125,8 @@ def _variant_notices(experiment: str, variants: Variants) -> tuple[Notice, ...]:
 
 def _srm_notice(summary: Summary) -> Notice:
     srm = summary.srm
-    text = SRM_WORDS[srm.status].format(p=srm.p_value or 0.0)
+    shown = p_value_words(srm.p_value)
+    text = SRM_WORDS[srm.status].format(p=shown if shown.startswith("<") else f"= {shown}")
     observed = f" Control {srm.observed[0]:,}, test {srm.observed[1]:,}; planned {srm.expected[0]:,.0f} / {srm.expected[1]:,.0f}."
     level = {"ok": "ok", "skipped": "info"}.get(srm.status, srm.status)
     return Notice(level, text + observed)
@@ -145,7 +147,7 @@ def _facts(summary: Summary, users: pa.Table) -> list[str]:
                      + ", ".join(narrower) + ".")
     control, test = summary.variants.control, summary.variants.test
     named = "" if (control, test) == (CONTROL, TEST) else f" (control: '{control}', test: '{test}')"
-    facts.append(f"{users.num_rows:,} users{named}; p-values are Holm-adjusted across the metrics with a verdict.")
+    facts.append(f"{counted(users.num_rows, 'user')}{named}; p-values are Holm-adjusted across the metrics with a verdict.")
     return facts
 
 

@@ -69,7 +69,8 @@ def monitoring(ctx: RunContext, checks: str = "events", window_hours: int = 48, 
              else f"Anomalies in {checks} over the last {window_hours} hours")
     charts = _episode_charts(scans)
     if len(rows) > len(charts):
-        facts.append(f"The charts show {len(charts)} of the {len(rows):,} episodes, open ones first; the table lists all.")
+        facts.insert(1, f"The charts show {len(charts)} of the {len(rows):,} episodes, open ones first; the table "
+                        "lists all.")
     result = ReportQuery(name=f"monitoring_{checks}", title=title, sql="", data=table, headers=HEADERS, facts=facts,
                          key_params={"checks": checks}, charts=charts, row_noun=("episode", "episodes"))
     if not send_alerts or backtest_days:

@@ -41,7 +41,7 @@ def test_a_daily_table_becomes_a_png_of_the_page_width() -> None:
 
 def test_big_counts_get_thousands_separators_not_e_notation() -> None:
     frame = pd.DataFrame({"day": DAYS, "events": [5_000_000 + 100_000 * offset for offset in range(30)]})
-    days, values = _labels(draw(frame, "Events"))
+    days, values = _labels(draw(frame))
     assert all(re.fullmatch(r"\d{2}\.\d{2}", text) for text in days if text), days
     assert any("," in text for text in values), values
     assert not any(E_NOTATION.search(text) for text in values), values
@@ -49,13 +49,13 @@ def test_big_counts_get_thousands_separators_not_e_notation() -> None:
 
 def test_tiny_values_never_turn_into_e_notation() -> None:
     series = pd.Series([0.0000005 * offset for offset in range(30)], index=DAYS, name="rate")
-    _, values = _labels(draw(series, "Tiny"))
+    _, values = _labels(draw(series))
     assert not any(E_NOTATION.search(text) for text in values), values
 
 
 def test_a_share_is_drawn_in_percent_from_zero() -> None:
     rows = pd.DataFrame({"day": DAYS, "opened": [0.2 + 0.001 * offset for offset in range(30)]})
-    figure = draw(rows, "Open rate", share=True)
+    figure = draw(rows, share=True)
     _, values = _labels(figure)
     assert figure.axes[0].get_ylim()[0] == 0
     assert "0%" in values and all(text.endswith("%") for text in values if text), values
@@ -64,7 +64,7 @@ def test_a_share_is_drawn_in_percent_from_zero() -> None:
 
 def test_one_day_and_a_day_of_nothing_still_draw() -> None:
     assert _image(daily_chart(pd.DataFrame({"day": [DAYS[0]], "runs": [0]}), "One quiet day")).size == (800, 300)
-    days, _ = _labels(draw(pd.DataFrame({"day": [DAYS[0]], "runs": [3]}), "One day"))
+    days, _ = _labels(draw(pd.DataFrame({"day": [DAYS[0]], "runs": [3]})))
     assert "01.11" in days
 
 

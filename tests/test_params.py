@@ -129,7 +129,7 @@ def test_the_push_is_picked_from_a_list_of_dated_titles(embedded: Database) -> N
     options = parameters[0].kind.options({}, lookups)
     newest = embedded.query_arrow("SELECT push_id, title, sub_id, created_at FROM pushes ORDER BY created_at DESC"
                                   " LIMIT 1").to_pylist()[0]
-    assert options[0] == ("The latest push", 0)
+    assert options[0] == (f"The latest push: {options[1][0]}", 0)
     assert options[1] == (f"{newest['created_at']:%d.%m.%Y} · {newest['title']} (sub_id {newest['sub_id']})",
                           newest["push_id"])
     assert len(options) == embedded.scalar("SELECT count() FROM pushes") + 1

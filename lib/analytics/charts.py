@@ -38,17 +38,19 @@ class ChartDataError(AnalyticsError):
 
 def daily_chart(rows: Rows, title: str, *, day: str = "day", labels: dict[str, str] | None = None) -> Chart:
     """Counts (or amounts) by day as lines: one per numeric column, named by ``labels`` or the column."""
-    return Chart(title, png(draw(rows, title, day=day, labels=labels)))
+    return Chart(title, png(draw(rows, day=day, labels=labels)))
 
 
 def share_chart(rows: Rows, title: str, *, day: str = "day", labels: dict[str, str] | None = None) -> Chart:
     """Shares by day (0.25 is 25%) as lines, the axis in percent from 0: a rate's ups and downs at their true size."""
-    return Chart(title, png(draw(rows, title, day=day, labels=labels, share=True)))
+    return Chart(title, png(draw(rows, day=day, labels=labels, share=True)))
 
 
-def draw(rows: Rows, title: str, *, day: str = "day", labels: dict[str, str] | None = None,
-         share: bool = False) -> Figure:
-    """The figure behind :func:`daily_chart` and :func:`share_chart` (tests read its tick labels)."""
+def draw(rows: Rows, *, day: str = "day", labels: dict[str, str] | None = None, share: bool = False) -> Figure:
+    """The figure behind :func:`daily_chart` and :func:`share_chart` (tests read its tick labels).
+
+    It has no title of its own: the page writes the chart's title under it, once (and Slack beside the file).
+    """
     frame = series_frame(rows, day)
     pyplot = _pyplot()
     figure, axes = pyplot.subplots(figsize=(WIDTH, HEIGHT), dpi=DPI)
@@ -56,10 +58,9 @@ def draw(rows: Rows, title: str, *, day: str = "day", labels: dict[str, str] | N
     for index, name in enumerate(frame.columns):
         axes.plot(days, frame[name].to_numpy(dtype=float), color=COLOURS[index % len(COLOURS)], linewidth=1.6,
                   marker="o" if len(days) <= 31 else None, markersize=3, label=(labels or {}).get(name, name))
-    axes.set_title(title, fontsize=10, loc="left")  # the legend goes under the days, off the title and the lines
-    if len(frame.columns) > 1:
-        axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(len(frame.columns), 4), fontsize=8,
-                    frameon=False)
+    if list(frame.columns) != ["value"]:  # a line is named, even alone ("Runs"); an unnamed series is the title's
+        axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12),  # under the days, off the lines
+                    ncol=min(len(frame.columns), 4), fontsize=8, frameon=False)
     _day_axis(axes, days)
     _value_axis(axes, frame, share)
     axes.grid(axis="y", alpha=0.3)

@@ -69,10 +69,7 @@ def ab_summary(ctx: RunContext, experiment: str = "", start: dt.date | None = No
     say("Comparing the groups")
     summary = summarize(users, metrics, variants=variants, planned_test_share=planned_test_percent / 100,
                         use_cuped=cuped)
-    axis, lifts = cumulative_lift(users, metrics, variants)
-    charts = (Chart("Test against control: each metric's change with its 95% interval", interval_chart(summary)),
-              Chart("Lift day by day (cumulative): where the lines settle is the effect",
-                    lift_chart(axis, lifts, {metric.key: metric.label for metric in metrics})))
+    charts = _charts(summary, users, metrics, variants)
     key = {"experiment": experiment, "start": window.start, "end": window.end}
     return ReportQuery(
         name="ab_summary", title=f"A/B summary of {experiment}, {window.start:%d.%m.%Y}–{window.end:%d.%m.%Y}",
@@ -87,6 +84,19 @@ def ab_summary(ctx: RunContext, experiment: str = "", start: dt.date | None = No
                             headers=GROUP_HEADERS, label="Per metric"),
                 ReportQuery(name="ab_users", title="Per user", sql="", data=user_table(users, metrics, cuped),
                             headers=_user_headers(metrics), label="Per user")))
+
+
+def _charts(summary: Summary, users: pa.Table, metrics: tuple[Metric, ...], variants: Variants) -> tuple[Chart, ...]:
+    """The interval plot and the daily lift of the tested metrics only: a thin metric's swings of ±100% are noise
+    a reader would take for a finding (the table says "not enough data" instead); none tested, no picture."""
+    tested = {result.metric.key for result in summary.results if result.comparison.tested}
+    if not tested:
+        return ()
+    axis, lifts = cumulative_lift(users, metrics, variants)
+    shown = {key: lift for key, lift in lifts.items() if key in tested}
+    return (Chart("Test against control: each metric's change with its 95% interval", interval_chart(summary)),
+            Chart("Lift day by day (cumulative): where the lines settle is the effect",
+                  lift_chart(axis, shown, {metric.key: metric.label for metric in metrics})))
 
 
 def _latest_experiment(db: Database) -> str:

@@ -30,8 +30,9 @@ def push_report(ctx: RunContext, push_id: int = 0, sub_id: str = "") -> ReportQu
         " FROM push_deliveries WHERE push_id = %(p)s", {"p": push}).to_pylist()[0]
     delivery = totals["delivered"] / totals["sent"] if totals["sent"] else 0.0
     opening = totals["opened"] / totals["delivered"] if totals["delivered"] else 0.0
-    sql = ("SELECT user_id, sent_at, delivered_at, opened_at, isNotNull(delivered_at) AS delivered,"
-           " isNotNull(opened_at) AS opened FROM push_deliveries WHERE push_id = %(p)s ORDER BY user_id")
+    sql = ("SELECT user_id, sent_at, delivered_at, opened_at, if(isNotNull(delivered_at), 'yes', 'no') AS delivered,"
+           " if(isNotNull(opened_at), 'yes', 'no') AS opened"  # words, not 1/0, on the page and in the files
+           " FROM push_deliveries WHERE push_id = %(p)s ORDER BY user_id")
     return ReportQuery(
         name="push_report", title=f"Recipients of push {push} «{title}», sent on {sent_on:%d.%m.%Y}", sql=sql,
         params={"p": push}, key_params={"push": push}, headers=PUSH_LABELS, row_noun=("recipient", "recipients"),

@@ -55,10 +55,14 @@ class LookupSource:
 
 
 def _pushes(db: Database) -> list[Option]:
-    """Newest first, each as a person recognises it: "15.11.2026 · Cashback 10% today (sub_id 20261115_1_10039)"."""
+    """Newest first, each as a person recognises it: "15.11.2026 · Cashback 10% today (sub_id 20261115_1_10039)".
+
+    The first option, "The latest push: …", names it, so a person sees which push an untouched form reports on.
+    """
     rows = db.query_arrow("SELECT push_id, any(title) AS title, any(sub_id) AS sub_id, max(created_at) AS created"
                           " FROM pushes GROUP BY push_id ORDER BY created DESC, push_id DESC").to_pylist()
-    return [(f"{row['created']:%d.%m.%Y} · {row['title']} (sub_id {row['sub_id']})", row["push_id"]) for row in rows]
+    options = [(f"{row['created']:%d.%m.%Y} · {row['title']} (sub_id {row['sub_id']})", row["push_id"]) for row in rows]
+    return [(f"The latest push: {options[0][0]}", 0), *options] if options else []
 
 
 def _raffles(db: Database) -> list[Option]:
@@ -71,12 +75,13 @@ def _raffles(db: Database) -> list[Option]:
 LOOKUPS: dict[str, LookupSource] = {source.name: source for source in [
     LookupSource("partners", "partners", "partner_id", "name", "partner", blank=("The partner with the most cards", 0)),
     LookupSource("experiments", "experiment_assignments", "experiment", "experiment", "experiment",
-                 blank=("(the latest experiment)", "")),
+                 blank=("The latest experiment", "")),
     LookupSource("regions", "users", "region", "region", "region"),
     LookupSource("os", "users", "os", "os", "operating system"),
     LookupSource("device_models", "users", "device_model", "device_model", "device model"),
     LookupSource("carriers", "users", "carrier", "carrier", "mobile carrier"),
-    LookupSource("pushes", "pushes", "push_id", "title", "push", blank=("The latest push", 0), read=_pushes),
+    LookupSource("pushes", "pushes", "push_id", "title", "push", read=_pushes,  # its first option: the latest
+                 empty="no push has been sent yet"),
     LookupSource("raffles", "raffle_setups", "raffle", "raffle", "raffle", read=_raffles, numeric=False,
                  empty="no raffle is set up yet: an analyst sets one up with `analytics raffle-setup NAME`"),
 ]}

@@ -7,17 +7,29 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from analytics import Database
+from analytics import Database, connect, load_settings
 from analytics.audit import AUDIT_TABLE, AuditEvent, _table
-from analytics.reports import audit_trail, monitoring, partner_cards, plastic_cards, push_report, recalculate_days
+from analytics.raffle import demo as raffle_demo
+from analytics.reports import (
+    audit_trail,
+    monitoring,
+    partner_cards,
+    plastic_cards,
+    push_report,
+    recalculate_days,
+    weekly_raffle,
+)
 from analytics.results import ReportQuery
 from analytics.testing.runs import run_context
+from analytics.warehouse import demo
 
-UNREADABLE = re.compile(r"\de[-+]?\d|\bNone\b|\bTrue\b|\bFalse\b|\(s\)|\bnan\b")
+UNREADABLE = re.compile(r"\de[-+]\d|\bNone\b|\bTrue\b|\bFalse\b|\(s\)|\bnan\b")
 DAY = dt.datetime(2026, 11, 10, 12, 0)
 
 
@@ -36,15 +48,33 @@ def test_each_list_names_what_its_rows_are(embedded: Database, report, noun: tup
     assert not [text for text in words_of(query) if UNREADABLE.search(text)]
 
 
-def test_a_recalculation_is_not_a_list_and_counts_days_in_words(scratch_store: Database) -> None:
-    from analytics.warehouse import demo  # noqa: PLC0415
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    """A store of this module's own that reports may write to (a recalculation, a raffle draw)."""
+    with connect(f"chdb://{tmp_path_factory.mktemp('texts')}") as db:
+        demo.load(db, "small", 42)
+        yield db
 
-    demo.load(scratch_store, "small", 42)
-    last = scratch_store.scalar("SELECT max(event_date) FROM events")
-    plan = recalculate_days(run_context(scratch_store, writer=scratch_store), last, last)
+
+def test_a_recalculation_is_not_a_list_and_counts_days_in_words(demo_store: Database) -> None:
+    last = demo_store.scalar("SELECT max(event_date) FROM events")
+    plan = recalculate_days(run_context(demo_store, writer=demo_store), last, last)
     assert "1 day," in plan.what and "(s)" not in plan.what
-    query = plan.commit(run_context(scratch_store, writer=scratch_store))
+    query = plan.commit(run_context(demo_store, writer=demo_store))
     assert query.row_noun is None and query.facts[0].startswith("1 day recomputed")
+
+
+@pytest.mark.parametrize("winners", [1, 2])
+def test_a_raffle_counts_its_winners_in_words(demo_store: Database, tmp_path: Path, winners: int) -> None:
+    settings = load_settings(home=tmp_path)
+    raffle_demo.set_up_raffle(demo_store, settings)
+    ctx = run_context(demo_store, settings, writer=demo_store)
+    plan = weekly_raffle(ctx, winners=winners, action="draw" if winners == 1 else "redraw")
+    query = plan.commit(ctx)
+    assert query.row_noun == ("winner", "winners") and query.also[0].row_noun == ("participant", "participants")
+    said = " ".join(words_of(query))
+    assert ("1 winner." if winners == 1 else "2 winners.") in said
+    assert not [text for text in words_of(query) if UNREADABLE.search(text)]
 
 
 def _audit_rows(db: Database, events: list[AuditEvent]) -> None:

@@ -195,3 +195,17 @@ def test_a_cohort_that_is_not_one_is_refused_beside_its_field(pasted: str, messa
     with pytest.raises(FormInvalid) as caught:
         resolve(declaration(AUDIENCES[0]), {"cohort_id": pasted})
     assert list(caught.value.errors) == ["cohort_id"] and message in caught.value.errors["cohort_id"]
+
+
+def test_the_export_builder_picks_a_partner_by_name_or_all(embedded: Database) -> None:
+    lookups = Lookups(embedded)
+    parameters = declaration(BUILDER)
+    partner = next(p for p in parameters if p.name == "partner_id")
+    options = partner.kind.options({}, lookups)
+    assert options[0] == ("All partners", 0) and len(options) == embedded.scalar("SELECT count() FROM partners") + 1
+    assert resolve(parameters, {}, lookups)["partner_id"] == 0
+    for value, message in [("3; DROP TABLE cards", "whole number"), (TOO_LONG, "whole number"),
+                           ("99999", "there is no partner 99999 in the list")]:
+        with pytest.raises(FormInvalid) as caught:
+            resolve(parameters, {"partner_id": value}, lookups)
+        assert list(caught.value.errors) == ["partner_id"] and message in caught.value.errors["partner_id"]

@@ -74,6 +74,7 @@ def _raffles(db: Database) -> list[Option]:
 
 LOOKUPS: dict[str, LookupSource] = {source.name: source for source in [
     LookupSource("partners", "partners", "partner_id", "name", "partner", blank=("The partner with the most cards", 0)),
+    LookupSource("partners_or_all", "partners", "partner_id", "name", "partner", blank=("All partners", 0)),
     LookupSource("experiments", "experiment_assignments", "experiment", "experiment", "experiment",
                  blank=("The latest experiment", "")),
     LookupSource("regions", "users", "region", "region", "region"),

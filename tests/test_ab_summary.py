@@ -4,6 +4,7 @@ cannot judge (no variation, an empty group, unknown or extra variants) said in o
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,9 +31,9 @@ from analytics.experiments.summary import (
 from analytics.experiments.variants import VariantError, choose
 from analytics.params import FormInvalid, declaration
 from analytics.pipeline import RunOutcome, execute, run_report
-from analytics.render import outcome_html
+from analytics.render import outcome_html, plain_preview
 from analytics.reports import ab_summary
-from analytics.reports.experiments import summary_table
+from analytics.reports.experiments import READABLE_HEADERS, p_value_words, summary_table
 from analytics.runner import NotebookFailed, run_notebook
 from analytics.testing.runs import run_context
 from analytics.warehouse import demo
@@ -217,8 +218,13 @@ def test_the_report_shows_the_gate_first_and_writes_one_workbook(db: Database, t
     assert page.count("<img src='data:image/png;base64,") == 2
     assert [result.format for result in outcome.files] == ["xlsx"]
     workbook = openpyxl.load_workbook(outcome.files[0].path, read_only=True)
-    assert workbook.sheetnames == ["Summary", "Per metric", "Per user"]
-    summary = list(workbook["Summary"].iter_rows(values_only=True))
+    assert workbook.sheetnames == ["Summary", "Details", "Per metric", "Per user"]
+    readable = list(workbook["Summary"].iter_rows(values_only=True))
+    assert readable[0] == ("Metric", "Control", "Test", "Change", "95% interval of the change",
+                           "p-value (Holm-adjusted)", "Verdict")
+    assert [row[0] for row in readable[1:]] == [f"{metric.label} ({metric.unit})" for metric in BASELINE] + [
+        "Target: promo_action (share of users who did promo_action)"]
+    summary = list(workbook["Details"].iter_rows(values_only=True))
     header = summary[0]
     assert {"p-value", "p-value, Holm-adjusted", "Verdict", "In words"} <= set(header)
     assert [row[0] for row in summary[1:]] == [metric.label for metric in BASELINE] + ["Target: promo_action"]
@@ -289,6 +295,11 @@ def edge_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
+def details(outcome: RunOutcome) -> pa.Table:
+    """The workbook's "Details" sheet: every number of the summary (the page shows the readable table)."""
+    return outcome.query.sheets[0].data
+
+
 def run_ab(url: str, home: Path, **values: object) -> RunOutcome:
     """The A/B summary as the form and `analytics run` call it: the notebook's declaration, the one pipeline."""
     with connect(url) as db:
@@ -316,9 +327,9 @@ def test_unknown_variants_and_an_empty_group_are_refused_beside_their_field(edge
 def test_named_variants_a_and_b_give_the_summary_of_the_same_users(edge_url: str, tmp_path: Path) -> None:
     letters = run_ab(edge_url, tmp_path, experiment="letters", control_variant="A", test_variant="B")
     plain = run_ab(edge_url, tmp_path, experiment="new_onboarding")
-    assert letters.query.data.column("in_words") == plain.query.data.column("in_words")
+    assert details(letters).column("in_words") == details(plain).column("in_words")
     assert "(control: 'A', test: 'B')" in letters.query.facts[-1]
-    groups = letters.query.sheets[0].data.column("group").to_pylist()
+    groups = letters.query.sheets[1].data.column("group").to_pylist()
     assert set(groups) == {"A", "B"}
 
 
@@ -327,16 +338,16 @@ def test_a_third_variant_is_named_above_the_verdicts_and_left_out(edge_url: str,
     notice = outcome.query.notices[0]
     assert notice.level == "yellow" and notice.text.startswith("'three_arms' has 3 variants: ")
     assert "compares 'control' (control) with 'test' (test); 'test_b' is left out, counted in neither group" in notice.text
-    per_user = outcome.query.sheets[1].data
+    per_user = outcome.query.sheets[2].data
     assert set(per_user.column("variant").to_pylist()) == {"control", "test"}
-    assert outcome.query.data.column("control_users")[0].as_py() + outcome.query.data.column(
+    assert details(outcome).column("control_users")[0].as_py() + details(outcome).column(
         "test_users")[0].as_py() == per_user.num_rows
     assert "test_b" in outcome_html(outcome)
 
 
 def test_a_target_everybody_did_says_no_variation_and_the_rest_are_judged(edge_url: str, tmp_path: Path) -> None:
     outcome = run_ab(edge_url, tmp_path, experiment="everyone_opens", target_event="app_open")
-    rows = {row["metric"]: row for row in outcome.query.data.to_pylist()}
+    rows = {row["metric"]: row for row in details(outcome).to_pylist()}
     target = rows["Target: app_open"]
     assert target["verdict"] == NO_VARIATION and target["adjusted_p_value"] is None and target["suspicious"] == ""
     assert target["in_words"] == "Target: app_open: no variation to compare: every user in both groups did app_open."
@@ -367,3 +378,24 @@ def test_papermill_runs_say_the_same_sentences_without_a_traceback(edge_url: str
     outputs = [output for cell in executed.cells for output in cell.get("outputs", [])]
     assert not [output for output in outputs if output.get("output_type") == "error"]
     assert any(words in output.get("data", {}).get("text/html", "") for output in outputs)
+
+
+def test_the_page_table_is_what_a_person_acts_on_without_none_or_e_notation(edge_url: str, tmp_path: Path) -> None:
+    outcome = run_ab(edge_url, tmp_path, experiment="everyone_opens", target_event="app_open")
+    table = outcome.query.data
+    assert table.column_names == list(READABLE_HEADERS) and outcome.query.row_noun is None
+    shown = plain_preview(outcome.labelled_preview).to_html(index=False, na_rep="")
+    assert not re.search(r"\de-0\d|None|True|False|\(s\)|nan", shown), shown
+    rows = {row["metric"].split(" (")[0]: row for row in table.to_pylist()}
+    target = rows["Target: app_open"]
+    assert target["verdict"] == NO_VARIATION and target["change"] == target["p_value"] == target["interval"] == "—"
+    assert target["control"] == target["test"] == "100.0%"
+    judged = rows["App activity"]
+    assert re.fullmatch(r"[+−]\d+\.\d%", judged["change"]) and " … " in judged["interval"]
+    assert re.fullmatch(r"< 0\.001|0\.\d{3}|1\.000", judged["p_value"])
+
+
+@pytest.mark.parametrize(("p", "words"), [(5.792730e-07, "< 0.001"), (0.0009999, "< 0.001"), (0.001, "0.001"),
+                                          (0.0345, "0.035"), (1.0, "1.000"), (None, "—"), (float("nan"), "—")])
+def test_p_values_in_words(p: float | None, words: str) -> None:
+    assert p_value_words(p) == words

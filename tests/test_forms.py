@@ -110,4 +110,4 @@ def test_a_report_refusal_is_shown_by_field(embedded: Database, tmp_path: Path) 
     with pytest.raises(FormInvalid) as refused:
         run_report(export_builder, declaration(BUILDER), {"table": "users", "columns": ["user_id"], "partner_id": 3},
                    run_context(embedded, load_settings(home=tmp_path)))
-    assert refused.value.errors == {"partner_id": "table users has no partner; leave it at 0"}
+    assert refused.value.errors == {"partner_id": "table users has no partner; choose All partners"}

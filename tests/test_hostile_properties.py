@@ -52,7 +52,7 @@ LEAKS = ("Traceback", "site-packages", "File \"/", str(REPO))
 
 
 def lookups(source: str) -> list:
-    return LOOKUP_ROWS
+    return [("promo_weekly", "promo_weekly")] if source == "raffles" else LOOKUP_ROWS  # the raffle's default is set up
 
 
 def same(raw: object, value: object) -> bool:

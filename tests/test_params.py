@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from analytics import Database, load_settings
 from analytics.params import FormInvalid, declaration, parse_kind, resolve, values_from_query
+from analytics.raffle.setup import setup
+from analytics.warehouse.lookups import Lookups
 
 from .conftest import REPO
 from .test_sql_binding import HOSTILE
@@ -101,3 +106,106 @@ def test_required_values(annotation: str) -> None:
         parse_kind(annotation).convert("  ")
     assert parse_kind(annotation).convert("42") == "42"
     assert parse_kind(annotation.replace("required", "").replace(", ]", "]").replace("[]", "")).convert("") == ""
+
+
+# --- fields a person cannot get wrong: a push from a list, a raffle that is set up, a pasted cohort link --------
+
+PUSH_REPORT = REPO / "notebooks" / "account_managers" / "push_report.ipynb"
+RAFFLE = REPO / "notebooks" / "marketing" / "raffle.ipynb"
+AUDIENCES = [REPO / "notebooks" / "marketing" / name for name in ("push_audience.ipynb", "retargeting_audience.ipynb")]
+TOO_LONG = "7" * 5_000
+
+
+def test_no_help_text_explains_a_magic_value_of_a_dropdown() -> None:
+    for notebook in sorted((REPO / "notebooks").rglob("*.ipynb")):
+        for parameter in declaration(notebook):
+            if parameter.kind.widget in ("dropdown", "multiselect"):
+                assert not re.search(r"\b0 (means|=)", parameter.help), (notebook.name, parameter.name)
+
+
+def test_the_push_is_picked_from_a_list_of_dated_titles(embedded: Database) -> None:
+    lookups = Lookups(embedded)
+    parameters = declaration(PUSH_REPORT)
+    options = parameters[0].kind.options({}, lookups)
+    newest = embedded.query_arrow("SELECT push_id, title, sub_id, created_at FROM pushes ORDER BY created_at DESC"
+                                  " LIMIT 1").to_pylist()[0]
+    assert options[0] == (f"The latest push: {options[1][0]}", 0)
+    assert options[1] == (f"{newest['created_at']:%d.%m.%Y} · {newest['title']} (sub_id {newest['sub_id']})",
+                          newest["push_id"])
+    assert len(options) == embedded.scalar("SELECT count() FROM pushes") + 1
+    assert resolve(parameters, {"push_id": str(newest["push_id"])}, lookups)["push_id"] == newest["push_id"]
+    assert resolve(parameters, {}, lookups)["push_id"] == 0
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("1; DROP TABLE pushes --", "whole number"), ("' OR 1=1 --", "whole number"), (TOO_LONG, "whole number"),
+    ("999999999", "there is no push 999999999 in the list"), ("-1", "whole number"), (True, "a push from the list"),
+])
+def test_a_push_that_is_not_in_the_list_is_refused_beside_its_field(embedded: Database, value: object,
+                                                                   message: str) -> None:
+    with pytest.raises(FormInvalid) as caught:
+        resolve(declaration(PUSH_REPORT), {"push_id": value}, Lookups(embedded))
+    assert list(caught.value.errors) == ["push_id"] and message in caught.value.errors["push_id"]
+    assert len(caught.value.errors["push_id"]) < 120  # a 5,000-character paste is not repeated back
+
+
+def test_the_raffle_is_one_of_those_set_up(scratch_store: Database, tmp_path: Path) -> None:
+    parameters = declaration(RAFFLE)
+    with pytest.raises(FormInvalid) as caught:
+        resolve(parameters, {}, Lookups(scratch_store))
+    assert "no raffle is set up yet" in caught.value.errors["raffle"] and "raffle-setup" in caught.value.errors["raffle"]
+    setup(scratch_store, load_settings(home=tmp_path), "promo_weekly", scenario="promo_chain", steps=(1, 2),
+          timezone="Europe/Moscow", user="analyst")
+    lookups = Lookups(scratch_store)
+    assert parameters[0].kind.options({}, lookups) == [("promo_weekly", "promo_weekly")]
+    assert resolve(parameters, {}, lookups)["raffle"] == "promo_weekly"
+    for value, message in [("promo_weekly'; DROP TABLE raffle_setups; --", "there is no raffle"),
+                           ("other_raffle", "there is no raffle 'other_raffle' in the list"),
+                           (TOO_LONG, "too long"), (["promo_weekly"], "a raffle from the list")]:
+        with pytest.raises(FormInvalid) as caught:
+            resolve(parameters, {"raffle": value}, Lookups(scratch_store))
+        assert list(caught.value.errors) == ["raffle"] and message in caught.value.errors["raffle"]
+
+
+@pytest.mark.parametrize(("pasted", "cohort"), [
+    ("abc123", "abc123"),
+    ("  https://app.amplitude.com/analytics/demo/cohort/abc123  ", "abc123"),
+    ("https://app.amplitude.com/analytics/demo/cohort/abc123/", "abc123"),
+    ("https://app.amplitude.com/analytics/demo/cohorts?cohortId=abc123", "abc123"),
+    ("https://analytics.eu.amplitude.com/acme/cohort/x9_Y-z?source=share", "x9_Y-z"),
+    ("app.amplitude.com/analytics/demo/cohort/abc123", "abc123"),
+])
+def test_a_pasted_amplitude_cohort_link_gives_its_id(pasted: str, cohort: str) -> None:
+    for notebook in AUDIENCES:
+        assert resolve(declaration(notebook), {"cohort_id": pasted})["cohort_id"] == cohort
+
+
+@pytest.mark.parametrize(("pasted", "message"), [
+    ("https://evil.example.com/cohort/abc123", "not to Amplitude"),
+    ("https://app.amplitude.com.evil.example/cohort/abc123", "not to Amplitude"),
+    ("https://app.amplitude.com/analytics/demo/chart/abc123", "not to a cohort"),
+    ("https://app.amplitude.com/analytics/demo/cohort/abc'%20OR%201=1", "letters, digits"),
+    ("https://app.amplitude.com/analytics/demo/cohorts?cohortId=1';DROP TABLE users", "letters, digits"),
+    ("1'; DROP TABLE users; --", "letters, digits"),
+    (TOO_LONG, "at most 64 characters"),
+    ("https://app.amplitude.com/analytics/demo/cohort/" + "a" * 5_000, "at most 64 characters"),
+    ("", "is required"),
+])
+def test_a_cohort_that_is_not_one_is_refused_beside_its_field(pasted: str, message: str) -> None:
+    with pytest.raises(FormInvalid) as caught:
+        resolve(declaration(AUDIENCES[0]), {"cohort_id": pasted})
+    assert list(caught.value.errors) == ["cohort_id"] and message in caught.value.errors["cohort_id"]
+
+
+def test_the_export_builder_picks_a_partner_by_name_or_all(embedded: Database) -> None:
+    lookups = Lookups(embedded)
+    parameters = declaration(BUILDER)
+    partner = next(p for p in parameters if p.name == "partner_id")
+    options = partner.kind.options({}, lookups)
+    assert options[0] == ("All partners", 0) and len(options) == embedded.scalar("SELECT count() FROM partners") + 1
+    assert resolve(parameters, {}, lookups)["partner_id"] == 0
+    for value, message in [("3; DROP TABLE cards", "whole number"), (TOO_LONG, "whole number"),
+                           ("99999", "there is no partner 99999 in the list")]:
+        with pytest.raises(FormInvalid) as caught:
+            resolve(parameters, {"partner_id": value}, lookups)
+        assert list(caught.value.errors) == ["partner_id"] and message in caught.value.errors["partner_id"]

@@ -51,18 +51,29 @@ def test_empty_result_still_gives_files_with_headers(db: Database, tmp_path: Pat
 
 def test_push_report_counts_and_rates(db: Database) -> None:
     push = db.scalar("SELECT push_id FROM pushes ORDER BY push_id LIMIT 1")
-    query = push_report(run_context(db), str(push))
+    query = push_report(run_context(db), push)
     sent, opened = db.query_arrow("SELECT count() AS s, countIf(isNotNull(opened_at)) AS o FROM push_deliveries "
                                   "WHERE push_id = %(p)s", {"p": push}).to_pylist()[0].values()
     assert f"Sent to {sent:,} people" in query.facts[0] and f"opened by {opened:,}" in query.facts[0]
+    assert query.row_noun == ("recipient", "recipients")
     sub_id = db.scalar("SELECT sub_id FROM pushes WHERE push_id = %(p)s", {"p": push})
-    assert push_report(run_context(db), "", sub_id).params == query.params
+    assert push_report(run_context(db), 0, sub_id).params == query.params
+    latest = db.scalar("SELECT push_id FROM pushes ORDER BY created_at DESC LIMIT 1")
+    assert push_report(run_context(db)).params == {"p": latest}
+
+
+def test_push_report_draws_the_rates_of_the_month_up_to_the_push(db: Database) -> None:
+    push = db.scalar("SELECT push_id FROM pushes ORDER BY created_at DESC LIMIT 1")
+    charts = push_report(run_context(db), push).charts
+    assert len(charts) == 1 and "Delivery and open rates" in charts[0].title
+    assert charts[0].png.startswith(b"\x89PNG")
 
 
 @pytest.mark.parametrize(("call", "field"), [
-    (lambda db: push_report(run_context(db), "999999999"), "push_id"),
-    (lambda db: push_report(run_context(db), "", "no-such-sub"), "sub_id"),
-    (lambda db: push_report(run_context(db), "1", "x"), "sub_id"),
+    (lambda db: push_report(run_context(db), 999999999), "push_id"),
+    (lambda db: push_report(run_context(db), 0, "no-such-sub"), "sub_id"),
+    (lambda db: push_report(run_context(db), 0, "x' OR 1=1 --"), "sub_id"),
+    (lambda db: push_report(run_context(db), 1, "x"), "sub_id"),
     (lambda db: plastic_cards(run_context(db), 99999), "partner_id"),
     (lambda db: export_builder(run_context(db), "users", ["user_id"], None, None, 3), "partner_id"),
 ])

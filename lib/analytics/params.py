@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from .errors import AnalyticsError, ParameterError
 from .warehouse import WAREHOUSE
@@ -218,7 +218,7 @@ class Lookup(Kind):
         if isinstance(value, bool) or not isinstance(value, (int, str)):
             raise ValueError(f"must be a {source.noun} from the list")
         text = str(value).strip()
-        if WAREHOUSE[source.table].columns[source.value].startswith(("UInt", "Int")):
+        if source.is_numeric:
             if not re.fullmatch(r"\d{1,18}", text):
                 raise ValueError(f"must be a whole number (a {source.noun}'s number), like 42")
             return int(text)
@@ -229,8 +229,11 @@ class Lookup(Kind):
     def check(self, value: Any, values: Mapping[str, Any], lookups: OptionsProvider | None = None) -> None:
         if lookups is None:
             return  # checked where the warehouse is at hand: resolve(..., lookups)
-        allowed = {str(option): option for _, option in lookups(self.source)}
+        options = lookups(self.source)
+        allowed = {str(option): option for _, option in options}
         noun = LOOKUPS[self.source].noun
+        if not options and LOOKUPS[self.source].empty and value not in ("", [], None):
+            raise ValueError(LOOKUPS[self.source].empty)
         for item in value if self.multiple else [value]:
             if str(item) not in allowed:
                 raise ValueError(f"there is no {noun} {shown(item)} in the list")
@@ -314,6 +317,40 @@ class Code(Kind):
         return _required(self, text)
 
 
+@dataclass(frozen=True)
+class AmplitudeCohort(Code):
+    """An Amplitude cohort's ID, typed or pasted as its page's address: ``AmplitudeCohort[required]``.
+
+    People copy the browser's address bar rather than hunt for the ID in it, so both
+    ``https://app.amplitude.com/analytics/demo/cohort/abc123`` and ``…?cohortId=abc123`` give ``abc123``;
+    a link to anywhere else is refused (its ID would be a guess), and the ID then meets :class:`Code`'s rules.
+    """
+
+    def convert(self, value: Any) -> str:
+        text = value.strip() if isinstance(value, str) else value
+        if isinstance(text, str) and re.match(r"(?i)^(https?:)?//|^[\w.-]*amplitude\.com/", text):
+            text = cohort_from_link(text)
+        return super().convert(text)
+
+
+def cohort_from_link(link: str) -> str:
+    """The cohort ID in an Amplitude cohort page's address; ValueError saying what a cohort link looks like."""
+    parts = urlsplit(link if "//" in link else "https://" + link)
+    host = (parts.hostname or "").lower()
+    if not (host == "amplitude.com" or host.endswith(".amplitude.com")):
+        raise ValueError("is a link, but not to Amplitude: paste the cohort's ID or the address of its page in "
+                         "Amplitude (like https://app.amplitude.com/analytics/yourorg/cohort/abc1def)")
+    query = parse_qs(parts.query)
+    for key in ("cohortId", "cohort_id", "cohort"):
+        if query.get(key):
+            return query[key][0].strip()
+    segments = [segment for segment in parts.path.split("/") if segment]
+    if "cohort" in segments and segments.index("cohort") + 1 < len(segments):
+        return segments[segments.index("cohort") + 1]
+    raise ValueError("is a link to Amplitude but not to a cohort: open the cohort in Amplitude and copy the address "
+                     "of its page (it has /cohort/ and the ID in it)")
+
+
 def shown(value: object, limit: int = 40) -> str:
     """A refused value as a message quotes it: short, on one line (a 5,000-character paste stays readable)."""
     text = repr(value)
@@ -323,6 +360,7 @@ def shown(value: object, limit: int = 40) -> str:
 KINDS: dict[str, type[Kind]] = {
     "str": Text, "text": Text, "int": Integer, "bool": Flag, "date": Date, "EndDate": EndDate, "Choice": Choice,
     "Partner": Partner, "Lookup": Lookup, "Columns": Columns, "Digits": Digits, "Code": Code,
+    "AmplitudeCohort": AmplitudeCohort,
 }
 
 

@@ -20,6 +20,15 @@ def _pyplot():  # noqa: ANN202 - matplotlib's module
     return pyplot
 
 
+def _percent_ticks():  # noqa: ANN202 - a matplotlib formatter
+    """Ticks already in percent, as +5% and −2.5% (no offset or e-notation above the axis)."""
+    from matplotlib.ticker import FuncFormatter  # noqa: PLC0415
+
+    from ..charts import number  # noqa: PLC0415
+
+    return FuncFormatter(lambda value, _: ("+" if value > 0 else "") + number(value).replace("-", "\u2212") + "%")
+
+
 def _png(figure) -> bytes:  # noqa: ANN001
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", bbox_inches="tight")
@@ -40,6 +49,7 @@ def interval_chart(summary: Summary) -> bytes:
     axes.axvline(0, color="#444", linewidth=0.8)
     axes.set_yticks(range(len(results)), [result.metric.label for result in reversed(results)])
     axes.set_xlabel("Test against control, % (95% interval)")
+    axes.xaxis.set_major_formatter(_percent_ticks())
     axes.grid(axis="x", alpha=0.3)
     return _png(figure)
 
@@ -55,5 +65,9 @@ def lift_chart(days: np.ndarray, lifts: dict[str, np.ndarray], labels: dict[str,
     axes.set_ylabel("Lift so far, %")
     axes.legend(fontsize=7, frameon=False, loc="upper left")
     axes.tick_params(labelsize=7)
+    from matplotlib import dates as mdates  # noqa: PLC0415
+
+    axes.xaxis.set_major_formatter(mdates.DateFormatter("%d.%m"))  # the pages' dd.mm, not 2026-11-01
+    axes.yaxis.set_major_formatter(_percent_ticks())
     figure.autofmt_xdate()
     return _png(figure)

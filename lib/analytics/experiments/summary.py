@@ -170,12 +170,18 @@ def _same(metric: Metric, untested: Comparison) -> str:
     control, test = untested.control, untested.test
     if metric.kind == MEAN:
         if control == test:
-            return f"{metric.unit}: {control:g} for every user in both groups"
-        return f"{metric.unit}: {control:g} for every user in control and {test:g} for every user in test"
+            return f"{metric.unit}: {_plain(control)} for every user in both groups"
+        return (f"{metric.unit}: {_plain(control)} for every user in control and {_plain(test)} for every user "
+                "in test")
     if control == test:
         return f"{'every user in both groups' if control else 'no user in either group'} did {metric.event}"
     did, did_not = ("control", "test") if control else ("test", "control")
     return f"every user in {did} did {metric.event} and no user in {did_not}"
+
+
+def _plain(value: float) -> str:
+    """12,345 or 2.5 as a person writes it (``:g`` would write 1e+06)."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.4f}".rstrip("0")
 
 
 def cumulative_lift(users: pa.Table, metrics: tuple[Metric, ...],

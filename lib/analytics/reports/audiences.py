@@ -20,7 +20,11 @@ from ..context import RunContext
 from ..db.sql import compose, identifier
 from ..errors import ParameterError
 from ..home.headlines import audiences_headline, no_audiences_headline
+from ..words import counted
 from .base import ReportQuery, WritePlan, default_period
+
+PEOPLE = ("person", "people")  # what a row of an audience is
+SAVED = ("saved audience", "saved audiences")  # a row of past audiences: one version of a sub_id
 
 ID_TYPES = {"user_id": "our user IDs", "amplitude_id": "Amplitude IDs"}
 FUNNEL_LABELS = {"step": "Step", "remaining": "People still in", "left_out": "Left out at this step"}
@@ -89,10 +93,10 @@ def _audience_query(outcome: AudienceOutcome, name: str, sub_id: str, *, formats
     key = {"sub_id": audience.sub_id, "version": f"v{audience.version}"}
     control = ReportQuery(name=f"{name}_control", title="Control group", sql=members_sql("control", columns),
                           params=audience.bound(group="control"), key_params={**key, "group": "control"},
-                          headers=RECIPIENTS.labels, label="Control group")
+                          headers=RECIPIENTS.labels, label="Control group", row_noun=PEOPLE)
     excluded = ReportQuery(name=f"{name}_left_out", title="Left out, with the reason", sql=EXCLUSIONS_SQL,
                            params=audience.bound(), key_params={**key, "group": "left-out"}, headers=EXCLUSIONS.labels,
-                           formats=("csv",), label="Left out, and why")
+                           formats=("csv",), label="Left out, and why", row_noun=PEOPLE)
     when = f"{audience.created_at:%d.%m.%Y %H:%M} UTC by {audience.created_by or 'unknown'}"
     facts = [f"Sub ID {audience.sub_id}, version {audience.version}: saved {when}. Cohort {audience.cohort_id}; "
              f"control group {audience.control_percent:g}% (salt {audience.salt}); global hold-out version "
@@ -100,11 +104,11 @@ def _audience_query(outcome: AudienceOutcome, name: str, sub_id: str, *, formats
     if outcome.reused:
         facts.append("This sub_id was saved before, so nothing new was written and the saved audience is shown. "
                      "To replace it, tick 'Replace the saved audience' (the old version stays in history).")
-    return ReportQuery(name=name, title=f"Audience {audience.sub_id}: target group ({audience.target_size:,} people)",
+    return ReportQuery(name=name, title=f"Audience {audience.sub_id}: target group ({counted(audience.target_size, *PEOPLE)})",
                        sql=members_sql("target", columns), params=audience.bound(group="target"),
                        key_params={**key, "group": "target"}, headers=RECIPIENTS.labels, facts=facts,
                        effective={"sub_id": audience.sub_id}, formats=formats, label="Target group",
-                       also=(control, excluded), funnel=funnel)
+                       also=(control, excluded), funnel=funnel, row_noun=PEOPLE)
 
 
 def _preview(outcome: AudienceOutcome, name: str, sub_id: str, funnel: tuple[tuple[str, int, int], ...]) -> ReportQuery:
@@ -113,11 +117,11 @@ def _preview(outcome: AudienceOutcome, name: str, sub_id: str, funnel: tuple[tup
                       "left_out": pa.array([step[2] for step in funnel], pa.uint64())})
     replacing = f" It will replace version {outcome.saved.version} (kept in history)." if outcome.saved else ""
     facts = [f"Nothing is saved yet. Tick 'Save the audience' and press Run to store these "
-             f"{len(outcome.plan.control):,} people as sub_id {sub_id} (version {outcome.plan.version}) and get the "
+             f"{counted(len(outcome.plan.control), *PEOPLE)} as sub_id {sub_id} (version {outcome.plan.version}) and get the "
              f"files.{replacing}"]
     return ReportQuery(name=f"{name}_funnel", title=f"Audience preview for cohort {outcome.plan.request.cohort_id}",
                        sql="", data=table, key_params={"sub_id": sub_id}, headers=FUNNEL_LABELS, facts=facts,
-                       effective={"sub_id": sub_id}, formats=("csv",), funnel=funnel)
+                       effective={"sub_id": sub_id}, formats=("csv",), funnel=funnel, row_noun=None)
 
 
 def past_audiences(ctx: RunContext, sub_id: str = "", start: dt.date | None = None,
@@ -128,7 +132,7 @@ def past_audiences(ctx: RunContext, sub_id: str = "", start: dt.date | None = No
         return ReportQuery(name="past_audiences", title="Audiences saved", sql="",
                            data=AUDIENCES.arrow({name: [] for name in AUDIENCES.columns}), headers=AUDIENCES.labels,
                            facts=["No audience has been saved yet: save one with the push or retargeting audience report."],
-                           headline=no_audiences_headline())
+                           row_noun=SAVED, headline=no_audiences_headline())
     start, end = default_period(db, start, end, "SELECT toDate(max(created_at)) FROM audiences", days=90)
     shown = ("sub_id", "version", "kind", "cohort_id", "created_at", "created_by", "cohort_size", "target_size",
              "control_size", "excluded_size", "control_percent", "holdout_version")
@@ -147,9 +151,9 @@ def past_audiences(ctx: RunContext, sub_id: str = "", start: dt.date | None = No
             + LEDGER.committed("sub_id = %(s)s")
             + compose(" ORDER BY version, {g}, user_id", g=identifier("group", RECIPIENTS.columns)),
             params={"s": sub_id}, key_params={"sub_id": sub_id}, headers=RECIPIENTS.labels,
-            label=f"Recipients of {sub_id}"),)
+            label=f"Recipients of {sub_id}", row_noun=PEOPLE),)
     looked_for = f" with '{sub_id}' in the sub_id" if sub_id else ""
     return ReportQuery(name="past_audiences", title=f"Audiences saved{looked_for} from {start:%d.%m.%Y} to {end:%d.%m.%Y}",
                        sql=sql, params=params, key_params={"start": start, "end": end, "sub_id": sub_id},
-                       headers=AUDIENCES.labels, effective={"start": start, "end": end}, also=also,
+                       headers=AUDIENCES.labels, effective={"start": start, "end": end}, also=also, row_noun=SAVED,
                        headline=audiences_headline(db, start, end))

@@ -20,7 +20,7 @@ from ..db import Database, Identifier, compose, identifier
 from ..errors import ParameterError
 from ..warehouse import WAREHOUSE, column
 from ..warehouse import columns as checked_columns
-from .base import Notice, ReportQuery, default_period
+from .base import Notice, ReportQuery, default_period, partner_name
 
 # Tables open to the builder, and the time column its date range applies to.
 BUILDER_TABLES = {"cards": "added_at", "events": "event_date", "pushes": "created_at", "push_deliveries": "sent_at",
@@ -55,12 +55,12 @@ def export_builder(ctx: RunContext, table: str = "cards", columns: Sequence[str]
     filters = " WHERE " + day + " BETWEEN %(start)s AND %(end)s"
     if partner_id:
         if "partner_id" not in WAREHOUSE[table].columns:
-            raise ParameterError("partner_id", partner_id, f"table {table} has no partner; leave it at 0")
+            raise ParameterError("partner_id", partner_id, f"table {table} has no partner; choose All partners")
         filters += " AND partner_id = %(partner)s"
     params: dict[str, Any] = {"start": start, "end": end, "partner": partner_id}
     sql = compose("SELECT {c} FROM {t}", c=chosen, t=_table(table)) + filters + compose(
         " ORDER BY {o}", o=[time_column, *([column(table, THEN_BY[table])] if table in THEN_BY else [])])
-    period = f"from {start:%d.%m.%Y} to {end:%d.%m.%Y}" + (f" for partner {partner_id}" if partner_id else "")
+    period = f"from {start:%d.%m.%Y} to {end:%d.%m.%Y}" + (f" for {partner_name(db, partner_id)}" if partner_id else "")
     query = ReportQuery(name=f"export_{table}", title=f"{table}: rows {period}", sql=sql, params=params,
                         key_params={"from": start, "to": end}, headers=WAREHOUSE[table].labels,
                         effective={"start": start, "end": end})

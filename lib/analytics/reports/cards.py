@@ -13,6 +13,7 @@ from ..warehouse import columns as checked_columns
 from .base import ReportQuery, biggest_partner, default_period, partner_name
 
 CARD_LABELS = WAREHOUSE["cards"].labels
+CARDS = ("card", "cards")
 _LATEST_ADDED = "SELECT toDate(max(added_at)) FROM cards"
 
 
@@ -30,7 +31,7 @@ def partner_cards(ctx: RunContext, partner_id: int = 0, start: dt.date | None = 
         name="partner_cards", title=f"Cards of {name} added to the app from {start:%d.%m.%Y} to {end:%d.%m.%Y}",
         sql=sql, params={"partner": partner_id, "start": start, "end": end},
         key_params={"partner": name, "from": start, "to": end}, headers=CARD_LABELS,
-        effective={"start": start, "end": end})
+        effective={"start": start, "end": end}, row_noun=CARDS)
 
 
 def plastic_cards(ctx: RunContext, partner_id: int = 0, start: dt.date | None = None,
@@ -47,4 +48,5 @@ def plastic_cards(ctx: RunContext, partner_id: int = 0, start: dt.date | None = 
         name="plastic_cards", title=f"Plastic cards of {name} issued from {start:%d.%m.%Y} to {end:%d.%m.%Y}",
         sql=sql, params={"partner": partner_id, "start": start, "end": end},
         key_params={"partner": name, "from": start, "to": end}, headers=CARD_LABELS,
-        effective={"start": start, "end": end}, headline=plastic_cards_headline(db, partner_id, name, end))
+        effective={"start": start, "end": end}, row_noun=CARDS,
+        headline=plastic_cards_headline(db, partner_id, name, end))

@@ -1,11 +1,13 @@
 """The A/B summary report: gates, verdicts in plain words, two charts, and one workbook with everything.
 
 The page shows the sample-ratio check first (red, yellow or green), then one sentence per metric
-("Support requests: no detectable change, −1.2% (−4.6% … +2.2%)"), the summary table, the interval
-plot and the cumulative lift. The compared variants are the form's control and test (``control`` and
-``test`` unless typed otherwise); what cannot be compared is refused beside the field that chooses it,
-and further variants are named in a notice above the verdicts. The XLSX holds the summary (raw and
-Holm-adjusted p-values, verdicts), a sheet per group and metric, and the per-user numbers behind them.
+("Support requests: no detectable change, −1.2% (−4.6% … +2.2%)"), the summary table of what a person acts
+on (metric, control, test, change, p-value as "< 0.001", verdict), the interval plot and the cumulative
+lift. The compared variants are the form's control and test (``control`` and ``test`` unless typed
+otherwise); what cannot be compared is refused beside the field that chooses it,
+and further variants are named in a notice above the verdicts. The XLSX holds that summary, the details
+(every number: raw and Holm-adjusted p-values, intervals, users), a sheet per group and metric, and the
+per-user numbers behind them.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ..experiments.summary import MIN_CONVERTING, NO_VARIATION, Summary, cumulat
 from ..experiments.variants import CONTROL, TEST, Variants, choose, listed
 from ..home.headlines import experiment_headline
 from ..progress import say
+from ..words import counted
 from .base import Chart, Notice, ReportQuery
 
 NO_TARGET = "none"
@@ -35,14 +38,17 @@ SUMMARY_HEADERS = {
     "test_name": "Statistical test", "control_users": "Users in control", "test_users": "Users in test",
     "control_converting": "Control users with the event", "test_converting": "Test users with the event",
     "suspicious": "Suspicious (beyond ±50%)", "cuped_narrower_pct": "Interval narrower with CUPED, %"}
+READABLE_HEADERS = {"metric": "Metric", "control": "Control", "test": "Test", "change": "Change",
+                    "interval": "95% interval of the change", "p_value": "p-value (Holm-adjusted)", "verdict": "Verdict"}
+NONE = "—"  # a cell with no number (an untested metric has no change or p-value): a dash, never "None"
 GROUP_HEADERS = {"metric": "Metric", "group": "Group", "users": "Users", "users_with_event": "Users with the event",
                  "events": "Events", "value": "Value", "std": "Standard deviation"}
 SRM_WORDS = {
-    "red": "Sample ratio mismatch: the groups' sizes do not fit the planned split (p = {p:.2g}), so the assignment "
+    "red": "Sample ratio mismatch: the groups' sizes do not fit the planned split (p {p}), so the assignment "
            "or the logging is broken. Do not act on these results; every verdict below says so.",
-    "yellow": "Sample ratio warning: the groups' sizes are a little off the planned split (p = {p:.2g}). Check the "
+    "yellow": "Sample ratio warning: the groups' sizes are a little off the planned split (p {p}). Check the "
               "assignment before trusting the results.",
-    "ok": "Sample ratio check passed: the groups' sizes fit the planned split (p = {p:.2g}).",
+    "ok": "Sample ratio check passed: the groups' sizes fit the planned split (p {p}).",
     "skipped": "Sample ratio check skipped: too few users to judge the split yet.",
 }
 
@@ -64,22 +70,34 @@ def ab_summary(ctx: RunContext, experiment: str = "", start: dt.date | None = No
     say("Comparing the groups")
     summary = summarize(users, metrics, variants=variants, planned_test_share=planned_test_percent / 100,
                         use_cuped=cuped)
-    axis, lifts = cumulative_lift(users, metrics, variants)
-    charts = (Chart("Test against control: each metric's change with its 95% interval", interval_chart(summary)),
-              Chart("Lift day by day (cumulative): where the lines settle is the effect",
-                    lift_chart(axis, lifts, {metric.key: metric.label for metric in metrics})))
+    charts = _charts(summary, users, metrics, variants)
     key = {"experiment": experiment, "start": window.start, "end": window.end}
     return ReportQuery(
         name="ab_summary", title=f"A/B summary of {experiment}, {window.start:%d.%m.%Y}–{window.end:%d.%m.%Y}",
-        sql="", data=summary_table(summary), key_params=key, headers=SUMMARY_HEADERS, label="Summary",
+        sql="", data=readable_table(summary), key_params=key, headers=READABLE_HEADERS, label="Summary",
         facts=_facts(summary, users), effective={"experiment": experiment, "start": window.start, "end": window.end},
         formats=("xlsx",), charts=charts, notices=(*_variant_notices(experiment, variants), _srm_notice(summary)),
-        headline=experiment_headline(experiment, window.start, window.end, summary),
-        sheets=(ReportQuery(name="ab_groups", title="Per group and metric", sql="",
+        row_noun=None, headline=experiment_headline(experiment, window.start, window.end, summary),
+        sheets=(ReportQuery(name="ab_details", title="Every number of the summary", sql="",
+                            data=summary_table(summary), headers=SUMMARY_HEADERS, label="Details"),
+                ReportQuery(name="ab_groups", title="Per group and metric", sql="",
                             data=group_table(users, metrics, variants),
                             headers=GROUP_HEADERS, label="Per metric"),
                 ReportQuery(name="ab_users", title="Per user", sql="", data=user_table(users, metrics, cuped),
                             headers=_user_headers(metrics), label="Per user")))
+
+
+def _charts(summary: Summary, users: pa.Table, metrics: tuple[Metric, ...], variants: Variants) -> tuple[Chart, ...]:
+    """The interval plot and the daily lift of the tested metrics only: a thin metric's swings of ±100% are noise
+    a reader would take for a finding (the table says "not enough data" instead); none tested, no picture."""
+    tested = {result.metric.key for result in summary.results if result.comparison.tested}
+    if not tested:
+        return ()
+    axis, lifts = cumulative_lift(users, metrics, variants)
+    shown = {key: lift for key, lift in lifts.items() if key in tested}
+    return (Chart("Test against control: each metric's change with its 95% interval", interval_chart(summary)),
+            Chart("Lift day by day (cumulative): where the lines settle is the effect",
+                  lift_chart(axis, shown, {metric.key: metric.label for metric in metrics})))
 
 
 def _latest_experiment(db: Database) -> str:
@@ -118,7 +136,8 @@ def _variant_notices(experiment: str, variants: Variants) -> tuple[Notice, ...]:
 
 def _srm_notice(summary: Summary) -> Notice:
     srm = summary.srm
-    text = SRM_WORDS[srm.status].format(p=srm.p_value or 0.0)
+    shown = p_value_words(srm.p_value)
+    text = SRM_WORDS[srm.status].format(p=shown if shown.startswith("<") else f"= {shown}")
     observed = f" Control {srm.observed[0]:,}, test {srm.observed[1]:,}; planned {srm.expected[0]:,.0f} / {srm.expected[1]:,.0f}."
     level = {"ok": "ok", "skipped": "info"}.get(srm.status, srm.status)
     return Notice(level, text + observed)
@@ -139,12 +158,50 @@ def _facts(summary: Summary, users: pa.Table) -> list[str]:
                      + ", ".join(narrower) + ".")
     control, test = summary.variants.control, summary.variants.test
     named = "" if (control, test) == (CONTROL, TEST) else f" (control: '{control}', test: '{test}')"
-    facts.append(f"{users.num_rows:,} users{named}; p-values are Holm-adjusted across the metrics with a verdict.")
+    facts.append(f"{counted(users.num_rows, 'user')}{named}; p-values are Holm-adjusted across the metrics with a verdict.")
     return facts
 
 
+def readable_table(summary: Summary) -> pa.Table:
+    """One row per metric with what a person acts on, as text (the page shows it as written; no 5.79e-07).
+
+    Values are written as the metric is measured (2.41 opens per user, 12.3% of users); the change and its
+    interval only for a tested metric, and the p-value Holm-adjusted, the one the verdict used.
+    """
+    rows = []
+    for result in summary.results:
+        c, share = result.comparison, result.metric.kind != MEAN
+        tested = c.tested and np.isfinite(c.relative)
+        rows.append({
+            "metric": f"{result.metric.label} ({result.metric.unit})", "control": _value(c.control, share),
+            "test": _value(c.test, share), "change": _signed(c.relative) if tested else NONE,
+            "interval": f"{_signed(c.relative_low)} … {_signed(c.relative_high)}" if tested else NONE,
+            "p_value": p_value_words(result.adjusted_p),
+            "verdict": result.verdict + (" (suspiciously large)" if result.suspicious else "")})
+    return pa.Table.from_pylist(rows, schema=pa.schema([(name, pa.string()) for name in READABLE_HEADERS]))
+
+
+def p_value_words(p: float | None) -> str:
+    """0.034 as "0.034", anything below a thousandth as "< 0.001", no p-value as a dash."""
+    if p is None or not np.isfinite(p):
+        return NONE
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _value(value: float, share: bool) -> str:
+    if not np.isfinite(value):
+        return NONE
+    if share:
+        return f"{value:.2%}" if 0 < value < 0.01 else f"{value:.1%}"  # 0.35% of users, not 0.3%
+    return f"{value:,.2f}"
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.1%}".replace("-", "\u2212")
+
+
 def summary_table(summary: Summary) -> pa.Table:
-    """One row per metric, as the summary sheet and the preview show it."""
+    """One row per metric with every number (the workbook's "Details" sheet): analysts' detail, not the page's."""
     rows = []
     for result in summary.results:
         c = result.comparison

@@ -17,8 +17,9 @@ from ..context import Job, RunContext
 from ..errors import ParameterError
 from ..monitoring import GROUPS, run_checks
 from ..monitoring.alerting import Policy, plan_alerts, read_state, write_state
-from ..monitoring.chart import episode_chart
-from .base import ReportQuery, WritePlan
+from ..monitoring.chart import episode_chart, episode_png, episode_title
+from ..words import counted
+from .base import Chart, ReportQuery, WritePlan
 
 HEADERS = {"check": "Check", "metric": "Metric", "dimension": "Which", "direction": "Direction", "since": "Since (UTC)",
            "until": "Last anomalous point", "observed": "Observed", "expected": "Usually", "low": "Expected from",
@@ -26,6 +27,7 @@ HEADERS = {"check": "Check", "metric": "Metric", "dimension": "Which", "directio
 
 
 SENSITIVITY = {"normal": 1.0, "strict": 1.5, "loose": 0.7}  # scales the threshold and the minimum change
+CHARTS_SHOWN = 6  # episodes drawn on the page, open ones first; the table lists them all
 
 
 def monitoring(ctx: RunContext, checks: str = "events", window_hours: int = 48, sensitivity: str = "normal",
@@ -44,14 +46,18 @@ def monitoring(ctx: RunContext, checks: str = "events", window_hours: int = 48, 
     scans = run_checks(db, GROUPS[checks], window=window, sensitivity=SENSITIVITY[sensitivity])
     rows = [{"check": scan.check.name, "metric": episode.metric, "dimension": episode.dimension,
              "direction": episode.direction, "since": episode.start, "until": episode.end,
-             "observed": episode.observed, "expected": episode.expected, "low": episode.low, "high": episode.high,
+             "observed": round(episode.observed, 2), "expected": round(episode.expected, 2),
+             "low": round(episode.low, 2), "high": round(episode.high, 2),  # 2 decimals: never 1.234568e+04 on a page
              "change": round(100 * episode.change, 1) if episode.expected else None, "ongoing": episode.ongoing}
             for scan in scans for episode in scan.episodes]
     series = sum(len(scan.frame) for scan in scans)
-    facts = [f"{len(scans)} check(s), {series} series, judged up to {scans[0].until:%d.%m.%Y %H:%M} UTC "
+    facts = [f"{counted(len(scans), 'check')}, {series:,} series, judged up to {scans[0].until:%d.%m.%Y %H:%M} UTC "
              "(the period still being filled is left out)."]
     if backtest_days:
-        facts.append(f"Backtest: {len(rows)} episode(s) in the last {backtest_days} days would have been alerted.")
+        facts.append(f"Backtest: {counted(len(rows), 'episode')} in the last {counted(backtest_days, 'day')} "
+                     f"would have been alerted.")
+    elif not rows:
+        facts.append("Nothing anomalous: every series stayed within its expected range.")
     elif send_alerts and ctx.in_app:  # the last guard: a kernel of the app never alerts, whatever reached it
         raise ParameterError("send_alerts", True, "off in the app: only the scheduled runs send alerts")
     table = pa.Table.from_pylist(rows, schema=pa.schema([
@@ -61,11 +67,24 @@ def monitoring(ctx: RunContext, checks: str = "events", window_hours: int = 48, 
         ("ongoing", pa.bool_())]))
     title = (f"What the {checks} monitoring would have alerted in the last {backtest_days} days" if backtest_days
              else f"Anomalies in {checks} over the last {window_hours} hours")
+    charts = _episode_charts(scans)
+    if len(rows) > len(charts):
+        facts.insert(1, f"The charts show {len(charts)} of the {len(rows):,} episodes, open ones first; the table "
+                        "lists all.")
     result = ReportQuery(name=f"monitoring_{checks}", title=title, sql="", data=table, headers=HEADERS, facts=facts,
-                         key_params={"checks": checks})
+                         key_params={"checks": checks}, charts=charts, row_noun=("episode", "episodes"))
     if not send_alerts or backtest_days:
         return result
     return _alert_plan(ctx, checks, scans, result)
+
+
+def _episode_charts(scans: list) -> tuple[Chart, ...]:
+    """The alert's own picture of each episode (open ones, then the latest), where a person would rather look."""
+    found = [(scan, episode) for scan in scans for episode in scan.episodes]
+    found.sort(key=lambda pair: (not pair[1].ongoing, -pair[1].end.timestamp()))
+    return tuple(Chart(f"{episode_title(episode)}: {'still open' if episode.ongoing else 'over'}, since "
+                       f"{episode.start:%d.%m.%Y %H:%M} UTC", episode_png(scan, episode))
+                 for scan, episode in found[:CHARTS_SHOWN])
 
 
 # Only a headless run (the scheduler, `analytics run`) may turn this on: the app's form has no field for it,
@@ -99,5 +118,5 @@ def _alert_plan(ctx: RunContext, group: str, scans: list, result: ReportQuery) -
             said = f"Alerts: {len(alerts)} new, {report.sent} delivered{waiting}."
         return replace(result, facts=[*result.facts, said])
 
-    return WritePlan(what=f"{len(alerts)} alert(s) of {job.name}", target=f"alerts:{job.name}", commit=commit,
+    return WritePlan(what=f"{counted(len(alerts), 'alert')} of {job.name}", target=f"alerts:{job.name}", commit=commit,
                      rows=len(alerts), parameters={"checks": group, "target": job.alert_target})

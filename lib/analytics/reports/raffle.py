@@ -19,6 +19,7 @@ from ..raffle import DrawOutcome, draw, last_full_week, replace_winner, setups, 
 from ..raffle.draws import PARTICIPANTS_SQL, PICKS_SQL, Draw, history, stored
 from ..raffle.setup import Week, known_raffles
 from ..raffle.tables import DRAWS, PARTICIPANTS
+from ..words import counted
 from .base import Notice, ReportQuery, WritePlan
 
 ACTIONS = ("draw", "redraw", "replace", "verify")
@@ -73,7 +74,8 @@ def _draw_query(outcome: DrawOutcome, week: Week) -> ReportQuery:
     current = outcome.draw
     key = {"raffle": current.raffle, "week": current.week_start, "version": f"v{current.version}"}
     participants = ReportQuery(name="raffle_participants", title="Participants", sql=PARTICIPANTS_SQL,
-                               params=current.bound, key_params=key, headers=PARTICIPANTS.labels, label="Participants")
+                               params=current.bound, key_params=key, headers=PARTICIPANTS.labels, label="Participants",
+                               row_noun=("participant", "participants"))
     if outcome.new:
         notice = Notice("ok", f"Drawn now ({current.reason}): version {current.version} of {week.label}.")
     else:
@@ -83,13 +85,14 @@ def _draw_query(outcome: DrawOutcome, week: Week) -> ReportQuery:
     return ReportQuery(
         name="raffle_winners", title=f"Winners of {current.raffle} for {week.label}", sql=PICKS_SQL,
         params=current.bound, key_params=key, headers=DRAWS.labels, label="Winners", also=(participants,),
-        notices=(notice,), facts=_facts(current, outcome.history), effective={"raffle": current.raffle})
+        notices=(notice,), facts=_facts(current, outcome.history), effective={"raffle": current.raffle},
+        row_noun=("winner", "winners"))
 
 
 def _facts(current: Draw, versions: list[Draw]) -> list[str]:
     left_out = json.loads(current.parameters).get("exclude_past_winners", True)  # the rule its setup fixed
     facts = [f"{current.participants:,} people completed every step; {current.eligible:,} were in the draw "
-             f"({current.participants - current.eligible:,} had won an earlier week). {current.winners} winner(s). "
+             f"({current.participants - current.eligible:,} had won an earlier week). {counted(current.winners, 'winner')}. "
              + ("Past winners were left out of this draw." if left_out else "Past winners could win this draw."),
              f"Check it: the salt's SHA-256, published when the raffle was set up, is {current.commitment}; the "
              f"participant list hashes to {current.participants_hash}. Winners are the first picks of the SHA-256 "
@@ -108,4 +111,5 @@ def _verification(db: Database, settings: Settings, raffle: str, week: Week) -> 
                       "detail": [check[2] for check in result.checks]})
     return ReportQuery(name="raffle_verification", title=f"Verification of {raffle} for {week.label}", sql="",
                        data=table, key_params={"raffle": raffle, "week": week.start}, headers=CHECK_HEADERS,
-                       notices=(Notice("ok" if result.matches else "red", result.verdict),), formats=("csv",))
+                       notices=(Notice("ok" if result.matches else "red", result.verdict),), formats=("csv",),
+                       row_noun=("check", "checks"))

@@ -9,6 +9,7 @@ import pyarrow as pa
 from ..audit import AuditEvent, audit
 from ..context import RunCancelled, RunContext
 from ..recalc import CHANGES_HEADERS, DAILY_PARTNER_ACTIVITY, covered, days_between, event_days, recalculate
+from ..words import counted
 from .base import ReportQuery, WritePlan, default_period
 
 TARGET = f"recalculation:{DAILY_PARTNER_ACTIVITY.name}"
@@ -46,7 +47,7 @@ def recalculate_days(ctx: RunContext, start: dt.date | None = None, end: dt.date
         table = recalculate(ctx.writer, first, last, say=ctx.say, swapped=record)
         return _changes_query(table, first, last, within.skipped)
 
-    return WritePlan(what=f"daily partner activity for {len(days)} day(s), {first:%d.%m.%Y}–{last:%d.%m.%Y}",
+    return WritePlan(what=f"daily partner activity for {counted(len(days), 'day')}, {first:%d.%m.%Y}–{last:%d.%m.%Y}",
                      target=TARGET, commit=commit, rows=len(days), parameters={"start": first, "end": last},
                      audits_itself=True)
 
@@ -55,8 +56,8 @@ def _changes_query(table: pa.Table, start: dt.date, end: dt.date, skipped: tuple
     changed = [day for day, flag in zip(table.column("day").to_pylist(), table.column("changed").to_pylist(),
                                         strict=True) if flag]
     shown = ", ".join(f"{day:%d.%m}" for day in changed[:10]) + (" …" if len(changed) > 10 else "")
-    facts = [f"{table.num_rows} day(s) recomputed and swapped in whole; {len(changed)} changed"
+    facts = [f"{counted(table.num_rows, 'day')} recomputed and swapped in whole; {len(changed):,} changed"
              + (f": {shown}." if changed else "."), *skipped]
     return ReportQuery(name="recalculation", title=f"Daily partner activity recomputed, {start:%d.%m.%Y}–{end:%d.%m.%Y}",
                        sql="", data=table, key_params={"start": start, "end": end}, headers=CHANGES_HEADERS,
-                       facts=facts, effective={"start": start, "end": end})
+                       facts=facts, effective={"start": start, "end": end}, row_noun=None)

@@ -35,4 +35,4 @@ def test_text_and_record_carry_the_same_facts() -> None:
     text = outcome_text(outcome())
     assert text.splitlines()[0] == f"Recipients of push 1 «{EVIL}»: 2 rows." and "/r/exports/push_report_0.xlsx" in text
     assert outcome_record(outcome()) == {"run_id": "ab12cd34", "report": "push_report", "rows": 2,
-                                         "files": ["/r/exports/push_report_0.xlsx"]}
+                                         "files": ["/r/exports/push_report_0.xlsx"], "headline": None}

@@ -13,7 +13,8 @@ import pytest
 
 from analytics.exports import ExportResult
 from analytics.pipeline import RunOutcome
-from analytics.render import file_size, outcome_html, outcome_record, outcome_text, plain_number, plain_share, table_html
+from analytics.render import (file_size, outcome_html, outcome_record, outcome_text, plain_number, plain_share, plain_words,
+                             table_html)
 from analytics.reports import ReportQuery
 
 EVIL = "<script>alert('x')</script>"
@@ -135,3 +136,10 @@ def test_file_sizes_in_a_persons_units(tmp_path: Path, size: int, shown: str) ->
             handle.truncate(size)
     assert file_size(path) == shown
     assert file_size(tmp_path / "missing") == ""
+
+
+@pytest.mark.parametrize(("said", "written"), [
+    ("4 check(s), 34 series", "4 checks, 34 series"), ("1 check(s)", "1 check"), ("3 winner(s).", "3 winners."),
+    ("7 day(s) recomputed; 1,200 row(s)", "7 days recomputed; 1,200 rows"), ("no count(s) here", "no count(s) here")])
+def test_a_reports_n_things_s_is_written_as_a_person_writes_it(said: str, written: str) -> None:
+    assert plain_words(said) == written

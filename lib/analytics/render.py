@@ -31,11 +31,15 @@ from .words import counted, plural
 RUN_RECORD_MIME = "application/vnd.analytics.run+json"
 ERROR_STYLE = "color:#b00020;font-size:90%"
 RESULT_STYLE = f"<style>{RESULT_CSS}</style>"  # travels with the result: the form, a run's page, JupyterLab
+COUNTED_S = re.compile(r"\b(\d[\d,]*) (\w+)\(s\)")
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 FORMAT_ORDER = {"xlsx": 0, "csv": 1}
 FORMAT_WORDS = {"xlsx": "Download for Excel (XLSX)", "csv": "Download CSV (for other tools)"}
 CSV_HINT = ("Open the XLSX in Excel. Excel opening the CSV rounds long numbers (card 38299183008722779 becomes "
             "38299183008722800) and drops the leading zeros of barcodes; the CSV is for other tools and scripts.")
+CSV_ONLY_HINT = ("Excel opening a CSV rounds long numbers (card 38299183008722779 becomes 38299183008722800) and "
+                 "drops the leading zeros of barcodes: in Excel, import it with Data → From Text and mark such "
+                 "columns as text.")
 
 
 def outcome_html(outcome: RunOutcome, *, downloads_url: str = "", share_url: str = "", title: bool = True) -> str:
@@ -46,7 +50,7 @@ def outcome_html(outcome: RunOutcome, *, downloads_url: str = "", share_url: str
     """
     query = outcome.query
     shown = outcome.preview.head(PREVIEW_ROWS)
-    facts = "".join(f"<p class='fact'>{html.escape(fact)}</p>" for fact in query.facts)
+    facts = "".join(f"<p class='fact'>{html.escape(plain_words(fact))}</p>" for fact in query.facts)
     share = ""
     if share_url:
         values = urlencode({name: _url_value(value) for name, value in outcome.values.items() if value not in (None, "")},
@@ -54,7 +58,7 @@ def outcome_html(outcome: RunOutcome, *, downloads_url: str = "", share_url: str
         share = f"<p><a class='share' href='{html.escape(share_url + '?' + values)}'>Link to this form</a></p>"
     notices = "".join(notice_html(notice) for notice in query.notices)
     charts = "".join(chart_html(chart) for chart in query.charts)
-    heading = f"<p class='title'>{html.escape(query.title)}</p>" if title else ""
+    heading = f"<p class='title'>{html.escape(plain_words(query.title))}</p>" if title else ""
     if outcome.rows == 0 and not outcome.preview.columns.empty and shown.empty:
         return (f"<div class='run-result'>{RESULT_STYLE}{notices}{heading}{empty_html(query)}{facts}"
                 f"{funnel_html(query.funnel)}{share}{charts}</div>")
@@ -106,8 +110,10 @@ def _column_cells(values: pd.Series, name: str, share: bool) -> tuple[str, list[
     if pd.api.types.is_bool_dtype(values):
         return "text", [plain_value(value) for value in values]
     if pd.api.types.is_datetime64_any_dtype(values):
-        midnight = bool((values.dropna() == values.dropna().dt.normalize()).all())
-        layout = "%d.%m.%Y" if midnight else "%d.%m.%Y %H:%M:%S"
+        known = values.dropna()
+        layout = ("%d.%m.%Y" if bool((known == known.dt.normalize()).all())
+                  else "%d.%m.%Y %H:%M" if bool((known.dt.second == 0).all() and (known.dt.microsecond == 0).all())
+                  else "%d.%m.%Y %H:%M:%S")
         return "text", [value.strftime(layout) if not pd.isna(value) else "" for value in values]
     cells = [plain_value(value, share=share, identifier=identifier) for value in values]
     filled = [value for value in values if not _is_empty(value)]
@@ -163,6 +169,12 @@ def plain_share(value: float) -> str:
     return f"{text[:-2] if text.endswith('.0') else text}%"
 
 
+def plain_words(text: str) -> str:
+    """A count written "3 winner(s)" as a person writes it: "3 winners", "1 check" (the regular plurals that
+    "(s)" stands for), wherever a report's sentence still has one."""
+    return COUNTED_S.sub(lambda found: f"{found[1]} {plural(int(found[1].replace(',', '')), found[2])}", text)
+
+
 def _plain_text(text: str) -> str:
     """Text as written, except the traces of a program a person should not see: "None" and "nan" are empty,
     "True"/"False" are yes/no, an ISO day is 01.08.2026."""
@@ -196,7 +208,7 @@ def notice_html(notice: Notice) -> str:
     """A gate's verdict as a coloured box, first on the page."""
     background, colour = NOTICE_COLOURS.get(notice.level, NOTICE_COLOURS["info"])
     return (f"<p class='notice notice-{html.escape(notice.level)}' style='background:{background};color:{colour};"
-            f"padding:6px 10px;border-left:4px solid {colour}'>{html.escape(notice.text)}</p>")
+            f"padding:6px 10px;border-left:4px solid {colour}'>{html.escape(plain_words(notice.text))}</p>")
 
 
 def chart_html(chart: Chart) -> str:
@@ -222,9 +234,9 @@ def files_html(outcome: RunOutcome, downloads_url: str) -> str:
         buttons = " ".join(file_html(result, downloads_url, noun) for result in ordered)
         caption = f"<span class='files-label'>{html.escape(label)}</span>" if label else ""
         rows.append(f"<div class='files'>{caption}{buttons}</div>")
-    csv = any(result.format == "csv" for result in outcome.files)
-    hint = f"<p class='files-hint'>{html.escape(CSV_HINT)}</p>" if csv and rows and downloads_url else ""
-    return "".join(rows) + hint
+    offered = {result.format for results in groups.values() for result in results}
+    hint = (CSV_HINT if "xlsx" in offered else CSV_ONLY_HINT) if "csv" in offered and downloads_url else ""
+    return "".join(rows) + (f"<p class='files-hint'>{html.escape(hint)}</p>" if hint else "")
 
 
 def file_html(result: ExportResult, downloads_url: str, noun: tuple[str, str] | None) -> str:
@@ -292,7 +304,7 @@ def outcome_record(outcome: RunOutcome) -> dict[str, Any]:
 
 def status_html(text: str, *, error: bool = False, kind: str = "status") -> str:
     style = f" style='{ERROR_STYLE}'" if error else ""  # the form's styles set the rest (its heading, its progress)
-    return f"<p class='{kind}{' error' if error else ''}'{style}>{html.escape(text)}</p>"
+    return f"<p class='{kind}{' error' if error else ''}'{style}>{html.escape(plain_words(text))}</p>"
 
 
 def field_error_html(text: str | None) -> str:

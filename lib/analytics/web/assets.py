@@ -39,7 +39,7 @@ def voila_template_paths(paths: list[str]) -> list[str]:
 # The result of a run, wherever it is shown (the form, a run's page, JupyterLab): its styles travel inside it,
 # scoped to .run-result. Downloads are buttons, not black text; tables keep headers over their columns.
 RESULT_CSS = """
-.run-result { font-size: 14px; color: #1f2933; }
+.run-result { font-size: 14px; color: #1f2933; max-width: 100%; min-width: 0; white-space: normal; }
 .run-result p { margin: 6px 0; }
 .run-result .title { font-size: 16px; font-weight: 600; }
 .run-result .empty { background: #eef3f8; color: #33475b; padding: 10px 12px; border-left: 4px solid #33475b; }
@@ -53,7 +53,7 @@ RESULT_CSS = """
 .run-result a.share { color: #1565c0; }
 .run-result .table-box { overflow-x: auto; max-width: 100%; margin: 10px 0; border: 1px solid #d9e2ec;
   border-radius: 4px; }
-.run-result table.preview { border-collapse: collapse; font-size: 13px; width: max-content; min-width: 100%;
+.run-result table.preview { border-collapse: collapse; font-size: 13px; width: max-content;
   table-layout: auto; margin: 0; }
 .run-result table.preview th { background: #f0f4f8; font-weight: 600; position: sticky; top: 0;
   border-bottom: 1px solid #bcccdc; vertical-align: bottom; max-width: 16em; white-space: normal; }
@@ -93,6 +93,7 @@ FORM_CSS = """
   border-top: 1px solid #d9e2ec; margin-top: 6px; }
 .report-form .form-actions { gap: 8px; }
 .report-form .form-actions .widget-button { width: auto; min-width: 110px; }
+.report-form .widget-html, .report-form .widget-html-content { min-width: 0; max-width: 100%; }
 .report-form .status { margin: 4px 0 0; font-size: 15px; }
 .report-form .status:not(.error) { color: #1f2933; font-weight: 600; }
 """

@@ -13,8 +13,16 @@ import pytest
 
 from analytics.exports import ExportResult
 from analytics.pipeline import RunOutcome
-from analytics.render import (file_size, outcome_html, outcome_record, outcome_text, plain_number, plain_share, plain_words,
-                             table_html)
+from analytics.render import (
+    file_size,
+    outcome_html,
+    outcome_record,
+    outcome_text,
+    plain_number,
+    plain_share,
+    plain_words,
+    table_html,
+)
 from analytics.reports import ReportQuery
 
 EVIL = "<script>alert('x')</script>"

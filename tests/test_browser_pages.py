@@ -125,3 +125,27 @@ def test_every_report_reads_like_a_product(screen, app: str, home: Path, noteboo
 
 def test_every_shipped_report_is_checked() -> None:
     assert len(REPORTS) == 14
+
+
+def test_a_partner_is_found_by_a_word_of_its_name_and_run_by_its_id(screen, app: str) -> None:  # type: ignore[no-untyped-def]
+    screen.goto(app + "voila/render/account_managers/plastic_cards.ipynb")
+    screen.wait_for_selector(".search-partner_id input", timeout=120_000)
+    every = screen.locator(".param-partner_id select option").count()
+    screen.fill(".search-partner_id input", "вкус")
+    screen.wait_for_function("() => document.querySelectorAll('.param-partner_id select option').length === 2")
+    shown = {text.replace("\xa0", " ") for text in screen.locator(".param-partner_id select option").all_inner_texts()}
+    assert shown == {"ВкусВилл", "Азбука вкуса"}
+    assert every > 15
+    screen.select_option(".param-partner_id select", label="Азбука вкуса")
+    screen.click(RUN)
+    screen.wait_for_selector(".run-result a.download-xlsx", timeout=120_000)
+    assert "Азбука вкуса" in screen.inner_text(".status")
+
+
+def test_an_empty_result_says_so_and_offers_no_file(screen, app: str) -> None:  # type: ignore[no-untyped-def]
+    screen.goto(app + "voila/render/account_managers/plastic_cards.ipynb?partner_id=1&start=2020-01-01&end=2020-01-31")
+    screen.wait_for_selector(RUN, timeout=120_000)
+    screen.click(RUN)
+    screen.wait_for_selector(".run-result .empty", timeout=120_000)
+    assert screen.inner_text(".run-result .empty").startswith("No ")
+    assert screen.locator("a.download").count() == 0 and screen.locator("table.preview").count() == 0

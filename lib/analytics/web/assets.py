@@ -51,7 +51,8 @@ RESULT_CSS = """
 .run-result a.download:hover { background: #0d47a1; color: #fff; }
 .run-result .files-hint { color: #52606d; font-size: 12px; }
 .run-result a.share { color: #1565c0; }
-.run-result .table-box { overflow-x: auto; width: fit-content; max-width: 100%; margin: 10px 0; border: 1px solid #d9e2ec;
+.run-result .table-box { overflow-x: auto; width: fit-content; max-width: 100%; box-sizing: border-box;
+  margin: 10px 0; border: 1px solid #d9e2ec;
   border-radius: 4px; }
 .run-result table.preview { border-collapse: collapse; font-size: 13px; width: max-content;
   table-layout: auto; margin: 0; }

@@ -92,6 +92,8 @@ def test_a_table_reads_as_words_headers_align_with_their_cells() -> None:
     assert [text for _, text in second] == ["7", "3", "", "", "", "16.10.2026", "no", "", "x", "yes", ""]
     assert not PROGRAM_WORDS.search(page.replace("class='preview'", ""))
     assert "<div class='table-box'>" in page  # a wide table scrolls inside its box
+    assert page.startswith("<p class='table-note'>11 columns: scroll the table sideways")
+    assert "table-note" not in table_html(frame.iloc[:, :10], {})
 
 
 def result(tmp_path: Path, rows: int, *, noun: tuple[str, str] | None = ("card", "cards"), empty_text: str = ""

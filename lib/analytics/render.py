@@ -33,6 +33,7 @@ ERROR_STYLE = "color:#b00020;font-size:90%"
 RESULT_STYLE = f"<style>{RESULT_CSS}</style>"  # travels with the result: the form, a run's page, JupyterLab
 COUNTED_S = re.compile(r"\b(\d[\d,]*) (\w+)\(s\)")
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+WIDE_TABLE_COLUMNS = 10  # more columns than this rarely fit 1200 px: the page says the table scrolls
 FORMAT_ORDER = {"xlsx": 0, "csv": 1}
 FORMAT_WORDS = {"xlsx": "Download for Excel (XLSX)", "csv": "Download CSV (for other tools)"}
 CSV_HINT = ("Open the XLSX in Excel. Excel opening the CSV rounds long numbers (card 38299183008722779 becomes "
@@ -100,7 +101,9 @@ def table_html(frame: pd.DataFrame, headers: Mapping[str, str], shares: Collecti
                    for name, (kind, _) in zip(frame.columns, columns, strict=True))
     body = "".join("<tr>" + "".join(f"<td class='{kind}'>{html.escape(cells[row])}</td>" for kind, cells in columns)
                    + "</tr>" for row in range(len(frame)))
-    return (f"<div class='table-box'><table class='preview'><thead><tr>{head}</tr></thead>"
+    wide = (f"<p class='table-note'>{html.escape(counted(len(columns), 'column'))}: scroll the table sideways to "
+            "see them all.</p>") if len(columns) > WIDE_TABLE_COLUMNS else ""
+    return (f"{wide}<div class='table-box'><table class='preview'><thead><tr>{head}</tr></thead>"
             f"<tbody>{body}</tbody></table></div>")
 
 

@@ -51,6 +51,7 @@ RESULT_CSS = """
 .run-result a.download:hover { background: #0d47a1; color: #fff; }
 .run-result .files-hint { color: #52606d; font-size: 12px; }
 .run-result a.share { color: #1565c0; }
+.run-result .table-note { color: #52606d; font-size: 12px; margin-bottom: 0; }
 .run-result .table-box { overflow-x: auto; width: fit-content; max-width: 100%; box-sizing: border-box;
   margin: 10px 0; border: 1px solid #d9e2ec;
   border-radius: 4px; }

@@ -294,7 +294,7 @@ def outcome_text(outcome: RunOutcome) -> str:
     lines = [notice.text for notice in outcome.query.notices] + [outcome.summary, *outcome.query.facts]
     lines += [f"  {label}: {remaining:,} (left out {left_out:,})" for label, remaining, left_out in outcome.query.funnel]
     lines += [f"{result.path} ({result.note})" for result in outcome.files]
-    return "\n".join(lines)
+    return "\n".join(plain_words(line) for line in lines)
 
 
 def outcome_record(outcome: RunOutcome) -> dict[str, Any]:

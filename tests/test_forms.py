@@ -154,3 +154,17 @@ def test_checkbox_grids_narrow_but_keep_what_is_ticked(tmp_path: Path) -> None:
     field.search.value = "column 5"
     assert [box.option for box in field.input.children if box.layout.display != "none"] == ["c1", "c5", "c15"]
     assert field.raw() == ["c1"]
+
+
+def test_a_long_multiselect_narrows_to_matches_and_keeps_the_chosen(tmp_path: Path) -> None:
+    columns = [(f"Column {n}", f"c{n}") for n in range(40)]  # more than a grid of boxes holds: a list
+    form = ReportForm(declaration(BUILDER), {"table": "cards", "columns": ["c3"]},
+                      lambda p, v: columns if p.name == "columns" else options(p, v), lambda *a: None,  # type: ignore[arg-type,return-value]
+                      load_settings(home=tmp_path))
+    field = form.fields["columns"]
+    assert "field-wide" in field.box._dom_classes and field.raw() == ["c3"]
+    field.search.value = "column 2"
+    assert [value for _, value in field.input.options] == ["c2", "c3", "c12", *(f"c{n}" for n in range(20, 30)), "c32"]
+    field.input.value = ("c3", "c25")
+    field.search.value = ""
+    assert len(field.input.options) == 40 and field.raw() == ["c3", "c25"]

@@ -153,3 +153,10 @@ def test_file_sizes_in_a_persons_units(tmp_path: Path, size: int, shown: str) ->
     ("7 day(s) recomputed; 1,200 row(s)", "7 days recomputed; 1,200 rows"), ("no count(s) here", "no count(s) here")])
 def test_a_reports_n_things_s_is_written_as_a_person_writes_it(said: str, written: str) -> None:
     assert plain_words(said) == written
+
+
+def test_a_json_record_in_a_cell_reads_as_names_and_values() -> None:
+    frame = pd.DataFrame({"parameters": ['{"csv_delimiter": "semicolon", "end": null, "partner_id": 0, "start": '
+                                         '"2026-11-09", "columns": ["card_number", "barcode"], "sub_id": ""}', "{not json}"]})
+    assert [text for _, text in cells(table_html(frame, {}))[1:]] == [
+        "csv_delimiter: semicolon, partner_id: 0, start: 09.11.2026, columns: card_number, barcode", "{not json}"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
+import json
 import math
 import re
 from collections.abc import Collection, Mapping
@@ -187,7 +188,22 @@ def _plain_text(text: str) -> str:
         return "yes" if text == "True" else "no"
     if ISO_DAY.fullmatch(text):
         return f"{text[8:10]}.{text[5:7]}.{text[:4]}"
+    if text.startswith("{") and text.endswith("}"):
+        return _plain_record(text)
     return text
+
+
+def _plain_record(text: str) -> str:
+    """A JSON object in a cell (the activity log's parameters) as "name: value" pairs in the page's words; the
+    empty ones left out, so no ``null`` or ``""`` reaches the page."""
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return text
+    if not isinstance(record, dict):
+        return text
+    pairs = ((name, plain_value(value)) for name, value in record.items())
+    return ", ".join(f"{name}: {shown}" for name, shown in pairs if shown)
 
 
 def _is_number(value: Any) -> bool:

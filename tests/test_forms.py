@@ -111,3 +111,60 @@ def test_a_report_refusal_is_shown_by_field(embedded: Database, tmp_path: Path) 
         run_report(export_builder, declaration(BUILDER), {"table": "users", "columns": ["user_id"], "partner_id": 3},
                    run_context(embedded, load_settings(home=tmp_path)))
     assert refused.value.errors == {"partner_id": "table users has no partner; choose All partners"}
+
+
+MANY_PARTNERS = [("(the partner with the most cards)", 0)] + [(f"Партнёр {n}", n) for n in range(1, 31)]
+
+
+def test_the_form_is_a_panel_of_fields_then_a_bar_with_run_cancel_and_room_for_more(tmp_path: Path) -> None:
+    form = ReportForm(declaration(PLASTIC), {"partner_id": 3}, options, lambda *a: None,  # type: ignore[arg-type,return-value]
+                      load_settings(home=tmp_path))
+    panel, bar = (child for child in form.widget.children if child._dom_classes
+                  and child._dom_classes[0] in ("form-fields", "form-bar"))
+    assert [box for box in panel.children] == [field.box for field in form.fields.values()]
+    assert form.actions in bar.children and list(form.actions.children) == [form.run_button, form.cancel_button]
+    assert "report-form" in form.widget._dom_classes and "position: sticky" in form.widget.children[0].value
+
+
+def test_a_long_list_is_searchable_and_the_form_still_returns_the_value(tmp_path: Path) -> None:
+    form = ReportForm(declaration(PLASTIC), {"partner_id": 3}, lambda p, v: MANY_PARTNERS if p.name == "partner_id"
+                      else options(p, v), lambda *a: None, load_settings(home=tmp_path))  # type: ignore[arg-type,return-value]
+    field = form.fields["partner_id"]
+    assert field.search is not None and "search-partner_id" in field.search._dom_classes
+    assert form.fields["csv_delimiter"].search is None  # three choices: nothing to search
+    field.search.value = "партнёр 2"
+    assert [value for _, value in field.input.options] == [2, 12, *range(20, 30)]  # any part of the name
+    assert field.raw() == 2  # the first match is chosen, and the form returns the partner's ID
+    field.search.value = "tнет такого"
+    assert field.input.options == () and field.raw() is None
+    field.set(3)  # a shared link's value: every choice back
+    assert field.search.value == "" and len(field.input.options) == 31 and field.raw() == 3
+
+
+def test_checkbox_grids_narrow_but_keep_what_is_ticked(tmp_path: Path) -> None:
+    columns = [(f"Column {n}", f"c{n}") for n in range(20)]
+    form = ReportForm(declaration(BUILDER), {"table": "cards", "columns": ["c1"]},
+                      lambda p, v: columns if p.name == "columns" else options(p, v), lambda *a: None,  # type: ignore[arg-type,return-value]
+                      load_settings(home=tmp_path))
+    field = form.fields["columns"]
+    assert "checkbox-grid" in field.input._dom_classes and "field-wide" in field.box._dom_classes
+    field.search.value = "column 1"
+    shown = [box.option for box in field.input.children if box.layout.display != "none"]
+    assert shown == ["c1", *(f"c{n}" for n in range(10, 20))]
+    field.search.value = "column 5"
+    assert [box.option for box in field.input.children if box.layout.display != "none"] == ["c1", "c5", "c15"]
+    assert field.raw() == ["c1"]
+
+
+def test_a_long_multiselect_narrows_to_matches_and_keeps_the_chosen(tmp_path: Path) -> None:
+    columns = [(f"Column {n}", f"c{n}") for n in range(40)]  # more than a grid of boxes holds: a list
+    form = ReportForm(declaration(BUILDER), {"table": "cards", "columns": ["c3"]},
+                      lambda p, v: columns if p.name == "columns" else options(p, v), lambda *a: None,  # type: ignore[arg-type,return-value]
+                      load_settings(home=tmp_path))
+    field = form.fields["columns"]
+    assert "field-wide" in field.box._dom_classes and field.raw() == ["c3"]
+    field.search.value = "column 2"
+    assert [value for _, value in field.input.options] == ["c2", "c3", "c12", *(f"c{n}" for n in range(20, 30)), "c32"]
+    field.input.value = ("c3", "c25")
+    field.search.value = ""
+    assert len(field.input.options) == 40 and field.raw() == ["c3", "c25"]

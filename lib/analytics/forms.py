@@ -24,25 +24,35 @@ from .params import Columns, FormInvalid, Parameter
 from .pipeline import RunOutcome, new_run_id, run_log
 from .render import field_error_html, label_html, outcome_html, status_html
 from .warehouse.lookups import Option
+from .web.assets import FORM_CSS
 
 Options = Callable[[Parameter, Mapping[str, Any]], list[Option] | None]
 Runner = Callable[[Mapping[str, Any], Progress, threading.Event, str], RunOutcome]  # values, progress, Cancel, run id
 CHECKBOXES_UP_TO = 30  # longer lists of several choices are a scrolling multi-select
+CHECKBOXES_IN_A_CELL = 4  # more boxes than this take the panel's whole width
+SEARCHABLE_FROM = 15  # a list longer than this gets a search box
 CANCELLED = "Cancelled: no file was written."
 
 
 class Field:
-    """One parameter's label, input, help and error line."""
+    """One parameter's label, input, help and error line; a long list gets a search box above it."""
 
     def __init__(self, parameter: Parameter, value: Any, options: list[Option] | None) -> None:
         self.parameter = parameter
+        self.options = list(options or [])  # every choice; a search narrows what the input shows
         self.error = widgets.HTML()
-        self.input = self._input(parameter, value, options or [])
+        self.input = self._input(parameter, value, self.options)
         self.input.add_class(f"param-{parameter.name}")
+        self.search = self._search(parameter)
         label, hint = label_html(parameter.label, parameter.help)
-        self.box = widgets.VBox([widgets.HTML(label), self.input, widgets.HTML(hint), self.error],
-                                layout=widgets.Layout(margin="0 0 10px 0"))
+        parts = [widgets.HTML(label), *([self.search] if self.search else []), self.input, widgets.HTML(hint),
+                 self.error]
+        self.box = widgets.VBox(parts)
+        self.box.add_class("field")
         self.box.add_class(f"field-{parameter.name}")
+        if isinstance(self.input, widgets.SelectMultiple) or (
+                isinstance(self.input, widgets.Box) and len(self.options) > CHECKBOXES_IN_A_CELL):
+            self.box.add_class("field-wide")  # a grid of boxes or a list takes the panel's whole width
 
     def _input(self, parameter: Parameter, value: Any, options: list[Option]) -> widgets.Widget:
         widget = parameter.kind.widget
@@ -60,15 +70,50 @@ class Field:
             return widgets.Checkbox(value=bool(value), indent=False)
         return widgets.Text(value="" if value is None else str(value))
 
+    def _search(self, parameter: Parameter) -> widgets.Text | None:
+        """A search box over a list longer than a person scans by eye; it narrows the choices shown, while the
+        form still returns the chosen values (a partner's ID, not its name)."""
+        if len(self.options) <= SEARCHABLE_FROM or isinstance(self.input, widgets.Text | widgets.Checkbox):
+            return None
+        search = widgets.Text(placeholder=f"Search {len(self.options):,} choices…", continuous_update=True)
+        search.add_class(f"search-{parameter.name}")
+        search.add_class("field-search")
+        search.observe(lambda change: self.narrow(change["new"]), names="value")
+        return search
+
+    def narrow(self, words: str) -> None:
+        """Show the choices whose label holds every word typed (any case); what is chosen stays chosen."""
+        wanted = words.casefold().split()
+        matches = [(label, option) for label, option in self.options
+                   if all(word in str(label).casefold() for word in wanted)]
+        if isinstance(self.input, widgets.Box):
+            for box in self.input.children:
+                box.layout.display = "" if box.value or any(box.option == option for _, option in matches) else "none"
+        elif isinstance(self.input, widgets.SelectMultiple):
+            chosen = tuple(self.input.value)
+            kept = [(label, option) for label, option in self.options if option in chosen or (label, option) in matches]
+            self.input.options = kept
+            self.input.value = chosen
+        elif isinstance(self.input, widgets.Dropdown):
+            chosen = self.input.value
+            with self.input.hold_trait_notifications():
+                self.input.options = matches
+                if any(option == chosen for _, option in matches):
+                    self.input.value = chosen
+
     def _checkboxes(self, options: Sequence[Option], chosen: Sequence[Any]) -> widgets.Box:
-        boxes = [widgets.Checkbox(value=option in chosen, description=label, indent=False,
+        boxes = [widgets.Checkbox(value=option in chosen, description=str(label), indent=False,
                                   layout=widgets.Layout(width="auto")) for label, option in options]
         for box, (_, option) in zip(boxes, options, strict=True):
             box.add_class(f"column-{option}")
             box.option = option  # type: ignore[attr-defined]
-        return widgets.HBox(boxes, layout=widgets.Layout(flex_flow="row wrap"))
+        grid = widgets.Box(boxes)
+        grid.add_class("checkbox-grid")  # each box beside its own label, in columns (see FORM_CSS)
+        return grid
 
     def set(self, value: Any) -> None:
+        if self.search is not None and self.search.value:
+            self.search.value = ""  # every choice back, so the value set is one the input shows
         if isinstance(self.input, widgets.Box):
             for box in self.input.children:
                 box.value = box.option in (value or [])
@@ -122,8 +167,20 @@ class ReportForm:
         self.run_button.on_click(self._guarded(self._on_run))
         self.cancel_button.on_click(self._guarded(self._on_cancel))
         self._follow_tables()
-        self.widget = widgets.VBox([self.notice, *(f.box for f in self.fields.values()),
-                                    widgets.HBox([self.run_button, self.cancel_button]), self.status, self.results])
+        self.actions = widgets.HBox([self.run_button, self.cancel_button])  # others append theirs ("Send to Slack")
+        self.actions.add_class("form-actions")
+        self.widget = self._layout()
+
+    def _layout(self) -> widgets.VBox:
+        """Fields in a grid (two or three a row at 1280 px), then a bar with Run, Cancel and the status line that
+        stays at the bottom of the screen while the fields run past it, then the result."""
+        panel = widgets.Box([field.box for field in self.fields.values()])
+        panel.add_class("form-fields")
+        bar = widgets.VBox([self.actions, self.status])
+        bar.add_class("form-bar")
+        page = widgets.VBox([widgets.HTML(f"<style>{FORM_CSS}</style>"), self.notice, panel, bar, self.results])
+        page.add_class("report-form")
+        return page
 
     def apply(self, values: Mapping[str, Any], errors: Mapping[str, str], raw: Mapping[str, Any], *,
               source: str = "the link's value") -> None:
@@ -152,8 +209,8 @@ class ReportForm:
                 source = self.fields[kind.follows]
 
                 def rebuild(change: dict, field: Field = field, source: Field = source) -> None:
-                    options = self.options(field.parameter, {source.parameter.name: change["new"]}) or []
-                    field.input.children = field._checkboxes(options, []).children
+                    field.options = self.options(field.parameter, {source.parameter.name: change["new"]}) or []
+                    field.input.children = field._checkboxes(field.options, []).children
                 source.input.observe(self._guarded(rebuild), names="value")
 
     def _guarded(self, callback: Callable[[Any], None]) -> Callable[[Any], None]:
@@ -195,7 +252,8 @@ class ReportForm:
             outcome = self.run(raw, self._progress, self._cancel, run_id)
             late = " Cancel came after the files were written; they are below." if self._cancel.is_set() else ""
             self._show_status(outcome.query.title + late)  # before the links: a page with links is a finished page
-            self.results.value = outcome_html(outcome, downloads_url=self.downloads_url, share_url=self.page_url)
+            self.results.value = outcome_html(outcome, downloads_url=self.downloads_url, share_url=self.page_url,
+                                              title=False)  # the status line above says it
             self._show_used(raw, outcome.query.effective)
         except RunCancelled as cancelled:
             self.results.value = ""  # the rows shown before the files were cut short: nothing of this run stays
@@ -217,7 +275,7 @@ class ReportForm:
 
     def show_first_look(self, outcome: RunOutcome) -> None:
         """The result as soon as its rows are read; the download links follow when the files are written."""
-        self.results.value = outcome_html(outcome, share_url=self.page_url)
+        self.results.value = outcome_html(outcome, share_url=self.page_url, title=False)
         self._progress("Writing the files…")
 
     def _on_cancel(self, _: Any) -> None:

@@ -96,6 +96,12 @@ class ReportQuery:
     # what one row is, singular and plural ("card", "cards"), for the count above the preview; None: the result
     # is not a list (an A/B summary's metrics, a recalculation's days) and no count is shown
     row_noun: tuple[str, str] | None = ("row", "rows")
+    # columns (by their names in ``sql``/``data``) that hold shares 0..1: the page shows 0.123 as "12.3%"; a column
+    # whose label already ends in "%" holds percents and is shown as a plain number
+    shares: tuple[str, ...] = ()
+    # what the page says when no row matched, after "No cards in this period.": where the data starts or what to
+    # change ("The data starts on 02.06.2026."); the report knows it from what it read, without a second query
+    empty_text: str = ""
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
-# "Collecting pandas==3.1.1" (from an index), "Processing /wheels/tiny_pkg-1.0-py3-none-any.whl" (a local file).
-FETCHING = re.compile(r"^(?:Collecting (?P<name>\S+)|Processing \S*?(?P<file>[^/\s]+?)(?:-\d[^/\s]*\.whl|\.tar\.gz)?$)")
+# "Collecting pandas==3.1.1" (from an index), "Processing /wheels/numpy-2.4.6-cp311-….whl (from …)" (a local file).
+FETCHING = re.compile(r"^(?:Collecting (?P<name>\S+)|Processing \S*?(?P<file>[^/\s]+?)(?:-\d[^/\s]*\.whl|\.tar\.gz)?(?:\s|$))")
+INSTALLED = "Successfully installed "
 TAIL_LINES = 25
 
 
@@ -44,8 +45,11 @@ def install(pip_arguments: list[str], log_path: Path, out: TextIO = sys.stdout) 
     with log_path.open("w", encoding="utf-8") as log, subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1) as pip:
         assert pip.stdout is not None
+        installed = 0
         for line in pip.stdout:
             log.write(line)
+            if line.startswith(INSTALLED):
+                installed = len(line[len(INSTALLED):].split())
             for name in package_names([line]):
                 count += 1
                 shown = f"  {count:3d} {name}"
@@ -60,7 +64,7 @@ def install(pip_arguments: list[str], log_path: Path, out: TextIO = sys.stdout) 
         out.write("\n".join(tail) + f"\nInstalling packages failed (pip exit status {status}); "
                                     f"the whole output is in {log_path}\n")
     else:
-        out.write(f"Packages: {count} fetched and installed in {seconds:.0f} s (pip's output: {log_path})\n")
+        out.write(f"Packages: {installed} installed in {seconds:.0f} s (pip's output: {log_path})\n")
     out.flush()
     return status
 

@@ -35,6 +35,12 @@ lab: setup
 	@$(BIN)/analytics demo-data --scale default --if-missing
 	@$(BIN)/analytics lab
 
+# The home page and every report, run with its defaults on a copy of the demo store, as whole-page PNGs in
+# reports/screenshots/ (home.png, <notebook>.png) and a table of pages, seconds and error lines.
+screenshots: setup
+	@$(BIN)/analytics demo-data --scale default --if-missing
+	@$(BIN)/python -m analytics.screenshots $(if $(ONLY),--only $(ONLY))
+
 scheduler: setup
 	$(BIN)/analytics demo-data --scale default --if-missing
 	$(BIN)/analytics scheduler

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,15 +32,34 @@ from .config import load_settings
 from .errors import AnalyticsError
 
 VIEWPORT = {"width": 1280, "height": 800}
+RUN_LABEL = re.compile(r"^\s*Run\s*$")  # the text, not the accessible name: Chromium adds the icon's glyph to that
 START_SECONDS = 180  # the app preheats one kernel per report before its first page answers quickly
-# Done: Run is enabled again and the page shows a result, an error, or a status line other than before the click.
+# Done: Run is enabled again, Cancel is not (the files are written too), and the page shows a result, an error,
+# or a status line other than before the click.
 RUN_FINISHED = """(before) => {
-  const run = [...document.querySelectorAll('button')].find(button => button.textContent.trim() === 'Run');
+  const button = label => [...document.querySelectorAll('button')].find(b => b.textContent.trim() === label);
+  const run = button('Run'), cancel = button('Cancel');
   const status = document.querySelector('.status');
   const changed = status !== null && status.innerText.trim() !== '' && status.innerText !== before;
   const shown = document.querySelector('.run-result, .status.error, .field-error') !== null || changed;
-  return run !== undefined && !run.disabled && shown;
+  return run !== undefined && !run.disabled && (cancel === undefined || cancel.disabled) && shown;
 }"""
+
+# Voilà's page scrolls inside an inner box, so Chromium's "full page" is one screen: the tallest scrolling box says
+# how tall the window must be for everything to show at once.
+CONTENT_HEIGHT = """() => {
+  let height = document.documentElement.scrollHeight;
+  for (const element of document.querySelectorAll('*')) {
+    const overflow = getComputedStyle(element).overflowY;
+    if ((overflow === 'auto' || overflow === 'scroll') && element.scrollHeight > element.clientHeight) {
+      element.scrollTop = 0;
+      height = Math.max(height, element.getBoundingClientRect().top + window.scrollY + element.scrollHeight);
+    }
+  }
+  window.scrollTo(0, 0);
+  return Math.ceil(height);
+}"""
+MAX_HEIGHT = 16_000  # Chromium's limit for one capture is 16,384 px
 
 
 class ScreenshotError(AnalyticsError):
@@ -115,11 +135,23 @@ def _answers(url: str) -> bool:
         return False
 
 
+def whole_page(page, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A PNG of everything the page shows, however tall: the window grows to the content, then returns to 1280×800."""
+    try:
+        for _ in range(2):  # a taller window can reflow the page once
+            height = min(max(int(page.evaluate(CONTENT_HEIGHT)), VIEWPORT["height"]), MAX_HEIGHT)
+            page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
+            page.wait_for_timeout(300)
+        page.screenshot(path=str(path), full_page=True)
+    finally:
+        page.set_viewport_size(VIEWPORT)
+
+
 def shoot_home(page, base: str, out: Path) -> Shot:  # type: ignore[no-untyped-def]
     started = time.monotonic()
     page.goto(base, wait_until="networkidle")
     path = out / "home.png"
-    page.screenshot(path=str(path), full_page=True)
+    whole_page(page, path)
     return Shot("home", time.monotonic() - started, "", path)
 
 
@@ -127,7 +159,7 @@ def shoot_report(page, base: str, report: Path, out: Path, timeout: float) -> Sh
     """Open a report, press Run with its defaults, wait for the result or an error, and take the whole page."""
     started, error = time.monotonic(), ""
     page.goto(f"{base}voila/render/{report.as_posix()}")
-    run = page.get_by_role("button", name="Run", exact=True)
+    run = page.locator("button").filter(has_text=RUN_LABEL).first
     try:
         run.wait_for(state="visible", timeout=timeout * 1000)
         before = page.locator(".status").first.inner_text() if page.locator(".status").count() else ""
@@ -137,7 +169,7 @@ def shoot_report(page, base: str, report: Path, out: Path, timeout: float) -> Sh
     except Exception as failure:  # noqa: BLE001 - a page that never finished is a row of the table, not the end
         error = f"did not finish within {timeout:.0f} s" if "Timeout" in type(failure).__name__ else str(failure)
     path = out / f"{report.stem}.png"
-    page.screenshot(path=str(path), full_page=True)
+    whole_page(page, path)
     return Shot(report.stem, time.monotonic() - started, error, path)
 
 

@@ -146,6 +146,12 @@ def insert_single_rows(url: str, table: str, first: int, count: int, compact_aft
                                        "row": pa.array([row], pa.uint32())}))
 
 
+def when_told(go: object, writer: Callable, url: str, table: str, started: object) -> None:
+    """A writer process started ahead of its turn: it begins writing when ``go`` is set."""
+    go.wait()  # type: ignore[attr-defined]
+    writer(url, table, started)
+
+
 # --- the scenarios ---------------------------------------------------------------------------------------------------
 
 def kill_while_reading(url: str, check: str, table: str, writer: Callable, moments: list[float],
@@ -156,10 +162,14 @@ def kill_while_reading(url: str, check: str, table: str, writer: Callable, momen
     with context.Manager() as manager, context.Pool(READERS) as pool:
         stop = manager.Event()
         readers = [pool.apply_async(read_until_stopped, (url, check, table, stop, extra)) for _ in range(READERS)]
-        for moment in moments:
-            started = context.Event()
-            process = context.Process(target=writer, args=(url, table, started))
+        writers = []
+        for _ in moments:  # all spawned now, each waiting for its turn: their start-up overlaps the readers'
+            go, started = context.Event(), context.Event()
+            process = context.Process(target=when_told, args=(go, writer, url, table, started))
             process.start()
+            writers.append((process, go, started))
+        for moment, (process, go, started) in zip(moments, writers, strict=True):
+            go.set()
             assert started.wait(120), "the writer never committed anything"
             time.sleep(moment)
             os.kill(process.pid, signal.SIGKILL)
@@ -176,7 +186,8 @@ def test_kill_during_seven_day_replace(scratch: Database, scratch_url: str) -> N
     table = unique("kill_days")
     scratch.create_table(days_spec(table))
     scratch.insert(table, pa.concat_tables([day_rows(day, 0) for day in DAYS]))
-    moments = [random.Random(7).uniform(0.05, 1.5) for _ in range(3)]
+    pick = random.Random(7)  # one generator: three different moments (a new one per moment gave one moment thrice)
+    moments = [pick.uniform(0.05, 1.5) for _ in range(3)]
     assert kill_while_reading(scratch_url, "days", table, replace_days_forever, moments) == []
     assert days_problems(scratch, table) == []
     scratch.replace_partitions(table, {day: day_rows(day, 99) for day in DAYS})  # the lock was released
@@ -190,7 +201,8 @@ def test_kill_during_keyed_insert(scratch: Database, scratch_url: str) -> None:
     table = unique("kill_keyed")
     scratch.create_table(keyed_spec(table))
     scratch.insert(table, keyed_rows(1))
-    moments = [random.Random(8).uniform(0.05, 1.0) for _ in range(3)]
+    pick = random.Random(8)  # one generator: three different moments (a new one per moment gave one moment thrice)
+    moments = [pick.uniform(0.05, 1.0) for _ in range(3)]
     assert kill_while_reading(scratch_url, "keyed", table, insert_versions_forever, moments) == []
     assert keyed_problems(scratch, table) == []
     scratch.collect_garbage()
@@ -205,7 +217,8 @@ def test_kill_during_compaction(scratch: Database, scratch_url: str) -> None:
             db.insert(table, day_rows(DAYS[batch % 7], batch, 200))
         before = db.part_count(table)
     expected = scratch.query_arrow(f"SELECT count() AS n, sum(row) AS s, uniqExact(gen, row) AS u FROM {table}").to_pylist()[0]
-    moments = [random.Random(9).uniform(0.0, 0.8) for _ in range(3)]
+    pick = random.Random(9)  # one generator: three different moments (a new one per moment gave one moment thrice)
+    moments = [pick.uniform(0.0, 0.8) for _ in range(3)]
     assert kill_while_reading(scratch_url, "totals", table, compact_once, moments, expected) == []
     assert totals_problems(scratch, table, expected) == []
     scratch.compact(table)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -139,3 +140,12 @@ def test_a_failed_install_shows_pips_error_and_where_the_log_is(tmp_path: Path) 
     assert pip_progress.install(["--no-index", "no-such-package-here"], tmp_path / "pip.log", out) != 0
     assert "Installing packages failed" in out.getvalue() and str(tmp_path / "pip.log") in out.getvalue()
     assert "no-such-package-here" in out.getvalue()  # pip's own words about what is wrong
+
+
+def test_demo_data_if_missing_says_one_line(embedded_url: str, embedded, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """What ``make run`` prints for the demo step when the data is there: one line with the size, no per-table lines."""
+    env = {**os.environ, "ANALYTICS_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "analytics.cli", "demo-data", "--if-missing", "--url", embedded_url],
+                          env=env, capture_output=True, text=True, timeout=300, check=True)
+    events = embedded.scalar("SELECT count() FROM events")
+    assert done.stderr.splitlines() == [f"Demo data: ready ({events:,} events)"]

@@ -193,6 +193,7 @@ def take(notebooks: Path, store: Path | None, out: Path, only: set[str] | None =
         home = Path(temporary)
         served = _private_notebooks(notebooks, reports, home / "notebooks")
         store_url = _private_store(store, home / "warehouse")
+        _demo_raffle(store_url, home)
         with serving(home, store_url, served, out / "app.log") as base, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium_executable(), args=CHROMIUM_ARGS)
             try:
@@ -228,6 +229,15 @@ def _private_store(store: Path | None, target: Path) -> str:
     with connect(url) as db:
         demo.load(db, "small")
     return url
+
+
+def _demo_raffle(store_url: str, home: Path) -> None:
+    """The demo raffle's salt (a published demo value) in the temporary home, so the raffle page can draw."""
+    from .db import connect  # noqa: PLC0415
+    from .raffle import demo as raffle_demo  # noqa: PLC0415
+
+    with connect(store_url) as db:
+        raffle_demo.set_up_raffle(db, load_settings(home=home))
 
 
 def print_shots(shots: list[Shot], out: Path) -> None:

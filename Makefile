@@ -4,23 +4,43 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8866
 
-.PHONY: run test setup lab scheduler bench lint clean
+.PHONY: run test setup lab scheduler bench lint clean git-filter screenshots
 
-setup: $(VENV)/.installed
+# One line per step: pip's own output goes to .venv/pip-install.log, a line per package it fetches to the screen.
+setup: $(VENV)/.installed git-filter
 
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $@
+	@echo "Installing packages (first run: about 2 minutes)…"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/python lib/analytics/pip_progress.py '.[test]' $(VENV)/pip-install.log
+	@touch $@
+
+# Outputs of notebooks under notebooks/ never reach a commit (a card number in an output would be a leak):
+# .gitattributes sends them through nbstripout, configured here for this clone. `required` makes `git add`
+# fail rather than let a notebook through unstripped when the filter's Python is gone (`make setup` again).
+NBSTRIPOUT_PYTHON ?= $(CURDIR)/$(BIN)/python
+git-filter:
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	  git config filter.nbstripout.clean '"$(NBSTRIPOUT_PYTHON)" -m nbstripout --keep-id' && \
+	  git config filter.nbstripout.smudge cat && \
+	  git config filter.nbstripout.required true && \
+	  git config diff.ipynb.textconv '"$(NBSTRIPOUT_PYTHON)" -m nbstripout --keep-id -t' && \
+	  echo "Notebook outputs: stripped before every commit (git filter nbstripout)"; fi
 
 run: setup
-	$(BIN)/analytics demo-data --scale default --if-missing
-	$(BIN)/analytics tiles --refresh --missing &  # the home page's first tiles, computed beside the starting app
-	ANALYTICS_AMPLITUDE_URL=$(or $(ANALYTICS_AMPLITUDE_URL),demo) $(BIN)/analytics serve --port $(PORT)
+	@$(BIN)/analytics demo-data --scale default --if-missing
+	@$(BIN)/analytics tiles --refresh --missing &  # the home page's first tiles, computed beside the starting app
+	@ANALYTICS_AMPLITUDE_URL=$(or $(ANALYTICS_AMPLITUDE_URL),demo) $(BIN)/analytics serve --port $(PORT)
 
 lab: setup
-	$(BIN)/analytics demo-data --scale default --if-missing
-	$(BIN)/analytics lab
+	@$(BIN)/analytics demo-data --scale default --if-missing
+	@$(BIN)/analytics lab
+
+# The home page and every report, run with its defaults on a copy of the demo store, as whole-page PNGs in
+# reports/screenshots/ (home.png, <notebook>.png) and a table of pages, seconds and error lines.
+screenshots: setup
+	@$(BIN)/analytics demo-data --scale default --if-missing
+	@$(BIN)/python -m analytics.screenshots $(if $(ONLY),--only $(ONLY))
 
 scheduler: setup
 	$(BIN)/analytics demo-data --scale default --if-missing

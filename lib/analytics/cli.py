@@ -22,6 +22,7 @@ from .db import connect
 from .delivery.links import record_serve_address
 from .errors import AnalyticsError, ConfigError, ParameterError
 from .exports.files import PRIVATE_UMASK, owner_only, sweep_temporaries
+from .notebook_trust import sign_notebooks
 from .warehouse import demo
 
 log = logging.getLogger("analytics")
@@ -144,18 +145,30 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _demo_data(args: argparse.Namespace) -> int:
+    """Load the demo warehouse. With ``--if-missing`` (what ``make run`` calls) it says one line per step."""
     from .raffle import demo as raffle_demo  # noqa: PLC0415 - only this command sets up the demo raffle
 
     with connect(args.url) as db:
-        if args.if_missing and "events" in db.tables() and db.scalar("SELECT count() FROM events"):
-            log.info("Demo data is already in %s; nothing to do.", db.url)
+        present = "events" in db.tables() and db.scalar("SELECT count() FROM events")
+        if args.if_missing and present:
+            log.info("Demo data: ready (%s events)", _millions(int(present)))
+        elif args.if_missing:
+            log.info("Demo data: generating the %s warehouse (default: about 10 s)…", args.scale)
+            counts = demo.load(db, args.scale, args.seed)
+            log.info("Demo data: ready (%s events)", _millions(counts.get("events", 0)))
         else:
             counts = demo.load(db, args.scale, args.seed, progress=log.info)
             log.info("Done: %s", ", ".join(f"{table} {rows:,}" for table, rows in counts.items()))
         demo_raffle = raffle_demo.set_up_raffle(db, load_settings())
-    log.info("Demo raffle %s: its salt's SHA-256 (the commitment to publish) is %s", demo_raffle.raffle,
-             demo_raffle.commitment)
+    if not args.if_missing:
+        log.info("Demo raffle %s: its salt's SHA-256 (the commitment to publish) is %s", demo_raffle.raffle,
+                 demo_raffle.commitment)
     return 0
+
+
+def _millions(count: int) -> str:
+    """5,301,234 as "5.3 million": a size a person takes in at a glance."""
+    return f"{count / 1e6:.1f} million" if count >= 1_000_000 else f"{count:,}"
 
 
 def _raffle_setup(args: argparse.Namespace) -> int:
@@ -386,11 +399,12 @@ def _serve(args: argparse.Namespace) -> int:
     recover_interrupted(settings)
     record_serve_address(settings, args.ip, args.port)  # where scheduled runs' messages link to, without a public URL
     notebooks = settings.notebooks
+    sign_notebooks(notebooks)  # else Jupyter warns "not trusted" once per report at every start
     environment = {**os.environ, "ANALYTICS_DB_URL": settings.database_url, "ANALYTICS_HOME": str(settings.home)}
     command = [sys.executable, "-m", "analytics.web.app", str(notebooks), f"--port={args.port}", f"--Voila.ip={args.ip}",
                "--no-browser"]
-    log.info("Serving the reports in %s on http://%s:%s/ (database: %s)", notebooks, args.ip, args.port,
-             redacted(settings.database_url))
+    log.info("Serving on http://%s:%s/ — press Ctrl+C to stop (reports: %s; database: %s)", args.ip, args.port,
+             notebooks, redacted(settings.database_url))
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, command, environment)
@@ -400,6 +414,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _lab(args: argparse.Namespace) -> int:
     """Become JupyterLab on notebooks/ (loopback only): the analyst's bench, with the same database as the app."""
     settings = load_settings(db_url=args.url)
+    sign_notebooks(settings.notebooks)  # the reports open as trusted, not with Jupyter's warning
     environment = {**os.environ, "ANALYTICS_DB_URL": settings.database_url, "ANALYTICS_HOME": str(settings.home)}
     command = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={settings.notebooks}", f"--port={args.port}",
                "--ServerApp.ip=127.0.0.1"] + (["--no-browser"] if args.no_browser else [])

@@ -3,7 +3,6 @@ of a refused one; every parameter kind takes hostile link values without a trace
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import time
 from pathlib import Path

@@ -108,8 +108,8 @@ def test_invalid_form_shows_the_message_and_runs_nothing(page, app: str, home: P
 def test_a_shared_link_prefills_the_form(page, app: str) -> None:  # type: ignore[no-untyped-def]
     page.goto(app + "voila/render/account_managers/plastic_cards.ipynb?partner_id=3&start=2026-09-01&end=2026-10-31")
     page.wait_for_selector(".param-partner_id select", timeout=60_000)
-    assert page.input_value(".param-start input") == "2026-09-01"
-    assert page.input_value(".param-end input") == "2026-10-31"
+    assert page.input_value(".param-start input") == "01.09.2026"
+    assert page.input_value(".param-end input") == "31.10.2026"
 
 
 def test_a_link_with_wrong_values_says_so_next_to_the_field(page, app: str) -> None:  # type: ignore[no-untyped-def]
@@ -136,7 +136,7 @@ def test_a_link_with_an_unknown_parameter_names_it(page, app: str) -> None:  # t
     page.wait_for_selector(".link-notice", timeout=60_000)
     notice = page.inner_text(".link-notice")
     assert "'partner' is not a parameter of this report" in notice and "partner_id" in notice
-    assert page.input_value(".param-start input") == "2026-09-01"  # the known values are still used
+    assert page.input_value(".param-start input") == "01.09.2026"  # the known values are still used
 
 
 def test_the_ab_summary_shows_the_gate_first_the_charts_and_its_workbook(page, app: str, home: Path) -> None:  # type: ignore[no-untyped-def]
@@ -178,8 +178,8 @@ def test_cancel_while_a_million_rows_are_written_leaves_no_file(page, million_ro
     page.select_option(".param-table select", label="events")
     for name in ("event_time", "user_id", "event"):
         page.check(f".column-{name} input")
-    page.fill(".param-start input", "2026-08-01")
-    page.fill(".param-end input", "2026-11-15")
+    page.fill(".param-start input", "01.08.2026")
+    page.fill(".param-end input", "15.11.2026")
     page.click("button:has-text('Run')")
     page.wait_for_selector(".status:has-text('Writing the files: ')", timeout=120_000)  # the file phase, with its rows
     assert " of 1," in page.inner_text(".status")  # "Writing the files: 200,000 of 1,08…"

@@ -128,4 +128,4 @@ def test_send_to_slack_posts_a_link_to_the_filled_form_that_opens_only_for_its_a
     assert "Not shared with you" in oleg.content() and oleg.request.get(link).status == 403
     again = signed_in(browser, link, "anna")  # the account manager: the form, filled as sent
     again.wait_for_selector(".param-start input", timeout=120_000)
-    assert again.input_value(".param-start input") == "2026-09-01"
+    assert again.input_value(".param-start input") == "01.09.2026"

@@ -62,10 +62,17 @@ def test_values_are_converted_the_same_from_papermill_and_from_a_link() -> None:
                                   "csv_delimiter": "semicolon"}
 
 
+def test_a_day_typed_as_the_pages_write_it_equals_the_linked_one() -> None:
+    parameters = declaration(PLASTIC)
+    typed = resolve(parameters, {"partner_id": 3, "start": "1.10.2026", "end": " 31.10.2026 "})
+    assert typed == resolve(parameters, {"partner_id": 3, "start": "2026-10-01", "end": "2026-10-31"})
+
+
 @pytest.mark.parametrize(("given", "field", "message"), [
     ({"start": "2026-10-31", "end": "2026-10-01"}, "end", "on or after the first day"),
     ({"start": "2026-01-01", "end": "2026-12-31"}, "end", "at most 92 days"),
-    ({"start": "31.10.2026"}, "start", "YYYY-MM-DD"),
+    ({"start": "31/10/2026"}, "start", "dd.mm.yyyy"),
+    ({"start": "31.02.2026"}, "start", "not a day of the calendar"),
     ({"partner_id": "3; DROP TABLE cards"}, "partner_id", "whole number"),
     ({"partner_id": True}, "partner_id", "a partner from the list"),
     ({"csv_delimiter": "tab"}, "csv_delimiter", "one of: comma, semicolon"),

@@ -34,6 +34,15 @@ SEARCHABLE_FROM = 15  # a list longer than this gets a search box
 CANCELLED = "Cancelled: no file was written."
 
 
+class DayInput(widgets.Text):
+    """A day typed as dd.mm.yyyy, the format of every other date on the page. The browser's own date input
+    shows the browser's locale (mm/dd/yyyy in an English browser), which put two formats on one page."""
+
+
+def day_text(value: Any) -> str:
+    return f"{value:%d.%m.%Y}" if isinstance(value, dt.date) else ("" if value is None else str(value)[:1000])
+
+
 class Field:
     """One parameter's label, input, help and error line; a long list gets a search box above it."""
 
@@ -65,7 +74,7 @@ class Field:
                 return widgets.SelectMultiple(options=options, value=chosen, rows=8)
             return self._checkboxes(options, value or [])
         if widget == "date":
-            return widgets.DatePicker(value=value if isinstance(value, dt.date) else None)
+            return DayInput(value=day_text(value), placeholder="dd.mm.yyyy")
         if widget == "checkbox":
             return widgets.Checkbox(value=bool(value), indent=False)
         return widgets.Text(value="" if value is None else str(value))
@@ -119,8 +128,8 @@ class Field:
                 box.value = box.option in (value or [])
         elif isinstance(self.input, widgets.SelectMultiple):
             self.input.value = tuple(value or ())
-        elif isinstance(self.input, widgets.DatePicker):
-            self.input.value = value if isinstance(value, dt.date) else None
+        elif isinstance(self.input, DayInput):
+            self.input.value = day_text(value)
         elif isinstance(self.input, widgets.Dropdown):
             self.input.value = value if value in [option for _, option in self.input.options] else None
         elif isinstance(self.input, widgets.Checkbox):
@@ -140,8 +149,7 @@ class Field:
             return [box.option for box in self.input.children if box.value]
         if isinstance(self.input, widgets.SelectMultiple):
             return list(self.input.value)
-        value = self.input.value
-        return "" if value is None and isinstance(self.input, widgets.DatePicker) else value
+        return self.input.value
 
     def show_error(self, text: str | None) -> None:
         self.error.value = field_error_html(text)

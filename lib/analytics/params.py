@@ -126,6 +126,25 @@ class Flag(Kind):
         raise ValueError("must be yes or no")
 
 
+PAGE_DAY = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")  # how every page writes a day: 01.11.2026
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")  # how links, schedules and `analytics run -p` write it
+
+
+def parse_day(value: Any) -> dt.date:
+    """A day typed in the form (dd.mm.yyyy, the one format the pages show) or given by a link, a schedule or
+    ``-p`` (YYYY-MM-DD); anything else is refused with the form's own example."""
+    text = value.strip() if isinstance(value, str) else ""
+    typed = PAGE_DAY.fullmatch(text)
+    try:
+        if typed:
+            return dt.date(int(typed[3]), int(typed[2]), int(typed[1]))
+        if ISO_DAY.fullmatch(text):
+            return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError("is not a day of the calendar (check the month and the day)") from None
+    raise ValueError("must be a day written as dd.mm.yyyy, for example 01.11.2026")
+
+
 @dataclass(frozen=True)
 class Date(Kind):
     """A day; empty means the report's own default (for example, the latest data)."""
@@ -138,13 +157,7 @@ class Date(Kind):
         if isinstance(value, dt.datetime):
             value = value.date()
         if not isinstance(value, dt.date):
-            text = str(value).strip() if isinstance(value, str) else None
-            if text is None or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-                raise ValueError("must be a date written as YYYY-MM-DD, for example 2026-11-01")
-            try:
-                value = dt.date.fromisoformat(text)
-            except ValueError:
-                raise ValueError("is not a day of the calendar (check the month and the day)") from None
+            value = parse_day(value)
         if not FIRST_DAY <= value <= LAST_DAY:
             raise ValueError(f"must be between {FIRST_DAY:%d.%m.%Y} and {LAST_DAY:%d.%m.%Y}")
         return value

@@ -220,7 +220,7 @@ def test_no_traceback_or_server_path_reaches_the_browser_over_the_websocket(shar
     states = next(reply["content"]["data"]["states"] for reply in replies if has_states(reply))
     dropdowns = [model for model, state in states.items() if state["model_name"] == "DropdownModel"]
     pickers = [model for model, state in states.items()
-               if state["model_name"] == "TextModel" and state.get("placeholder") == "dd.mm.yyyy"]  # the days
+               if state["model_name"] == "TextModel" and state["state"].get("placeholder") == "dd.mm.yyyy"]  # days
     assert dropdowns and pickers
     hostile = [message("comm_msg", {"comm_id": dropdowns[0], "data": {"method": "update", "state": {"index": 99999},
                                                                        "buffer_paths": []}}),

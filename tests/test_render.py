@@ -160,3 +160,11 @@ def test_a_json_record_in_a_cell_reads_as_names_and_values() -> None:
                                          '"2026-11-09", "columns": ["card_number", "barcode"], "sub_id": ""}', "{not json}"]})
     assert [text for _, text in cells(table_html(frame, {}))[1:]] == [
         "csv_delimiter: semicolon, partner_id: 0, start: 09.11.2026, columns: card_number, barcode", "{not json}"]
+
+
+def test_a_preview_that_is_the_funnel_is_shown_once_as_bars() -> None:
+    steps = (("In the cohort", 10, 0), ("Known users", 8, 2))
+    query = ReportQuery(name="audience_funnel", title="Audience preview", sql="", funnel=steps, row_noun=None)
+    preview = pd.DataFrame({"step": ["In the cohort", "Known users"], "remaining": [10, 8], "left_out": [0, 2]})
+    page = outcome_html(RunOutcome("ab12cd34", query, 2, preview))
+    assert page.count("Known users") == 1 and "class='funnel'" in page and "<table class='preview'" not in page

@@ -46,7 +46,8 @@ CSV_ONLY_HINT = ("Excel opening a CSV rounds long numbers (card 3829918300872277
 
 
 def outcome_html(outcome: RunOutcome, *, downloads_url: str = "", share_url: str = "", title: bool = True) -> str:
-    """Notices, the count, facts, download buttons (when served), a link to the filled form, and the preview table.
+    """Notices, the count, facts, download buttons (when served), a link to the filled form, the charts (a person
+    looks before reading rows), then the preview table.
 
     ``title=False`` where the page already says it (the form's status line names the result): no title twice.
     An empty result says so, with what the report knows of where its data starts, and offers no 0-row file.
@@ -65,9 +66,14 @@ def outcome_html(outcome: RunOutcome, *, downloads_url: str = "", share_url: str
     if outcome.rows == 0 and not outcome.preview.columns.empty and shown.empty:
         return (f"<div class='run-result'>{RESULT_STYLE}{notices}{heading}{empty_html(query)}{facts}"
                 f"{funnel_html(query.funnel)}{share}{charts}</div>")
-    table = table_html(shown, query.headers, query.shares)
+    table = "" if _is_the_funnel(shown, query.funnel) else table_html(shown, query.headers, query.shares)
     return (f"<div class='run-result'>{RESULT_STYLE}{notices}{heading}{count_html(outcome, len(shown))}{facts}"
-            f"{funnel_html(query.funnel)}{files_html(outcome, downloads_url)}{share}{table}{charts}</div>")
+            f"{funnel_html(query.funnel)}{files_html(outcome, downloads_url)}{share}{charts}{table}</div>")
+
+
+def _is_the_funnel(shown: pd.DataFrame, funnel: tuple[tuple[str, int, int], ...]) -> bool:
+    """A preview whose rows are the funnel's steps (an audience not saved yet): the bars already show them."""
+    return bool(funnel) and not shown.empty and list(shown.iloc[:, 0]) == [step[0] for step in funnel]
 
 
 def count_html(outcome: RunOutcome, shown: int) -> str:

@@ -60,6 +60,8 @@ CONTENT_HEIGHT = """() => {
   return Math.ceil(height);
 }"""
 MAX_HEIGHT = 16_000  # Chromium's limit for one capture is 16,384 px
+# A value a report cannot run without, as a person would type it on the demo (the demo Amplitude's cohorts)
+DEMO_VALUES = {"push_audience": {"cohort_id": "demo_ios"}, "retargeting_audience": {"cohort_id": "demo_ios"}}
 
 
 class ScreenshotError(AnalyticsError):
@@ -162,6 +164,8 @@ def shoot_report(page, base: str, report: Path, out: Path, timeout: float) -> Sh
     run = page.locator("button").filter(has_text=RUN_LABEL).first
     try:
         run.wait_for(state="visible", timeout=timeout * 1000)
+        for name, value in DEMO_VALUES.get(report.stem, {}).items():
+            page.fill(f".param-{name} input", value)
         before = page.locator(".status").first.inner_text() if page.locator(".status").count() else ""
         run.click()
         page.wait_for_function(RUN_FINISHED, arg=before, timeout=timeout * 1000, polling=250)
@@ -199,11 +203,21 @@ def take(notebooks: Path, store: Path | None, out: Path, only: set[str] | None =
             try:
                 context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
                 page = context.new_page()
-                shots = [shoot_home(page, base, out)]
-                shots += [shoot_report(page, base, report, out, timeout) for report in reports]
+                shots = [shoot_report(page, base, report, out, timeout) for report in reports]
+                if only is None:  # every report is served: the tile jobs' schedules all find their notebooks
+                    _refresh_tiles(home, store_url, served)
+                shots.insert(0, shoot_home(page, base, out))
             finally:
                 browser.close()
     return shots
+
+
+def _refresh_tiles(home: Path, store_url: str, notebooks: Path) -> None:
+    """The home page's tiles, computed as ``make run`` computes them, so its picture shows figures."""
+    env = {**os.environ, "ANALYTICS_HOME": str(home), "ANALYTICS_DB_URL": store_url,
+           "ANALYTICS_NOTEBOOKS": str(notebooks)}
+    subprocess.run([sys.executable, "-m", "analytics.cli", "tiles", "--refresh", "--missing"], env=env,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, timeout=900)
 
 
 def _private_notebooks(notebooks: Path, reports: list[Path], target: Path) -> Path:

@@ -38,11 +38,10 @@ ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 WIDE_TABLE_COLUMNS = 10  # more columns than this rarely fit 1200 px: the page says the table scrolls
 FORMAT_ORDER = {"xlsx": 0, "csv": 1}
 FORMAT_WORDS = {"xlsx": "Download for Excel (XLSX)", "csv": "Download CSV (for other tools)"}
-CSV_HINT = ("Open the XLSX in Excel. Excel opening the CSV rounds long numbers (card 38299183008722779 becomes "
-            "38299183008722800) and drops the leading zeros of barcodes; the CSV is for other tools and scripts.")
-CSV_ONLY_HINT = ("Excel opening a CSV rounds long numbers (card 38299183008722779 becomes 38299183008722800) and "
-                 "drops the leading zeros of barcodes: in Excel, import it with Data → From Text and mark such "
-                 "columns as text.")
+CSV_HINT = ("Open the XLSX in Excel: Excel opening a CSV rounds numbers longer than 15 digits (card numbers) "
+            "and drops leading zeros (barcodes). The CSV is for other tools and scripts.")
+CSV_ONLY_HINT = ("Excel opening a CSV rounds numbers longer than 15 digits (card numbers) and drops leading zeros "
+                 "(barcodes): in Excel, import it with Data → From Text and mark such columns as text.")
 
 
 def outcome_html(outcome: RunOutcome, *, downloads_url: str = "", share_url: str = "", title: bool = True) -> str:

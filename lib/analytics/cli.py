@@ -24,6 +24,7 @@ from .errors import AnalyticsError, ConfigError, ParameterError
 from .exports.files import PRIVATE_UMASK, owner_only, sweep_temporaries
 from .notebook_trust import sign_notebooks
 from .warehouse import demo
+from .words import counted
 
 log = logging.getLogger("analytics")
 
@@ -285,8 +286,8 @@ def _cleanup(args: argparse.Namespace) -> int:
     for path in result.removed:
         print(path)
     verb = "Would remove" if args.dry_run else "Removed"
-    log.info("%s %d file(s), %.1f MB; kept %d newer file(s). Audit rows are kept.", verb, len(result.removed),
-             result.freed_bytes / 1e6, result.kept)
+    log.info("%s %s, %.1f MB; kept %s. Audit rows are kept.", verb, counted(len(result.removed), "file"),
+             result.freed_bytes / 1e6, counted(result.kept, "newer file"))
     for line in result.parked:
         log.warning("%s", line)
     return 0
@@ -441,14 +442,14 @@ def recover_interrupted(settings: Settings) -> None:
                  ", ".join([f"job {run.job} (run {run.run_id})" for run in jobs] + [f"run {run}" for run in reports]))
     removed = sweep_temporaries(settings.reports_dir, settings.home / "secrets")
     if removed:
-        log.info("Removed %d unfinished temporary file(s) of stopped runs (%.1f MB).", len(removed),
+        log.info("Removed %s of stopped runs (%.1f MB).", counted(len(removed), "unfinished temporary file"),
                  sum(size for _, size in removed) / 1e6)
     private = [settings.reports_dir, settings.home / "secrets", settings.users_file, settings.home / ".env"]
     private += [Path(unquote(url[len("chdb://"):])) for url in {settings.database_url, settings.writer_url}
                 if url.startswith("chdb://")]
     changed = owner_only(*private)
     if changed:
-        log.info("Made %d file(s) and folder(s) readable by their owner only.", len(changed))
+        log.info("Made %s readable by their owner only.", counted(len(changed), "file or folder", "files and folders"))
 
 
 def redacted(url: str) -> str:

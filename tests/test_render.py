@@ -168,3 +168,15 @@ def test_a_preview_that_is_the_funnel_is_shown_once_as_bars() -> None:
     preview = pd.DataFrame({"step": ["In the cohort", "Known users"], "remaining": [10, 8], "left_out": [0, 2]})
     page = outcome_html(RunOutcome("ab12cd34", query, 2, preview))
     assert page.count("Known users") == 1 and "class='funnel'" in page and "<table class='preview'" not in page
+
+
+def test_each_results_buttons_count_in_that_results_own_noun() -> None:
+    participants = ReportQuery(name="participants", title="Participants", sql="", label="Participants",
+                               row_noun=("participant", "participants"))
+    query = ReportQuery(name="draw", title="Winners", sql="", label="Winners", also=(participants,),
+                        row_noun=("winner", "winners"))
+    files = [ExportResult(Path("/r/exports/draw.xlsx"), "xlsx", 3), ExportResult(Path("/r/exports/people.xlsx"), "xlsx", 816)]
+    outcome = RunOutcome("ab12cd34", query, 3, pd.DataFrame({"user_id": [1, 2, 3]}), files,
+                         file_labels={"draw.xlsx": "Winners", "people.xlsx": "Participants"})
+    page = outcome_html(outcome, downloads_url="/exports/")
+    assert "3 winners" in page and "816 participants" in page and "816 winners" not in page

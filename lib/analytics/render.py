@@ -252,10 +252,11 @@ def files_html(outcome: RunOutcome, downloads_url: str) -> str:
     for result in outcome.files:
         if result.rows or outcome.rows:
             groups.setdefault(outcome.file_labels.get(result.path.name, ""), []).append(result)
-    noun = outcome.query.row_noun
+    nouns = {query.label: query.row_noun for query in (*outcome.query.also, outcome.query)}  # each result's own
     rows = []
     for label, results in groups.items():
         ordered = sorted(results, key=lambda result: FORMAT_ORDER.get(result.format, len(FORMAT_ORDER)))
+        noun = nouns.get(label, outcome.query.row_noun)  # "816 participants" beside "3 winners"
         buttons = " ".join(file_html(result, downloads_url, noun) for result in ordered)
         caption = f"<span class='files-label'>{html.escape(label)}</span>" if label else ""
         rows.append(f"<div class='files'>{caption}{buttons}</div>")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import multiprocessing
 import os
 import subprocess
@@ -18,10 +19,11 @@ import nbformat
 import pytest
 
 from analytics import load_settings
+from analytics.alerts import Alert, FileTransport, outbox_for
 from analytics.config import Settings
 from analytics.retention import cleanup
 from analytics.scheduler import Schedule
-from analytics.scheduler.jobs import JobLog, JobRun
+from analytics.scheduler.jobs import JobLog, JobRun, run_line
 from analytics.scheduler.loop import Scheduler
 from analytics.testing.fakes import FakeSlack
 
@@ -264,12 +266,38 @@ def test_the_demo_monitoring_job_alerts_slack_once(tmp_path: Path, embedded_url:
         assert done.returncode == 0, done.stderr
         return done.stderr
 
-    run_job()
+    said = run_job()
     titles = [message["text"].splitlines()[0] for message in slack.messages]
+    assert "events_monitoring: ran in " in said and f"; {len(titles)} alerts sent to Slack (the webhook's channel)" in said
+    assert "; page: http" in said  # the run's page in the app, never a file path
     assert any(title.startswith("[ALERT] events: offer_view fell") for title in titles)  # the last week's anomaly
     assert all(" offer_view fell" in title or " app_open rose" in title for title in titles)  # only labelled ones
     assert any("Run: " in message["text"] and ".html" in message["text"] for message in slack.messages)
-    run_job()
+    assert "; no alert" in run_job()  # the same news again is no new alert, and the line says so
     assert len(slack.messages) == len(titles)  # the second run sends no duplicate
     runs = [json.loads(line) for line in (tmp_path / "reports" / "alerts" / "deliveries.jsonl").read_text().splitlines()]
     assert {entry["status"] for entry in runs} == {"sent"} and len(runs) == len(titles)
+
+
+def test_at_start_the_scheduler_says_each_job_and_its_next_run(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    scheduler = Scheduler(load_settings(home=tmp_path), [job("events_hourly", "10 * * * *", "Europe/Moscow")],
+                          execute=Calls())
+    with caplog.at_level(logging.INFO, logger="analytics.scheduler.loop"):
+        scheduler.announce(now=at(12))
+    assert "Scheduler: 1 job; Ctrl+C stops it." in caplog.text
+    assert "events_hourly: next run 16.11.2026 15:10 (Europe/Moscow)" in caplog.text  # 12:00 UTC is 15:00 there
+
+
+def test_a_runs_line_counts_its_own_alerts_sent_and_waiting(tmp_path: Path) -> None:
+    settings = load_settings(home=tmp_path)
+    started = dt.datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    run = JobRun("r1", "events_hourly", started, started, started + dt.timedelta(seconds=12), "ran")
+    box = outbox_for(settings)
+    for name, owner in (("a1", "events_hourly"), ("a2", "events_hourly"), ("a3", "another_job")):
+        box.put(Alert(name, "anomaly", f"news {name}", job=owner))
+    folder = tmp_path / "reports" / "alerts" / "messages"
+    assert run_line(settings, job("events_hourly"), run) == (
+        f"events_hourly: ran in 12 s; 2 alerts: 0 sent to files in {folder}, 2 waiting "
+        "(sent at the next pass once the channel answers)")  # another job's alert is not this run's
+    box.flush(FileTransport(folder))
+    assert run_line(settings, job("events_hourly"), run) == f"events_hourly: ran in 12 s; 2 alerts sent to files in {folder}"

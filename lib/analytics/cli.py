@@ -326,7 +326,7 @@ def _last_runs(settings: Settings) -> dict[str, dict]:
 
 def _run_job(args: argparse.Namespace) -> int:
     from .scheduler import load_schedules  # noqa: PLC0415
-    from .scheduler.jobs import run_job  # noqa: PLC0415
+    from .scheduler.jobs import run_job, run_line  # noqa: PLC0415
 
     settings = load_settings()
     schedules = {schedule.job: schedule
@@ -336,7 +336,7 @@ def _run_job(args: argparse.Namespace) -> int:
         return 1
     recover_interrupted(settings)
     run = run_job(settings, schedules[args.job])
-    log.info("%s: %s%s. Notebook: %s", run.job, run.status, f" ({run.error})" if run.error else "", run.html or run.notebook)
+    log.info("%s", run_line(settings, schedules[args.job], run))
     return 0 if run.status == "ran" else 1
 
 

@@ -25,6 +25,19 @@ def transport_for(settings: Settings, target: str = "slack") -> Transport | None
     return FileTransport(settings.reports_dir / "alerts" / "messages")
 
 
+def destination(settings: Settings, target: str = "slack") -> str:
+    """Where ``target``'s alerts go, in words for a run's line ("Slack #alerts", "files in …/messages")."""
+    transport = transport_for(settings, target)
+    if transport is None:
+        return "nowhere (the job's alert is none)"
+    if isinstance(transport, SlackWebhook):
+        return "Slack (the webhook's channel)"
+    if isinstance(transport, SlackBot):
+        return f"Slack {settings.slack_channel}"
+    folder = settings.reports_dir / "alerts" / "messages"
+    return f"files in {folder}" if target == "file" else f"files in {folder} (Slack is not configured)"
+
+
 def deliver(settings: Settings, alerts: list[Alert], target: str = "slack") -> FlushReport | None:
     """Queue ``alerts`` durably, then send everything that waits (earlier outages included)."""
     transport = transport_for(settings, target)

@@ -66,6 +66,14 @@ class Outbox:
         alerts = [Alert.from_json(json.loads(path.read_text(encoding="utf-8"))) for path in _messages(self.waiting)]
         return sorted(alerts, key=lambda alert: (alert.created_at, alert.id))
 
+    def of_job(self, job: str, since: str) -> tuple[list[Alert], list[Alert]]:
+        """The alerts a job queued from ``since`` (ISO time) on: those still waiting, and those sent."""
+        def ours(alert: Alert) -> bool:
+            return alert.job == job and alert.created_at >= since
+        waiting = [alert for alert in self.pending() if ours(alert)]
+        sent = [Alert.from_json(json.loads(path.read_text(encoding="utf-8"))["alert"]) for path in _messages(self.sent_dir)]
+        return waiting, [alert for alert in sent if ours(alert)]
+
     def sent(self, alert_id: str) -> dict[str, Any] | None:
         path = self.sent_dir / f"{alert_id}.json"
         return json.loads(path.read_text(encoding="utf-8"))["delivery"] if path.exists() else None

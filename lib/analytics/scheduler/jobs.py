@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from ..alerts import Alert, alert_id, deliver
+from ..alerts import Alert, alert_id, deliver, destination, outbox_for
 from ..audit import INTERRUPTED, interrupted_runs, run_ended, run_started
 from ..config import Settings
 from ..context import Job
@@ -30,6 +30,7 @@ from ..home.store import remember_run
 from ..parked import OutageQueue, Parked, Retried
 from ..pipeline import new_run_id
 from ..runner import NotebookFailed, run_notebook
+from ..words import counted
 from .schedules import Schedule
 
 log = logging.getLogger(__name__)
@@ -215,6 +216,24 @@ def _attempt(settings: Settings, schedule: Schedule, scheduled_for: dt.datetime,
     html = publish_run(settings, schedule, run_id, executed, status, done) if executed else None  # page and manifest
     return JobRun(run_id, schedule.job, scheduled_for, started, _utc_now(), status, attempt, error, cell,
                   str(executed or ""), str(html or ""))
+
+
+def run_line(settings: Settings, schedule: Schedule, run: JobRun) -> str:
+    """One line for a person watching ``run-job`` or the scheduler: the job, its outcome and time, the alerts it
+    queued and where they went (or that they wait for Slack), and the run's page."""
+    seconds = (run.finished_at - run.started_at).total_seconds()
+    outcome = f"{run.job}: {run.status.replace('_', ' ')} in {seconds:,.0f} s" + (f" ({run.error})" if run.error else "")
+    waiting, sent = outbox_for(settings).of_job(run.job, run.started_at.isoformat())
+    where = destination(settings, schedule.alert)
+    if not waiting and not sent:
+        alerts = "no alert"
+    elif not waiting:
+        alerts = f"{counted(len(sent), 'alert')} sent to {where}"
+    else:
+        alerts = (f"{counted(len(sent) + len(waiting), 'alert')}: {len(sent):,} sent to {where}, {len(waiting):,} "
+                  "waiting (sent at the next pass once the channel answers)")
+    page = f"; page: {run_link(settings, run.job, run.run_id)}" if run.html else ""
+    return f"{outcome}; {alerts}{page}"
 
 
 def run_link(settings: Settings, job: str, run_id: str) -> str:

@@ -22,14 +22,16 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from ..alerts import deliver, outbox_for, transport_for
 from ..config import Settings
 from ..exports.files import private_folder, process_alive
 from ..retention import cleanup
-from .jobs import STAMP, exclusive, interrupted_alert, job_folder, record_tick, run_job
+from ..words import counted
+from .jobs import STAMP, JobRun, exclusive, interrupted_alert, job_folder, record_tick, run_job, run_line
 from .schedules import Schedule
-from .timing import due_between, runs
+from .timing import due_between, next_run, runs
 
 log = logging.getLogger(__name__)
 MISSED_ROWS = 100
@@ -144,7 +146,10 @@ class Scheduler:
 
     def _guarded(self, schedule: Schedule, tick: dt.datetime) -> object:
         try:
-            return self.execute(self.settings, schedule, tick)
+            run = self.execute(self.settings, schedule, tick)
+            if isinstance(run, JobRun):
+                log.info("%s", run_line(self.settings, schedule, run))  # one line per run for whoever watches
+            return run
         except Exception:  # noqa: BLE001 - one job's trouble never stops the scheduler
             log.exception("scheduler: job %s crashed", schedule.job)
             return None
@@ -161,9 +166,17 @@ class Scheduler:
         for future in list(self.running.values()):
             future.result()
 
+    def announce(self, now: dt.datetime | None = None) -> None:
+        """At start, every job and its next run in the job's own time zone, so a person sees it is alive."""
+        now = now or dt.datetime.now(dt.UTC)
+        log.info("Scheduler: %s; Ctrl+C stops it.", counted(len(self.schedules), "job"))
+        for schedule in self.schedules:
+            upcoming = next_run(schedule.cron, schedule.timezone, now).astimezone(ZoneInfo(schedule.timezone))
+            log.info("  %s: next run %s (%s)", schedule.job, f"{upcoming:%d.%m.%Y %H:%M}", schedule.timezone)
+
     def run_forever(self, poll_seconds: float = 5.0, stop: threading.Event | None = None) -> None:
         stop = stop or threading.Event()
-        log.info("scheduler: %d job(s)", len(self.schedules))
+        self.announce()
         cleaned: dt.date | None = None
         while not stop.is_set():
             try:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
-from analytics.monitoring.detector import DetectorSettings, episodes, find_episodes, period_start, score
+from analytics.monitoring.detector import DetectorSettings, episodes, find_episodes, learning, period_start, score
+from analytics.monitoring.series import HOUR, grid, pivot
 
 START = dt.datetime(2026, 9, 7)  # a Monday
 WEEKS = 6
@@ -113,3 +115,28 @@ def test_the_first_weeks_are_not_judged() -> None:
 def test_scoring_stops_at_the_period_still_being_filled() -> None:
     assert period_start(dt.datetime(2026, 11, 15, 13, 42, 7), dt.timedelta(hours=1)) == dt.datetime(2026, 11, 15, 13)
     assert period_start(dt.datetime(2026, 11, 15, 13, 42, 7), dt.timedelta(days=1)) == dt.datetime(2026, 11, 15)
+
+
+def test_no_history_is_not_zero_a_new_event_is_learning_not_a_rise() -> None:
+    """Rows of a series that starts in the middle of the window: before its first row it is unknown, so its
+    first busy hours are no "rise from 0", and it is named as learning until two seasons are known."""
+    times = grid(dt.datetime(2026, 10, 1), dt.datetime(2026, 11, 1), HOUR)
+    hours = [dt.datetime(2026, 10, 1) + dt.timedelta(hours=h) for h in range(times.size)]
+    late = hours[-200:]  # a new event, about eight days before the end
+    rows = pa.table({"at": pa.array(hours + late, pa.timestamp("s")),
+                     "dimension": ["old"] * len(hours) + ["new"] * len(late), "value": [100.0] * (len(hours) + len(late))})
+    frame = pivot(rows, times, "events", HOUR)
+    assert frame.names == [("events", "new"), ("events", "old")]
+    assert np.isnan(frame.values[0, :-200]).all() and (frame.values[0, -200:] == 100).all()
+    settings = DetectorSettings.hourly()
+    found = episodes(score(frame.values, settings), frame.values, frame.times, settings, frame.names)
+    assert [episode.dimension for episode in found] == []  # with zeros before it, "new" rose from a usual 0
+    assert learning(frame.values, settings).tolist() == [True, False]
+
+
+def test_quiet_hours_after_a_series_starts_stay_zero() -> None:
+    times = grid(dt.datetime(2026, 10, 1), dt.datetime(2026, 10, 2), HOUR)
+    rows = pa.table({"at": pa.array([dt.datetime(2026, 10, 1, 3), dt.datetime(2026, 10, 1, 9)], pa.timestamp("s")),
+                     "dimension": ["E_500", "E_500"], "value": [4.0, 2.0]})
+    values = pivot(rows, times, "errors", HOUR, total="all").values
+    assert np.isnan(values[:, :3]).all() and values[1, 3] == 4 and (values[1, 4:9] == 0).all()  # an outage reads 0

@@ -112,6 +112,16 @@ def score(values: np.ndarray, settings: DetectorSettings, volume: np.ndarray | N
     return Scores(expected, np.maximum(low, 0), high, anomalous, scored)
 
 
+def learning(values: np.ndarray, settings: DetectorSettings) -> np.ndarray:
+    """Per series: True while its history is too short to judge its latest point (fewer than two seasons since
+    its first known point): a new event or a new installation, shown as "learning", never as a rise from 0."""
+    values = np.atleast_2d(np.asarray(values, dtype=float))
+    points = values.shape[1]
+    known = ~np.isnan(values)
+    first = np.where(known.any(axis=1), np.argmax(known, axis=1), points)
+    return (points - 1 - first) < 2 * settings.season
+
+
 def _median_of_known(stack: np.ndarray, known: np.ndarray) -> np.ndarray:
     """The median along the first axis ignoring NaN (NaN where nothing is known); ``np.nanmedian`` goes
     through masked arrays for a short axis and is five times slower."""

@@ -1,7 +1,9 @@
 """The monitored series, read from the warehouse as one (series × points) matrix per query.
 
 Each query groups once by (period, dimension) in ClickHouse; the pivot into a dense matrix with
-zeros for empty periods is NumPy. The SQL is plain enough for ClickHouse 18.16 and chDB alike,
+zeros for empty periods is NumPy. No history is not zero: the periods before a series' first row (a new event,
+the first weeks of an installation) are unknown (NaN), so the detector learns them instead of reading a
+"usual 0" and calling the first real hour a rise. The SQL is plain enough for ClickHouse 18.16 and chDB alike,
 and every value is bound, never formatted in.
 """
 
@@ -64,10 +66,15 @@ def pivot(rows: pa.Table, times: np.ndarray, metric: str, step: dt.timedelta, *,
         return matrix
 
     values, volume = dense("value"), dense("volume") if ratio else None
+    first = np.full(len(dimensions), times.size, dtype=np.int64)  # each series' first period with a row
+    if rows.num_rows:
+        np.minimum.at(first, line[inside], column[inside])
     names = [(metric, dimension) for dimension in dimensions]
     if total is not None:
         values = np.vstack([values.sum(axis=0, keepdims=True), values])
+        first = np.concatenate([[first.min(initial=times.size)], first])
         names = [(metric, total), *names]
+    values[np.arange(times.size)[None, :] < first[:, None]] = np.nan  # before its first row: unknown, not 0
     if ratio and volume is not None:
         values = np.divide(values, volume, out=np.full_like(values, np.nan), where=volume > 0)
     return MetricFrame(step, times, names, values, volume, "ratio" if ratio else "count")

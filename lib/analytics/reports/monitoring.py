@@ -18,6 +18,8 @@ from ..errors import ParameterError
 from ..monitoring import GROUPS, run_checks
 from ..monitoring.alerting import Policy, plan_alerts, read_state, write_state
 from ..monitoring.chart import episode_chart, episode_png, episode_title
+from ..monitoring.detector import learning
+from ..monitoring.scan import Scan
 from ..words import counted
 from .base import Chart, ReportQuery, WritePlan
 
@@ -53,6 +55,7 @@ def monitoring(ctx: RunContext, checks: str = "events", window_hours: int = 48, 
     series = sum(len(scan.frame) for scan in scans)
     facts = [f"{counted(len(scans), 'check')}, {series:,} series, judged up to {scans[0].until:%d.%m.%Y %H:%M} UTC "
              "(the period still being filled is left out)."]
+    facts += _learning_fact(scans)
     if backtest_days:
         facts.append(f"Backtest: {counted(len(rows), 'episode')} in the last {counted(backtest_days, 'day')} "
                      f"would have been alerted.")
@@ -90,6 +93,19 @@ def _episode_charts(scans: list) -> tuple[Chart, ...]:
 # Only a headless run (the scheduler, `analytics run`) may turn this on: the app's form has no field for it,
 # refuses a link that names it, and runs with it off (see analytics.page).
 monitoring.headless_only = ("send_alerts",)  # type: ignore[attr-defined]
+
+
+def _learning_fact(scans: list[Scan]) -> list[str]:
+    """Series too new to judge (a new event, a new installation): named as learning, so silence is not read as
+    "all is well" and a first hour is never alerted as a rise from 0."""
+    learners = list(dict.fromkeys(" ".join(filter(None, name)) for scan in scans
+                                  for name, new in zip(scan.frame.names, learning(scan.frame.values, scan.check.settings),
+                                                       strict=True) if new))
+    if not learners:
+        return []
+    more = f" and {len(learners) - 5:,} more" if len(learners) > 5 else ""
+    return [f"Still learning, not judged yet (less than two weeks of history): {', '.join(learners[:5])}"
+            f"{more}."]
 
 
 def _alert_plan(ctx: RunContext, group: str, scans: list, result: ReportQuery) -> WritePlan:

@@ -15,6 +15,7 @@ from PIL import Image
 
 from analytics import Database, connect, load_settings
 from analytics.audit import AUDIT_TABLE, AuditEvent, _table
+from analytics.monitoring.detector import Episode
 from analytics.raffle import demo as raffle_demo
 from analytics.reports import (
     audit_trail,
@@ -25,9 +26,11 @@ from analytics.reports import (
     recalculate_days,
     weekly_raffle,
 )
+from analytics.reports.monitoring import _rounded
 from analytics.results import ReportQuery
 from analytics.testing.runs import run_context
 from analytics.warehouse import demo
+from analytics.warehouse.schema import WAREHOUSE
 
 UNREADABLE = re.compile(r"\de[-+]\d|\bNone\b|\bTrue\b|\bFalse\b|\(s\)|\bnan\b")
 DAY = dt.datetime(2026, 11, 10, 12, 0)
@@ -107,3 +110,29 @@ def test_the_monitoring_page_shows_the_alerts_pictures(embedded: Database) -> No
     assert not [text for text in words_of(query) if UNREADABLE.search(text)]
     if episodes > 6:
         assert f"The charts show 6 of the {episodes:,} episodes" in " ".join(query.facts)
+
+
+def test_conversions_on_the_monitoring_page_are_percentages(embedded: Database) -> None:
+    query = monitoring(run_context(embedded), "scenarios", backtest_days=60)
+    assert query.shares == ("observed", "expected", "low", "high")  # 0.0305 on the page reads 3.05%
+    assert not monitoring(run_context(embedded), "events", window_hours=48).shares  # counts stay counts
+    drop = Episode("conversion", "promo step 2", "fall", DAY, DAY, True, observed=0.030534, expected=0.061278,
+                   low=0.041234, high=0.081234, points=1)
+    assert _rounded(drop, ratio=True) == {"observed": 0.0305, "expected": 0.0613, "low": 0.0412, "high": 0.0812}
+    assert _rounded(drop, ratio=False)["observed"] == 0.03  # a count keeps 2 decimals
+
+
+def test_a_monitoring_page_names_the_series_still_learning(scratch_store: Database) -> None:
+    """A store whose events start a few days ago: nothing is judged, and the page says why instead of silence."""
+    spec = WAREHOUSE["events"]
+    scratch_store.create_table(spec)
+    hours = [dt.datetime(2026, 11, 1) + dt.timedelta(hours=hour) for hour in range(5 * 24)]
+    scratch_store.insert("events", spec.arrow({
+        "event_time": hours, "event_date": [moment.date() for moment in hours], "user_id": [1] * len(hours),
+        "event": ["app_open"] * len(hours), "partner_id": [0] * len(hours), "scenario": [""] * len(hours),
+        "step": [0] * len(hours), "error_code": [""] * len(hours), "platform": ["ios"] * len(hours),
+        "app_version": ["1.0"] * len(hours)}))
+    query = monitoring(run_context(scratch_store), "events", window_hours=48)
+    learning = [fact for fact in query.facts if fact.startswith("Still learning")]
+    assert learning and "events all" in learning[0] and "app_open" in learning[0]
+    assert query.data.num_rows == 0

@@ -18,7 +18,7 @@ from ..errors import ParameterError
 from ..monitoring import GROUPS, run_checks
 from ..monitoring.alerting import Policy, plan_alerts, read_state, write_state
 from ..monitoring.chart import episode_chart, episode_png, episode_title
-from ..monitoring.detector import learning
+from ..monitoring.detector import Episode, learning
 from ..monitoring.scan import Scan
 from ..words import counted
 from .base import Chart, ReportQuery, WritePlan
@@ -48,8 +48,7 @@ def monitoring(ctx: RunContext, checks: str = "events", window_hours: int = 48, 
     scans = run_checks(db, GROUPS[checks], window=window, sensitivity=SENSITIVITY[sensitivity])
     rows = [{"check": scan.check.name, "metric": episode.metric, "dimension": episode.dimension,
              "direction": episode.direction, "since": episode.start, "until": episode.end,
-             "observed": round(episode.observed, 2), "expected": round(episode.expected, 2),
-             "low": round(episode.low, 2), "high": round(episode.high, 2),  # 2 decimals: never 1.234568e+04 on a page
+             **_rounded(episode, scan.check.settings.kind == "ratio"),
              "change": round(100 * episode.change, 1) if episode.expected else None, "ongoing": episode.ongoing}
             for scan in scans for episode in scan.episodes]
     series = sum(len(scan.frame) for scan in scans)
@@ -75,7 +74,8 @@ def monitoring(ctx: RunContext, checks: str = "events", window_hours: int = 48, 
         facts.insert(1, f"The charts show {len(charts)} of the {len(rows):,} episodes, open ones first; the table "
                         "lists all.")
     result = ReportQuery(name=f"monitoring_{checks}", title=title, sql="", data=table, headers=HEADERS, facts=facts,
-                         key_params={"checks": checks}, charts=charts, row_noun=("episode", "episodes"))
+                         key_params={"checks": checks}, charts=charts, row_noun=("episode", "episodes"),
+                         shares=RANGE if all(scan.check.settings.kind == "ratio" for scan in scans) else ())
     if not send_alerts or backtest_days:
         return result
     return _alert_plan(ctx, checks, scans, result)
@@ -93,6 +93,15 @@ def _episode_charts(scans: list) -> tuple[Chart, ...]:
 # Only a headless run (the scheduler, `analytics run`) may turn this on: the app's form has no field for it,
 # refuses a link that names it, and runs with it off (see analytics.page).
 monitoring.headless_only = ("send_alerts",)  # type: ignore[attr-defined]
+
+
+RANGE = ("observed", "expected", "low", "high")
+
+
+def _rounded(episode: Episode, ratio: bool) -> dict[str, float]:
+    """A count to 2 decimals (never 1.234568e+04 on a page), a conversion to 4 (0.0305: 3.05% on the page)."""
+    digits = 4 if ratio else 2
+    return {name: round(getattr(episode, name), digits) for name in RANGE}
 
 
 def _learning_fact(scans: list[Scan]) -> list[str]:

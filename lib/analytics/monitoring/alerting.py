@@ -17,6 +17,7 @@ from typing import Any
 
 from ..alerts import Alert, alert_id
 from ..exports.files import atomic_file
+from ..words import counted
 from .detector import Episode
 
 
@@ -44,7 +45,7 @@ def describe(episode: Episode, check: str) -> tuple[str, tuple[str, ...]]:
         f"*Observed:* {_number(episode.observed)} (expected {_number(episode.low)} … {_number(episode.high)}, "
         f"usually {_number(episode.expected)})",
         f"*Change:* {change}",
-        f"*Since:* {episode.start:%d.%m.%Y %H:%M} UTC, {episode.points} point(s) so far",
+        f"*Since:* {episode.start:%d.%m.%Y %H:%M} UTC, {counted(episode.points, 'point')} so far",
     ))
 
 

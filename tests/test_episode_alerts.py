@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from analytics.monitoring.alerting import Policy, plan_alerts
+from analytics.monitoring.alerting import Policy, incidents, plan_alerts
 from analytics.monitoring.detector import Episode
 from analytics.testing.runs import run_context
 
@@ -80,3 +80,18 @@ def test_the_backtest_lists_what_would_have_been_alerted(embedded, monkeypatch, 
     for anomaly in recent:  # every labelled anomaly of the window is there, on its own event
         assert any(row["dimension"] == anomaly["event"] for row in found), anomaly
     assert not list((tmp_path / "reports" / "alerts").glob("**/*.json"))  # a backtest alerts nobody
+
+
+def test_the_hourly_and_the_daily_check_of_one_drop_are_one_incident_and_one_message() -> None:
+    hourly = episode("offer_view", start=NOW - dt.timedelta(hours=30))
+    daily = episode("offer_view", start=NOW - dt.timedelta(hours=36))  # the day it started, at midnight
+    found, seen_by = incidents([("events per hour", [hourly, episode("card_show")]), ("events per day", [daily]),
+                                ("events per week", [episode("offer_view", ongoing=False)])])
+    assert [item.dimension for item in found] == ["offer_view", "card_show"] and found[0] is daily  # the earliest
+    alerts, state = plan_alerts("job", "events", found, {}, NOW, "/runs/1.html", seen_by=seen_by)
+    titles = sorted(alert.title for alert in alerts)
+    assert titles == ["events: card_show fell 80% (events per hour)",
+                      "events: offer_view fell 80% (events per hour, events per day)"]  # which checks saw it
+    again, state = plan_alerts("job", "events", incidents([("events per day", [daily])])[0], state, NOW, "")
+    assert [alert.kind for alert in again] == ["resolved"]  # card_show ended; offer_view still one open incident
+    assert list(state) == [daily.fingerprint]

@@ -49,11 +49,30 @@ def describe(episode: Episode, check: str) -> tuple[str, tuple[str, ...]]:
     ))
 
 
+def incidents(found_by_check: list[tuple[str, list[Episode]]]) -> tuple[list[Episode], dict[str, str]]:
+    """One incident per metric, dimension and direction across the checks of one source (the hourly and the
+    daily count of the same event): its ongoing episode that started first, and which checks see it now
+    ("events per hour, events per day"). An on-call person gets one message, not one per check."""
+    first: dict[str, Episode] = {}
+    seen_by: dict[str, list[str]] = {}
+    for check, found in found_by_check:
+        for episode in found:
+            if not episode.ongoing:
+                continue
+            seen_by.setdefault(episode.fingerprint, []).append(check)
+            known = first.get(episode.fingerprint)
+            if known is None or episode.start < known.start:
+                first[episode.fingerprint] = episode
+    return list(first.values()), {fingerprint: ", ".join(checks) for fingerprint, checks in seen_by.items()}
+
+
 def plan_alerts(job: str, check: str, found: list[Episode], state: dict[str, Any], now: dt.datetime, link: str,
                 policy: Policy = Policy(), chart: Callable[[Episode, str], str] | None = None,
-                ) -> tuple[list[Alert], dict[str, Any]]:
+                seen_by: dict[str, str] | None = None) -> tuple[list[Alert], dict[str, Any]]:
     """The alerts this scan calls for and the new state. Only ongoing episodes are open; ``chart(episode, id)``
-    draws the picture attached to an opening alert or a reminder."""
+    draws the picture attached to an opening alert or a reminder; ``seen_by`` names, per fingerprint, the checks
+    an incident was seen by (default: ``check``)."""
+    seen_by = seen_by or {}
     ongoing = {episode.fingerprint: episode for episode in found if episode.ongoing}
     alerts: list[Alert] = []
     new_state: dict[str, Any] = {}
@@ -61,11 +80,11 @@ def plan_alerts(job: str, check: str, found: list[Episode], state: dict[str, Any
     grouped = len(opened) >= policy.group_at
     group_id = alert_id("outage", job, check, *sorted(episode.fingerprint + episode.start.isoformat() for episode in opened))
     if grouped:
-        lines = tuple(f"• {describe(episode, check)[0]}" for episode in opened)
+        lines = tuple(f"• {describe(episode, seen_by.get(episode.fingerprint, check))[0]}" for episode in opened)
         alerts.append(Alert(group_id, "outage", f"{len(opened)} metrics broke at once ({check})",
                             ("Probably one cause: check the data pipeline and the app first.", *lines), link, job=job))
     for fingerprint, episode in ongoing.items():
-        title, lines = describe(episode, check)
+        title, lines = describe(episode, seen_by.get(fingerprint, check))
         known = state.get(fingerprint)
         if known is None:
             message = group_id if grouped else alert_id("anomaly", job, check, fingerprint, episode.start.isoformat())

@@ -16,7 +16,7 @@ from ..alerts import deliver
 from ..context import Job, RunContext
 from ..errors import ParameterError
 from ..monitoring import GROUPS, run_checks
-from ..monitoring.alerting import Policy, plan_alerts, read_state, write_state
+from ..monitoring.alerting import Policy, incidents, plan_alerts, read_state, write_state
 from ..monitoring.chart import episode_chart, episode_png, episode_title
 from ..monitoring.detector import Episode, learning
 from ..monitoring.scan import Scan
@@ -104,6 +104,14 @@ def _rounded(episode: Episode, ratio: bool) -> dict[str, float]:
     return {name: round(getattr(episode, name), digits) for name in RANGE}
 
 
+def _by_source(scans: list[Scan]) -> dict[str, list[Scan]]:
+    """The checks of one source side by side (events per hour and per day): their episodes are one incident."""
+    grouped: dict[str, list[Scan]] = {}
+    for scan in scans:
+        grouped.setdefault(scan.check.source, []).append(scan)
+    return grouped
+
+
 def _learning_fact(scans: list[Scan]) -> list[str]:
     """Series too new to judge (a new event, a new installation): named as learning, so silence is not read as
     "all is well" and a first hour is never alerted as a rise from 0."""
@@ -125,12 +133,17 @@ def _alert_plan(ctx: RunContext, group: str, scans: list, result: ReportQuery) -
     charts = settings.reports_dir / "alerts" / "charts"
     policy = Policy(dt.timedelta(hours=settings.alert_reminder_hours), settings.alert_group_at)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    state, alerts = read_state(folder, job.name), []  # {check: {fingerprint: episode state}}
-    for scan in scans:
-        planned, state[scan.check.name] = plan_alerts(
-            job.name, scan.check.name, scan.episodes, state.get(scan.check.name, {}), now, job.link,
-            replace(policy, resolve_after=scan.check.quiet_before_resolved),
-            lambda episode, name, scan=scan: str(episode_chart(scan, episode, charts, name)))
+    state, alerts = read_state(folder, job.name), []  # {source: {fingerprint: incident state}}
+    for source, group in _by_source(scans).items():
+        found, seen_by = incidents([(scan.check.name, scan.episodes) for scan in group])
+        scan_of = {id(episode): scan for scan in group for episode in scan.episodes}  # the check that drew it
+        known = state.get(source) or {fingerprint: incident for scan in group  # a state kept per check before
+                                      for fingerprint, incident in state.pop(scan.check.name, {}).items()}
+        planned, state[source] = plan_alerts(
+            job.name, source, found, known, now, job.link,
+            replace(policy, resolve_after=max(scan.check.quiet_before_resolved for scan in group)),
+            lambda episode, name, scan_of=scan_of: str(episode_chart(scan_of[id(episode)], episode, charts, name)),
+            seen_by)
         alerts += planned
 
     def commit(ctx: RunContext) -> ReportQuery:

@@ -167,3 +167,11 @@ def test_a_long_multiselect_narrows_to_matches_and_keeps_the_chosen(tmp_path: Pa
     field.input.value = ("c3", "c25")
     field.search.value = ""
     assert len(field.input.options) == 40 and field.raw() == ["c3", "c25"]
+
+
+def test_a_declared_choice_of_one_is_no_field_but_its_value_still_goes(tmp_path: Path) -> None:
+    events = declaration(REPO / "notebooks" / "monitoring" / "events.ipynb")
+    form = ReportForm([p for p in events if p.name != "send_alerts"], {"checks": "events"}, options,
+                      lambda *a: None, load_settings(home=tmp_path))  # type: ignore[arg-type,return-value]
+    assert form.fields["checks"].box.layout.display == "none" and form.fields["checks"].raw() == "events"
+    assert form.fields["sensitivity"].box.layout.display != "none"  # three choices: a field

@@ -20,7 +20,7 @@ import ipywidgets as widgets
 from .config import Settings
 from .context import Progress, RunCancelled
 from .errors import AnalyticsError
-from .params import Columns, FormInvalid, Parameter
+from .params import Choice, Columns, FormInvalid, Parameter
 from .pipeline import RunOutcome, new_run_id, run_log
 from .render import field_error_html, label_html, outcome_html, status_html
 from .warehouse.lookups import Option
@@ -62,6 +62,8 @@ class Field:
         if isinstance(self.input, widgets.SelectMultiple) or (
                 isinstance(self.input, widgets.Box) and len(self.options) > CHECKBOXES_IN_A_CELL):
             self.box.add_class("field-wide")  # a grid of boxes or a list takes the panel's whole width
+        if isinstance(parameter.kind, Choice) and len(parameter.kind.args) == 1:
+            self.box.layout.display = "none"  # one declared choice is no choice: the value goes, the field does not show
 
     def _input(self, parameter: Parameter, value: Any, options: list[Option]) -> widgets.Widget:
         widget = parameter.kind.widget

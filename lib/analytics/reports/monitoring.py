@@ -55,11 +55,12 @@ def monitoring(ctx: RunContext, checks: str = "events", window_hours: int = 48, 
     facts = [f"{counted(len(scans), 'check')}, {series:,} series, judged up to {scans[0].until:%d.%m.%Y %H:%M} UTC "
              "(the period still being filled is left out)."]
     facts += _learning_fact(scans)
+    calm = ""  # said once, under the empty result's own line, not again as a fact
     if backtest_days:
         facts.append(f"Backtest: {counted(len(rows), 'episode')} in the last {counted(backtest_days, 'day')} "
                      f"would have been alerted.")
     elif not rows:
-        facts.append("Nothing anomalous: every series stayed within its expected range.")
+        calm = "Nothing anomalous: every series stayed within its expected range."
     elif send_alerts and ctx.in_app:  # the last guard: a kernel of the app never alerts, whatever reached it
         raise ParameterError("send_alerts", True, "off in the app: only the scheduled runs send alerts")
     table = pa.Table.from_pylist(rows, schema=pa.schema([
@@ -75,7 +76,8 @@ def monitoring(ctx: RunContext, checks: str = "events", window_hours: int = 48, 
                         "lists all.")
     result = ReportQuery(name=f"monitoring_{checks}", title=title, sql="", data=table, headers=HEADERS, facts=facts,
                          key_params={"checks": checks}, charts=charts, row_noun=("episode", "episodes"),
-                         shares=RANGE if all(scan.check.settings.kind == "ratio" for scan in scans) else ())
+                         shares=RANGE if all(scan.check.settings.kind == "ratio" for scan in scans) else (),
+                         empty_text=calm)
     if not send_alerts or backtest_days:
         return result
     return _alert_plan(ctx, checks, scans, result)

@@ -50,10 +50,11 @@ class Database(abc.ABC):
         #: which has no accounts, this flag is.
         self.read_only = read_only
 
-    def _refuse_if_read_only(self, action: str) -> None:
-        """Raise the read-only error a reader gets for any write (the library's writers use a writer connection)."""
+    def _refuse_if_read_only(self, action: str, table: str = "") -> None:
+        """Raise the read-only error a reader gets for any write (the library's writers use a writer connection).
+        ``action`` and ``table`` only name the refused write in the error; nothing here is ever executed."""
         if self.read_only:
-            raise ReadOnlyAccountError(sql=action)
+            raise ReadOnlyAccountError(sql=" ".join(part for part in (action, table) if part))
 
     # --- query limits: the one place they are set -------------------------------------
     def query_settings(self, overrides: Mapping[str, Any] | None = None, *, stream: bool = False) -> dict[str, Any]:
@@ -116,7 +117,7 @@ class Database(abc.ABC):
 
     def write(self, table: str, data: Data | Iterable[Data], *, token: str | None = None) -> WriteReport:
         """:meth:`insert`, telling apart "no rows" from "already written under this token"."""
-        self._refuse_if_read_only(f"insert into {table}")
+        self._refuse_if_read_only("insert into", table)
         if token is not None and (not isinstance(token, str) or not token or len(token) > 200):
             raise DatabaseError("An insert token must be non-empty text of at most 200 characters.")
         return self._insert_arrow(table, self._batches(table, data), token)

@@ -141,7 +141,7 @@ class EmbeddedStore(Database):
         return engine
 
     def create_table(self, spec: TableSpec) -> None:
-        self._refuse_if_read_only(f"create table {spec.name}")
+        self._refuse_if_read_only("create table", spec.name)
         folder = self.root / spec.name
         if (folder / SCHEMA_FILE).is_file():
             self._check_same(spec)
@@ -165,7 +165,7 @@ class EmbeddedStore(Database):
             raise StoreError(f"Table '{spec.name}' already exists with another structure; drop it first to change it.")
 
     def drop_table(self, name: str) -> None:
-        self._refuse_if_read_only(f"drop table {name}")
+        self._refuse_if_read_only("drop table", name)
         folder = self.root / name
         if not (is_plain_name(name) and folder.is_dir()):
             return
@@ -196,7 +196,7 @@ class EmbeddedStore(Database):
 
     def replace_partitions(self, table: str, partitions: Mapping[Any, Any]) -> int:
         """Swap whole partitions in one commit: every reader sees all of them old or all of them new."""
-        self._refuse_if_read_only(f"replace partitions of {table}")
+        self._refuse_if_read_only("replace partitions of", table)
         spec = self.spec(table)
         partitioning = self._partitioning(spec)
         wanted = {partitioning.id_of(value): data for value, data in partitions.items()}
@@ -212,7 +212,7 @@ class EmbeddedStore(Database):
         return sum(part.rows for part, _ in parts)
 
     def drop_partitions(self, table: str, partitions: Iterable[Any]) -> None:
-        self._refuse_if_read_only(f"drop partitions of {table}")
+        self._refuse_if_read_only("drop partitions of", table)
         partitioning = self._partitioning(self.spec(table))
         doomed = {partitioning.id_of(value) for value in partitions}
         with committing(self.root / table) as manifest:

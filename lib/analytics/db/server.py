@@ -116,7 +116,7 @@ class ServerDatabase(Database):
         return TableSpec(table, columns)
 
     def create_table(self, spec: TableSpec) -> None:
-        self._refuse_if_read_only(f"create table {spec.name}")
+        self._refuse_if_read_only("create table", spec.name)
         if spec.name in self._all_tables():
             if not self.spec(spec.name).same_structure(spec):
                 raise DatabaseError(f"Table '{spec.name}' already exists with another structure; drop it first to change it.")
@@ -140,7 +140,7 @@ class ServerDatabase(Database):
         self.execute("CREATE TABLE IF NOT EXISTS " + name + " " + definition)
 
     def drop_table(self, name: str) -> None:
-        self._refuse_if_read_only(f"drop table {name}")
+        self._refuse_if_read_only("drop table", name)
         self.execute(compose("DROP TABLE IF EXISTS {t}", t=identifier(name, [name], kind="table")))
 
     def part_count(self, table: str) -> int:
@@ -204,7 +204,7 @@ class ServerDatabase(Database):
         Each partition is atomic for every reader; several partitions are swapped one after another,
         so a reader between two swaps sees some new and some old, each whole.
         """
-        self._refuse_if_read_only(f"replace partitions of {table}")
+        self._refuse_if_read_only("replace partitions of", table)
         spec = self.spec(table)
         if spec.partitioning is None:
             raise DatabaseError(f"Table '{table}' has no partitions; declare partition_by to replace or drop them.")
@@ -232,7 +232,7 @@ class ServerDatabase(Database):
         return rows
 
     def drop_partitions(self, table: str, partitions: Iterable[Any]) -> None:
-        self._refuse_if_read_only(f"drop partitions of {table}")
+        self._refuse_if_read_only("drop partitions of", table)
         spec = self.spec(table)
         if spec.partitioning is None:
             raise DatabaseError(f"Table '{table}' has no partitions; declare partition_by to replace or drop them.")

@@ -66,6 +66,30 @@ def incidents(found_by_check: list[tuple[str, list[Episode]]]) -> tuple[list[Epi
     return list(first.values()), {fingerprint: ", ".join(checks) for fingerprint, checks in seen_by.items()}
 
 
+def messages(found: list[Episode], quiet: dt.timedelta = dt.timedelta(hours=12),
+             together: dt.timedelta = dt.timedelta(hours=2)) -> list[list[Episode]]:
+    """The messages a set of episodes (of any checks and series of one job) would have sent, each as its episodes,
+    in order. One fingerprint's episodes are one incident while they are at most ``quiet`` apart (an incident is
+    resolved only after that long without news); incidents opening within ``together`` of each other are one
+    message ("several metrics moved at once": one cause, one ping)."""
+    incidents_found: list[list[Episode]] = []
+    open_by_fingerprint: dict[str, list[Episode]] = {}
+    for episode in sorted(found, key=lambda item: (item.start, item.fingerprint)):
+        current = open_by_fingerprint.get(episode.fingerprint)
+        if current is not None and episode.start - max(item.end for item in current) <= quiet:
+            current.append(episode)
+            continue
+        open_by_fingerprint[episode.fingerprint] = [episode]
+        incidents_found.append(open_by_fingerprint[episode.fingerprint])
+    sent: list[list[Episode]] = []
+    for incident in incidents_found:  # in order of their first episode
+        if sent and incident[0].start - sent[-1][0].start <= together:
+            sent[-1].extend(incident)
+        else:
+            sent.append(list(incident))
+    return sent
+
+
 def plan_alerts(job: str, check: str, found: list[Episode], state: dict[str, Any], now: dt.datetime, link: str,
                 policy: Policy = Policy(), chart: Callable[[Episode, str], str] | None = None,
                 seen_by: dict[str, str] | None = None) -> tuple[list[Alert], dict[str, Any]]:

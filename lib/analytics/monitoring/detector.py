@@ -80,6 +80,7 @@ class Episode:
     low: float
     high: float
     points: int
+    settled: bool = False  # a shift that held for a season: "a new level since start", now the baseline
 
     @property
     def change(self) -> float:

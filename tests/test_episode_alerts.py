@@ -53,13 +53,36 @@ def test_the_same_scan_twice_gives_the_same_alert_ids() -> None:
     assert [a.id for a in first] == [a.id for a in second]  # a rerun after a kill queues nothing new
 
 
-def test_five_metrics_breaking_at_once_are_one_grouped_message() -> None:
-    broken = [episode(name) for name in ("app_open", "card_show", "card_add", "offer_view", "push_open")]
-    [grouped], state = plan_alerts("job", "events per hour", broken, {}, NOW, "", Policy(group_at=5))
-    assert grouped.kind == "outage" and grouped.title.startswith("5 metrics broke at once")
-    assert len(state) == 5 and {known["message"] for known in state.values()} == {grouped.id}
-    four, _ = plan_alerts("job", "events per hour", broken[:4], {}, NOW, "", Policy(group_at=5))
-    assert [alert.kind for alert in four] == ["anomaly"] * 4
+def test_metrics_moving_in_one_scan_are_one_grouped_message() -> None:
+    broken = [episode(name) for name in ("app_open", "card_show", "card_add")]
+    [grouped], state = plan_alerts("job", "events per hour", broken, {}, NOW, "")
+    assert grouped.kind == "outage" and grouped.title.startswith("3 metrics moved at once")
+    assert len(state) == 3 and {known["message"] for known in state.values()} == {grouped.id}
+    alone, _ = plan_alerts("job", "events per hour", broken[:1], {}, NOW, "")
+    assert [alert.kind for alert in alone] == ["anomaly"]
+    four, _ = plan_alerts("job", "events per hour", broken[:2], {}, NOW, "", Policy(group_at=5))  # configurable
+    assert [alert.kind for alert in four] == ["anomaly"] * 2
+
+
+def test_reminders_edit_the_opening_message_and_come_further_apart() -> None:
+    [opening], state = plan_alerts("job", "c", [episode("card_show")], {}, NOW, "")
+    reminded = []
+    for hour in range(1, 60):
+        alerts, state = plan_alerts("job", "c", [episode("card_show")], state, NOW + dt.timedelta(hours=hour), "")
+        reminded += [(hour, alert.replaces) for alert in alerts]
+    assert reminded == [(4, opening.id), (12, opening.id), (28, opening.id)]  # 4 h, then 8 h, then 16 h later
+
+
+def test_a_settled_shift_closes_its_incident_as_a_new_level_at_once() -> None:
+    rise = Episode("events", "app_open", "rise", NOW - dt.timedelta(days=7), NOW, True, observed=130.0,
+                   expected=100.0, low=80.0, high=120.0, points=100)
+    [opening], state = plan_alerts("job", "events", [rise], {}, NOW - dt.timedelta(days=6), "/runs/1.html")
+    settled = Episode(**{**rise.__dict__, "ongoing": False, "settled": True})
+    found, _ = incidents([("events per hour", [settled]), ("events per day", [])])
+    [closing], state = plan_alerts("job", "events", found, state, NOW, "", Policy(resolve_after=dt.timedelta(hours=12)))
+    assert (closing.kind, closing.replaces) == ("settled", opening.id) and state == {}
+    assert closing.title == "New level: events: app_open up 30% since 08.11.2026"
+    assert plan_alerts("job", "events", found, state, NOW + dt.timedelta(hours=1), "")[0] == []  # said once
 
 
 def test_an_episode_that_ended_before_it_was_seen_is_not_alerted() -> None:
@@ -88,7 +111,7 @@ def test_the_hourly_and_the_daily_check_of_one_drop_are_one_incident_and_one_mes
     found, seen_by = incidents([("events per hour", [hourly, episode("card_show")]), ("events per day", [daily]),
                                 ("events per week", [episode("offer_view", ongoing=False)])])
     assert [item.dimension for item in found] == ["offer_view", "card_show"] and found[0] is daily  # the earliest
-    alerts, state = plan_alerts("job", "events", found, {}, NOW, "/runs/1.html", seen_by=seen_by)
+    alerts, state = plan_alerts("job", "events", found, {}, NOW, "/runs/1.html", Policy(group_at=5), seen_by=seen_by)
     titles = sorted(alert.title for alert in alerts)
     assert titles == ["events: card_show fell 80% (events per hour)",
                       "events: offer_view fell 80% (events per hour, events per day)"]  # which checks saw it

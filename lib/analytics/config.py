@@ -179,9 +179,9 @@ class Settings:
         "env": "ANALYTICS_ALERT_REMINDER_HOURS",
         "help": "An anomaly still open after this many hours is posted again as a reminder.",
     })
-    alert_group_at: int = field(default=5, metadata={
+    alert_group_at: int = field(default=2, metadata={
         "env": "ANALYTICS_ALERT_GROUP_AT",
-        "help": "When this many metrics break in one scan, one message about the outage is sent instead of one each.",
+        "help": "When this many metrics move in one scan, one message (probably one cause) is sent instead of one each.",
     })
     scheduler_parallel: int = field(default=2, metadata={
         "env": "ANALYTICS_SCHEDULER_PARALLEL",

@@ -7,7 +7,8 @@ import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-KINDS = ("anomaly", "reminder", "resolved", "outage", "job_failed", "report")  # report: a result sent to people
+# report: a result sent to people; stale: a source sends no new data; settled: a shift became the new level
+KINDS = ("anomaly", "reminder", "resolved", "outage", "job_failed", "report", "stale", "settled")
 
 
 @dataclass(frozen=True)

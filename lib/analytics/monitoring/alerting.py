@@ -23,8 +23,10 @@ from .detector import Episode
 
 @dataclass(frozen=True)
 class Policy:
+    # the first reminder after this long, each next one after twice the wait before (4, 12, 28 hours...): a
+    # week-long incident is a handful of nudges in its thread, not forty
     reminder_every: dt.timedelta = dt.timedelta(hours=4)
-    group_at: int = 5
+    group_at: int = 2  # incidents opening in one scan: one message ("probably one cause") from this many on
     # how long an episode must stay quiet before it is called resolved: an hourly series that is normal
     # overnight (too little volume to see a +30% shift) and anomalous again in the morning is one episode
     resolve_after: dt.timedelta = dt.timedelta(0)
@@ -52,18 +54,24 @@ def describe(episode: Episode, check: str) -> tuple[str, tuple[str, ...]]:
 def incidents(found_by_check: list[tuple[str, list[Episode]]]) -> tuple[list[Episode], dict[str, str]]:
     """One incident per metric, dimension and direction across the checks of one source (the hourly and the
     daily count of the same event): its ongoing episode that started first, and which checks see it now
-    ("events per hour, events per day"). An on-call person gets one message, not one per check."""
+    ("events per hour, events per day"). An on-call person gets one message, not one per check. A fingerprint
+    no check sees as ongoing but one saw settle is given by its settled episode: the incident closes as a new
+    level, not as "back to normal"."""
     first: dict[str, Episode] = {}
+    settled: dict[str, Episode] = {}
     seen_by: dict[str, list[str]] = {}
     for check, found in found_by_check:
         for episode in found:
+            if episode.settled:
+                settled[episode.fingerprint] = episode
             if not episode.ongoing:
                 continue
             seen_by.setdefault(episode.fingerprint, []).append(check)
             known = first.get(episode.fingerprint)
             if known is None or episode.start < known.start:
                 first[episode.fingerprint] = episode
-    return list(first.values()), {fingerprint: ", ".join(checks) for fingerprint, checks in seen_by.items()}
+    closed = [episode for fingerprint, episode in settled.items() if fingerprint not in first]
+    return [*first.values(), *closed], {fingerprint: ", ".join(checks) for fingerprint, checks in seen_by.items()}
 
 
 def messages(found: list[Episode], quiet: dt.timedelta = dt.timedelta(hours=12),
@@ -98,6 +106,7 @@ def plan_alerts(job: str, check: str, found: list[Episode], state: dict[str, Any
     an incident was seen by (default: ``check``)."""
     seen_by = seen_by or {}
     ongoing = {episode.fingerprint: episode for episode in found if episode.ongoing}
+    settled = {episode.fingerprint: episode for episode in found if episode.settled and not episode.ongoing}
     alerts: list[Alert] = []
     new_state: dict[str, Any] = {}
     opened = [episode for fingerprint, episode in ongoing.items() if fingerprint not in state]
@@ -105,7 +114,7 @@ def plan_alerts(job: str, check: str, found: list[Episode], state: dict[str, Any
     group_id = alert_id("outage", job, check, *sorted(episode.fingerprint + episode.start.isoformat() for episode in opened))
     if grouped:
         lines = tuple(f"• {describe(episode, seen_by.get(episode.fingerprint, check))[0]}" for episode in opened)
-        alerts.append(Alert(group_id, "outage", f"{len(opened)} metrics broke at once ({check})",
+        alerts.append(Alert(group_id, "outage", f"{len(opened)} metrics moved at once ({check})",
                             ("Probably one cause: check the data pipeline and the app first.", *lines), link, job=job))
     for fingerprint, episode in ongoing.items():
         title, lines = describe(episode, seen_by.get(fingerprint, check))
@@ -117,15 +126,18 @@ def plan_alerts(job: str, check: str, found: list[Episode], state: dict[str, Any
                                     job=job))
             known = {"start": episode.start.isoformat(), "opened_at": now.isoformat(), "message": message,
                      "reminded_at": now.isoformat(), "reminders": 0}
-        elif now - dt.datetime.fromisoformat(known["reminded_at"]) >= policy.reminder_every:
+        elif now - dt.datetime.fromisoformat(known["reminded_at"]) >= policy.reminder_every * 2 ** known["reminders"]:
             number = known["reminders"] + 1
             alerts.append(Alert(alert_id("reminder", job, check, fingerprint, known["start"], number), "reminder",
                                 f"Still: {title}", (*lines, f"*Open for:* {_hours(now, known['opened_at'])}"),
-                                link, job=job))
+                                link, replaces=known["message"], job=job))
             known = {**known, "reminded_at": now.isoformat(), "reminders": number}
         new_state[fingerprint] = {**{k: v for k, v in known.items() if k != "quiet_since"}, "title": title}
     for fingerprint, known in state.items():
         if fingerprint in ongoing:
+            continue
+        if fingerprint in settled:  # held for a season: news once, now the baseline, closed at once
+            alerts.append(_settled_alert(job, check, settled[fingerprint], known, now, link))
             continue
         quiet_since = dt.datetime.fromisoformat(known.get("quiet_since", now.isoformat()))
         if now - quiet_since < policy.resolve_after:
@@ -136,6 +148,18 @@ def plan_alerts(job: str, check: str, found: list[Episode], state: dict[str, Any
                                 (f"*Was open for:* {_hours(now, known['opened_at'])}",), link,
                                 replaces=known["message"], job=job))
     return alerts, new_state
+
+
+def _settled_alert(job: str, check: str, episode: Episode, known: dict[str, Any], now: dt.datetime,
+                   link: str) -> Alert:
+    """The incident's closing words when its shift held: a new level since its start, no longer alerted."""
+    what = f"{episode.metric}: {episode.dimension}" if episode.dimension else episode.metric
+    moved = "up" if episode.direction == "rise" else "down"
+    return Alert(alert_id("settled", job, check, episode.fingerprint, known["start"]), "settled",
+                 f"New level: {what} {moved} {abs(episode.change):.0%} since {episode.start:%d.%m.%Y}",
+                 (f"*Settled:* it held since {episode.start:%d.%m.%Y %H:%M} UTC, so it is the new normal now: the "
+                  "detector expects this level and alerts only when the series leaves it.",
+                  f"*Was open for:* {_hours(now, known['opened_at'])}"), link, replaces=known["message"], job=job)
 
 
 def _hours(now: dt.datetime, since: str) -> str:

@@ -97,11 +97,12 @@ def generate(scale: str = "small", seed: int = 42, end: dt.date = DEMO_END, *, a
 
 
 def load(db: Database, scale: str = "small", seed: int = 42, *, progress: Progress | None = None,
-         anomalies: bool = True) -> dict[str, int]:
-    """Generate the demo data and (re)create every demo table in ``db``. Returns rows per table."""
+         anomalies: bool = True, end: dt.date = DEMO_END) -> dict[str, int]:
+    """Generate the demo data (its last day ``end``) and (re)create every demo table in ``db``. Returns rows per
+    table."""
     say = progress or (lambda message: None)
     say(f"Generating the {scale} demo warehouse (seed {seed})")
-    tables = generate(scale, seed, anomalies=anomalies)
+    tables = generate(scale, seed, end, anomalies=anomalies)
     counts = {}
     for name, spec in {**WAREHOUSE, **DEMO_TRUTH}.items():
         say(f"Loading {name}: {tables[name].num_rows:,} rows")

@@ -9,7 +9,8 @@ from ..model import Alert
 from .text import LINK_LABELS, text
 
 EMOJI = {"anomaly": ":rotating_light:", "reminder": ":hourglass:", "resolved": ":white_check_mark:",
-         "outage": ":fire:", "job_failed": ":x:", "report": ":bar_chart:"}
+         "outage": ":fire:", "job_failed": ":x:", "report": ":bar_chart:",
+         "stale": ":hourglass_flowing_sand:", "settled": ":chart_with_upwards_trend:"}
 HEADER_LIMIT, SECTION_LIMIT, LINES_PER_SECTION, MAX_BLOCKS, TOTAL_LIMIT = 150, 3000, 10, 50, 10_000
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from ..model import Alert
 
 ICONS = {"anomaly": "[ALERT]", "reminder": "[STILL]", "resolved": "[RESOLVED]", "outage": "[OUTAGE]",
-         "job_failed": "[JOB FAILED]", "report": "[REPORT]"}
+         "job_failed": "[JOB FAILED]", "report": "[REPORT]",
+         "stale": "[NO NEW DATA]", "settled": "[NEW LEVEL]"}
 LINK_LABELS = {"report": "Open"}  # what a link is called in a message of this kind (default: "Run")
 
 

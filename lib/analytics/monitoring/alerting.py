@@ -26,7 +26,8 @@ class Policy:
     # the first reminder after this long, each next one after twice the wait before (4, 12, 28 hours...): a
     # week-long incident is a handful of nudges in its thread, not forty
     reminder_every: dt.timedelta = dt.timedelta(hours=4)
-    group_at: int = 2  # incidents opening in one scan: one message ("probably one cause") from this many on
+    group_at: int = 2  # incidents starting together: one message from this many on
+    together: dt.timedelta = dt.timedelta(hours=2)  # how close their starts must be to be "together"
     # how long an episode must stay quiet before it is called resolved: an hourly series that is normal
     # overnight (too little volume to see a +30% shift) and anomalous again in the morning is one episode
     resolve_after: dt.timedelta = dt.timedelta(0)
@@ -74,6 +75,20 @@ def incidents(found_by_check: list[tuple[str, list[Episode]]]) -> tuple[list[Epi
     return [*first.values(), *closed], {fingerprint: ", ".join(checks) for fingerprint, checks in seen_by.items()}
 
 
+TOGETHER_WORDS = "They started together: if they share a cause, check the data pipeline and the app first."
+
+
+def started_together(found: list[Episode], together: dt.timedelta) -> list[list[Episode]]:
+    """Episodes in clusters whose starts lie within ``together`` of the cluster's first: news of one moment."""
+    clusters: list[list[Episode]] = []
+    for episode in sorted(found, key=lambda item: (item.start, item.fingerprint)):
+        if clusters and episode.start - clusters[-1][0].start <= together:
+            clusters[-1].append(episode)
+        else:
+            clusters.append([episode])
+    return clusters
+
+
 def messages(found: list[Episode], quiet: dt.timedelta = dt.timedelta(hours=12),
              together: dt.timedelta = dt.timedelta(hours=2)) -> list[list[Episode]]:
     """The messages a set of episodes (of any checks and series of one job) would have sent, each as its episodes,
@@ -110,18 +125,22 @@ def plan_alerts(job: str, check: str, found: list[Episode], state: dict[str, Any
     alerts: list[Alert] = []
     new_state: dict[str, Any] = {}
     opened = [episode for fingerprint, episode in ongoing.items() if fingerprint not in state]
-    grouped = len(opened) >= policy.group_at
-    group_id = alert_id("outage", job, check, *sorted(episode.fingerprint + episode.start.isoformat() for episode in opened))
-    if grouped:
-        lines = tuple(f"• {describe(episode, seen_by.get(episode.fingerprint, check))[0]}" for episode in opened)
-        alerts.append(Alert(group_id, "outage", f"{len(opened)} metrics moved at once ({check})",
-                            ("Probably one cause: check the data pipeline and the app first.", *lines), link, job=job))
+    message_of: dict[str, str] = {}  # fingerprint → the grouped message it opened in
+    for cluster in started_together(opened, policy.together):
+        if len(cluster) < policy.group_at:
+            continue
+        group_id = alert_id("outage", job, check, *sorted(episode.fingerprint + episode.start.isoformat()
+                                                          for episode in cluster))
+        lines = tuple(f"• {describe(episode, seen_by.get(episode.fingerprint, check))[0]}" for episode in cluster)
+        alerts.append(Alert(group_id, "outage", f"{len(cluster)} metrics moved at once ({check})", (TOGETHER_WORDS, *lines),
+                            link, job=job))
+        message_of.update((episode.fingerprint, group_id) for episode in cluster)
     for fingerprint, episode in ongoing.items():
         title, lines = describe(episode, seen_by.get(fingerprint, check))
         known = state.get(fingerprint)
         if known is None:
-            message = group_id if grouped else alert_id("anomaly", job, check, fingerprint, episode.start.isoformat())
-            if not grouped:
+            message = message_of.get(fingerprint) or alert_id("anomaly", job, check, fingerprint, episode.start.isoformat())
+            if fingerprint not in message_of:
                 alerts.append(Alert(message, "anomaly", title, lines, link, chart=chart(episode, message) if chart else "",
                                     job=job))
             known = {"start": episode.start.isoformat(), "opened_at": now.isoformat(), "message": message,

@@ -23,7 +23,13 @@ class Check:
 
     source: str  # a key of series.SOURCES
     step: dt.timedelta
-    settings: DetectorSettings
+    settings: DetectorSettings  # its kind ("count", "ratio", "level") is the kind of series it watches
+    max_delay: dt.timedelta | None = None  # how old its newest data may be before "no new data" (default: by step)
+
+    @property
+    def expected_delay(self) -> dt.timedelta:
+        """Hourly data may be three hours late, daily data two days (yesterday's numbers land in the morning)."""
+        return self.max_delay or self.step * (3 if self.step < DAY else 2)
 
     @property
     def name(self) -> str:
@@ -61,17 +67,18 @@ class Scan:
     episodes: list[Episode]
     window_start: dt.datetime
     until: dt.datetime  # the end of the latest complete period
+    newest: dt.datetime  # the newest data the source holds (or the backtest's moment)
 
 
 LATEST_EVENT = "SELECT max(event_time) FROM events"
 
 
-def latest_complete(db: Database, step: dt.timedelta, as_of: dt.datetime | None = None) -> dt.datetime:
-    """The end of the latest complete period: the period holding the newest event (or ``as_of``) is left out."""
+def newest_data(db: Database, as_of: dt.datetime | None = None) -> dt.datetime:
+    """The newest event's time (or ``as_of``): where judging ends, and how fresh the source is."""
     latest = as_of or db.scalar(LATEST_EVENT)
     if latest is None or latest.year < 2000:
         raise ParameterError("as_of", "", "a moment after the first event: the events table is empty")
-    return period_start(latest, step)
+    return latest
 
 
 def run_check(db: Database, check: Check, *, window: dt.timedelta, as_of: dt.datetime | None = None,
@@ -84,14 +91,15 @@ def run_check(db: Database, check: Check, *, window: dt.timedelta, as_of: dt.dat
         raise ParameterError("sensitivity", sensitivity, "a number above 0 (1 is the default)")
     settings = replace(check.settings, threshold=check.settings.threshold * sensitivity,
                        min_change=check.settings.min_change * sensitivity)
-    until = latest_complete(db, check.step, as_of)
+    newest = newest_data(db, as_of)
+    until = period_start(newest, check.step)
     window_start = period_start(until - window, check.step)
     history = dt.timedelta(days=7) * settings.weeks
     frame = SOURCES[check.source](db, window_start - history, until, check.step)
     scores = score(frame.values, settings, frame.volume)
     found = episodes(scores, frame.values, frame.times, settings, frame.names)
     touching = [episode for episode in found if episode.end >= window_start]
-    return Scan(check, frame, scores, touching, window_start, until)
+    return Scan(check, frame, scores, touching, window_start, until, newest)
 
 
 def run_checks(db: Database, names: tuple[str, ...], **options: object) -> list[Scan]:

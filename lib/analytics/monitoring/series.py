@@ -141,6 +141,8 @@ def product_metrics(db: Database, start: dt.datetime, end: dt.datetime, step: dt
     return pivot(db.query_arrow(PRODUCT_METRICS, _bounds(start, end)), grid(start, end, DAY), "product", DAY)
 
 
+# the table each source reads: its freshness is that table's, so a late table is one "no new data" alert
+TABLES = {"events": "events", "errors": "events", "conversion": "events", "product": "events"}
 # every source: (db, start, end, step) -> frame; conversion and product metrics are daily only
 SOURCES: dict[str, Callable[[Database, dt.datetime, dt.datetime, dt.timedelta], MetricFrame]] = {
     "events": event_counts, "errors": error_counts, "conversion": step_conversion, "product": product_metrics,

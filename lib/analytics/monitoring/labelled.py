@@ -38,6 +38,11 @@ class Label:
     persists: bool = False  # the values stay changed to the data's end; ``end`` is two weeks after the change is
     # complete: by then half of a four-week baseline has the new level, and an alarm is no longer news about it
 
+    @property
+    def direction(self) -> str:
+        """Which way the series moved: "rise" or "fall" (an alarm the other way is not about this incident)."""
+        return "rise" if self.kind in RISES else "fall"
+
 
 @dataclass(frozen=True)
 class LabelledSeries:
@@ -64,6 +69,7 @@ LEVELS = (("avg_price", 0.5), ("avg_duration_s", 120.0), ("avg_basket", 24.0), (
 INCIDENTS = ("level_shift", "slow_drift", "spike", "spike", "drop_to_zero", "drop_to_zero", "drop", "drop",
              "ratio_change", "ratio_change", "level_jump", "level_jump")
 PERSISTING = ("level_shift", "slow_drift")
+RISES = ("level_shift", "slow_drift", "spike", "level_jump")
 LEARNT = 2 * HOURS_PER_WEEK  # a persisting change's label ends this long after it is complete
 
 

@@ -63,6 +63,7 @@ def test_the_set_has_counts_ratios_and_levels_and_a_dozen_incidents_after_the_wa
         for label in one.labels:
             assert label.series == one.name and warm_up_end <= label.start < label.end
             assert label.persists == (label.kind in ("level_shift", "slow_drift"))
+            assert label.direction == ("fall" if label.kind in ("drop_to_zero", "drop", "ratio_change") else "rise")
             assert one.kind == {"ratio_change": "ratio", "level_jump": "level"}.get(label.kind, "count")
     assert any(label.series == "avg_price" and label.kind == "level_jump" for label in labels)
     assert all(not one.labels for one in twin)

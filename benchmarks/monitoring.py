@@ -92,19 +92,6 @@ def about(alarm: Alarm, label: Label) -> bool:
             and alarm.start < label.end + TOLERANCE and alarm.end > label.start)
 
 
-def detector_kind(kind: str) -> str:
-    """The detector's ``kind`` for a series' kind. The "level" kind (no volume rule, a relative floor) is being
-    added to ``DetectorSettings``; where the settings refuse it, a level series is scored as a count. Today the
-    settings accept any name and ``score`` treats every kind but "ratio" like a count, so "level" is passed as is
-    and switches over by itself once the detector knows it."""
-    try:
-        DetectorSettings.hourly(kind=kind)
-        DetectorSettings.daily(kind=kind)
-    except (TypeError, ValueError):
-        return "count"
-    return kind
-
-
 def daily(times: np.ndarray, one: LabelledSeries) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Midnights, the daily values (counts summed, conversions over their denominator, levels averaged; NaN for
     a day with no known hour) and a ratio's daily denominator."""
@@ -129,7 +116,7 @@ def shipped(times: np.ndarray, series: list[LabelledSeries]) -> list[Message]:
     found: list[Episode] = []
     step_of: dict[int, dt.timedelta] = {}
     for one in series:
-        kind = detector_kind(one.kind)
+        kind = one.kind  # count, ratio or level: the check declares the kind of series it watches
         days, day_values, day_volume = daily(times, one)
         for step, settings, at, values, volume in (
                 (HOUR, DetectorSettings.hourly(kind=kind), times, one.values, one.volume),
@@ -286,8 +273,7 @@ def quality(weeks: int, seed: int, pooled: int) -> None:
     kinds = ", ".join(f"{sum(one.kind == kind for one in series)} {kind}s" for kind in ("count", "ratio", "level"))
     print(f"Labelled set: seed {seed}, {weeks} weeks ({weeks - WARM_UP_WEEKS} judged after a {WARM_UP_WEEKS}-week "
           f"warm-up), {len(series)} series ({kinds}), {len(labels)} labelled incidents; holidays "
-          f"{', '.join(f'{day:%a %m-%d}' for day in holidays(seed, weeks))}; level series scored with "
-          f"kind={detector_kind('level')!r}")
+          f"{', '.join(f'{day:%a %m-%d}' for day in holidays(seed, weeks))}")
     print_rows([*HEADERS, "first known (delay)"], rows)
     for data, found in (("labelled", sent), ("twin", quiet)):
         print(f"Shipped messages on the {data} set:")

@@ -99,7 +99,7 @@ def messages(found: list[Episode], quiet: dt.timedelta = dt.timedelta(hours=12),
     open_by_fingerprint: dict[str, list[Episode]] = {}
     for episode in sorted(found, key=lambda item: (item.start, item.fingerprint)):
         current = open_by_fingerprint.get(episode.fingerprint)
-        if current is not None and episode.start - max(item.end for item in current) <= quiet:
+        if current is not None and episode.start - max(item.end + item.step for item in current) <= quiet:
             current.append(episode)
             continue
         open_by_fingerprint[episode.fingerprint] = [episode]

@@ -118,6 +118,7 @@ class Episode:
     high: float
     points: int
     settled: bool = False  # a shift that held for a season: "a new level since start", now the baseline
+    step: dt.timedelta = dt.timedelta(0)  # the series' period: the episode covers up to ``end + step``
 
     @property
     def change(self) -> float:
@@ -311,6 +312,7 @@ def episodes(scores: Scores, values: np.ndarray, times: Sequence[dt.datetime] | 
     anomalous points of a shift that settled are one episode, "a new level since", closed where it settled."""
     values = np.atleast_2d(values)
     times = _datetimes(times)
+    step = times[1] - times[0] if len(times) > 1 else dt.timedelta(0)
     found = []
     for row, (metric, dimension) in enumerate(names):
         flags = scores.anomalous[row]
@@ -322,7 +324,7 @@ def episodes(scores: Scores, values: np.ndarray, times: Sequence[dt.datetime] | 
             for shift in (shift for shift in scores.shifts if shift.row == row and shift.sign == sign):
                 inside = (hits >= shift.start) & (hits <= shift.settled)
                 found.append(_episode(scores, values, times, row, (metric, dimension, direction), hits[inside],
-                                      ongoing=False, settled_at=times[shift.settled]))
+                                      ongoing=False, settled_at=times[shift.settled], step=step))
                 hits = hits[~inside]
             for run in _runs(hits, quiet, settings):
                 if run.size < settings.min_points:
@@ -330,18 +332,20 @@ def episodes(scores: Scores, values: np.ndarray, times: Sequence[dt.datetime] | 
                 after = flags.size - 1 - run[-1]
                 ongoing = bool(quiet[-1] - quiet[run[-1]] <= settings.max_gap
                                and after <= settings.max_gap + settings.max_unscored)
-                found.append(_episode(scores, values, times, row, (metric, dimension, direction), run, ongoing=ongoing))
+                found.append(_episode(scores, values, times, row, (metric, dimension, direction), run, ongoing=ongoing,
+                                      step=step))
     return sorted(found, key=lambda episode: (episode.start, episode.metric, episode.dimension))
 
 
 def _episode(scores: Scores, values: np.ndarray, times: list[dt.datetime], row: int, about: tuple[str, str, str],
-             hits: np.ndarray, *, ongoing: bool, settled_at: dt.datetime | None = None) -> Episode:
+             hits: np.ndarray, *, ongoing: bool, settled_at: dt.datetime | None = None,
+             step: dt.timedelta = dt.timedelta(0)) -> Episode:
     """One episode from its anomalous points, described at its most anomalous one."""
     worst = hits[np.argmax(np.abs(values[row, hits] - scores.expected[row, hits]))]
     return Episode(*about, times[hits[0]], settled_at or times[hits[-1]], ongoing=ongoing,
                    observed=float(values[row, worst]), expected=float(scores.expected[row, worst]),
                    low=float(scores.low[row, worst]), high=float(scores.high[row, worst]), points=int(hits.size),
-                   settled=settled_at is not None)
+                   settled=settled_at is not None, step=step)
 
 
 def _runs(hits: np.ndarray, quiet: np.ndarray, settings: DetectorSettings) -> list[np.ndarray]:

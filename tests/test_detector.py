@@ -140,3 +140,49 @@ def test_quiet_hours_after_a_series_starts_stay_zero() -> None:
                      "dimension": ["E_500", "E_500"], "value": [4.0, 2.0]})
     values = pivot(rows, times, "errors", HOUR, total="all").values
     assert np.isnan(values[:, :3]).all() and values[1, 3] == 4 and (values[1, 4:9] == 0).all()  # an outage reads 0
+
+
+def test_a_level_series_an_average_price_is_judged_without_a_volume_rule() -> None:
+    """An average price around 0.5 is no count: its jump is news, though 0.5 is below any count's volume guard."""
+    rng = np.random.default_rng(3)
+    times, _ = hourly_series()
+    price = 0.5 * (1 + 0.03 * rng.standard_normal(len(times)))
+    first, last = at(38, 9), at(39, 20)
+    price[first:last + 1] *= 1.25
+    assert find_episodes(times, price, settings=DetectorSettings.hourly()) == []  # read as a count: never judged
+    [jump] = find_episodes(times, price, settings=DetectorSettings.hourly(kind="level"), metric="price")
+    assert jump.direction == "rise" and times[first] <= jump.start <= times[first + 2] and jump.end >= times[last - 2]
+    assert find_episodes(times, price[:first], settings=DetectorSettings.hourly(kind="level")) == []  # noise is calm
+    with pytest.raises(ValueError, match="kind must be one of count, ratio, level"):
+        DetectorSettings(kind="price")
+
+
+def test_a_level_shift_is_one_episode_that_settles_and_the_baseline_learns_it() -> None:
+    times, values = hourly_series()
+    values[at(30, 10):] *= 1.4  # up 40% from day 30 on, for twelve days
+    found = find_episodes(times, values, settings=DetectorSettings.hourly(), metric="events", dimension="app_open")
+    [shift] = found  # not one episode a day while four weeks of history catch up
+    assert shift.settled and not shift.ongoing and shift.direction == "rise"
+    assert shift.start == times[at(30, 10)] and shift.end == times[at(30, 10) + 167]  # held a week: settled
+    assert shift.change == pytest.approx(0.4, abs=0.15)
+
+
+def test_a_week_of_steady_growth_is_not_news() -> None:
+    times, values = hourly_series(seed=5)
+    growth = 1.05 ** (np.arange(len(times)) / 168)  # 5% a week: the median of four past weeks lags 12% behind
+    assert find_episodes(times, np.round(values * growth), settings=DetectorSettings.hourly()) == []
+    steep = np.round(values * growth ** 2)
+    steep[at(38, 9):at(38, 17)] *= 0.5  # and a drop in a growing series is still found
+    [drop] = find_episodes(times, steep, settings=DetectorSettings.hourly())
+    assert drop.direction == "fall" and drop.start == times[at(38, 9)]
+
+
+def test_two_weeks_of_history_judge_by_the_hour_of_the_day() -> None:
+    """Before four weeks of the same hour of the week are there, the same hour of the day over the last two
+    weeks is the baseline: a new installation is judged from day 15, not day 29."""
+    times, values = hourly_series()
+    values, times = values[:at(17, 0)], times[:at(17, 0)]
+    values[at(15, 9):at(15, 17)] *= 0.4
+    [drop] = find_episodes(times, values, settings=DetectorSettings.hourly())
+    assert drop.direction == "fall" and drop.start == times[at(15, 9)]
+    assert find_episodes(times[:at(14, 0)], values[:at(14, 0)], settings=DetectorSettings.hourly()) == []

@@ -340,8 +340,14 @@ def episodes(scores: Scores, values: np.ndarray, times: Sequence[dt.datetime] | 
 def _episode(scores: Scores, values: np.ndarray, times: list[dt.datetime], row: int, about: tuple[str, str, str],
              hits: np.ndarray, *, ongoing: bool, settled_at: dt.datetime | None = None,
              step: dt.timedelta = dt.timedelta(0)) -> Episode:
-    """One episode from its anomalous points, described at its most anomalous one."""
-    worst = hits[np.argmax(np.abs(values[row, hits] - scores.expected[row, hits]))]
+    """One episode from its anomalous points, described at its most anomalous one; a settled shift at its typical
+    one (the median change), since "a new level, up 30%" is about the level, not its noisiest hour."""
+    if settled_at is None:
+        worst = hits[np.argmax(np.abs(values[row, hits] - scores.expected[row, hits]))]
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.nan_to_num(values[row, hits] / scores.expected[row, hits], nan=1.0, posinf=1e9)
+        worst = hits[np.argsort(ratio)[len(hits) // 2]]
     return Episode(*about, times[hits[0]], settled_at or times[hits[-1]], ongoing=ongoing,
                    observed=float(values[row, worst]), expected=float(scores.expected[row, worst]),
                    low=float(scores.low[row, worst]), high=float(scores.high[row, worst]), points=int(hits.size),

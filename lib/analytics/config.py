@@ -177,7 +177,7 @@ class Settings:
     })
     alert_reminder_hours: float = field(default=4.0, metadata={
         "env": "ANALYTICS_ALERT_REMINDER_HOURS",
-        "help": "An anomaly still open after this many hours is posted again as a reminder.",
+        "help": "An incident still open is reminded after this many hours, each next time after twice the wait before.",
     })
     alert_group_at: int = field(default=2, metadata={
         "env": "ANALYTICS_ALERT_GROUP_AT",

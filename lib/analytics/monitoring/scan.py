@@ -70,6 +70,9 @@ class Scan:
     newest: dt.datetime  # the newest data the source holds (or the backtest's moment)
 
 
+# weeks read before the baseline's own: the growth that brings past weeks to today's level is measured on the
+# week-over-week changes of the baseline's weeks, so a short window judges exactly as a long backtest does
+GROWTH_WEEKS = 2
 LATEST_EVENT = "SELECT max(event_time) FROM events"
 
 
@@ -94,7 +97,7 @@ def run_check(db: Database, check: Check, *, window: dt.timedelta, as_of: dt.dat
     newest = newest_data(db, as_of)
     until = period_start(newest, check.step)
     window_start = period_start(until - window, check.step)
-    history = dt.timedelta(days=7) * settings.weeks
+    history = dt.timedelta(days=7) * (settings.weeks + GROWTH_WEEKS)
     frame = SOURCES[check.source](db, window_start - history, until, check.step)
     scores = score(frame.values, settings, frame.volume)
     found = episodes(scores, frame.values, frame.times, settings, frame.names)

@@ -240,3 +240,15 @@ def test_analytics_tiles_lists_them_and_refresh_missing_runs_nothing_when_all_ar
     refreshed = tiles("--refresh", "--missing")
     assert refreshed.returncode == 0 and "every tile is stored already" in refreshed.stderr
     assert not (tmp_path / "reports" / "runs").exists()  # no job ran
+
+
+def test_a_fresh_install_runs_its_monitoring_jobs_once_so_the_on_call_tile_has_their_state(tmp_path: Path) -> None:
+    from analytics.home.refresh import monitoring_without_state
+
+    settings = load_settings(home=tmp_path, notebooks=REPO / "notebooks", schedules=REPO / "schedules")
+    never_ran = [schedule.job for schedule in monitoring_without_state(settings)]
+    assert "events_monitoring" in never_ran and all("monitoring" in job for job in never_ran)
+    state = settings.reports_dir / "alerts" / "episodes" / "events_monitoring.json"
+    state.parent.mkdir(parents=True)
+    state.write_text(json.dumps({"no new data": {"events": {"title": "No new data from events since 15.11.2026"}}}))
+    assert "events_monitoring" not in [schedule.job for schedule in monitoring_without_state(settings)]

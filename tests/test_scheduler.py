@@ -274,8 +274,8 @@ def monitoring_job(tmp_path: Path, db_url: str, slack: FakeSlack):  # type: igno
            "ANALYTICS_NOTEBOOKS": str(REPO / "notebooks"), "ANALYTICS_SCHEDULES": str(REPO / "schedules"),
            **slack.webhook_settings()}
 
-    def run_job() -> str:
-        done = subprocess.run([sys.executable, "-m", "analytics.cli", "run-job", "events_monitoring"], env=env,
+    def run_job(name: str = "events_monitoring") -> str:
+        done = subprocess.run([sys.executable, "-m", "analytics.cli", "run-job", name], env=env,
                               capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
         return done.stderr
@@ -311,6 +311,7 @@ def test_three_days_without_data_is_one_no_new_data_alert_resolved_when_data_arr
     assert stale.startswith(f"[NO NEW DATA] No new data from events since {newest} 23:")  # not the offer_view drop
     assert "anomaly alerts on the series read from events wait until data arrives" in stale
     assert "; no alert" in run_job()  # still stale: said once
+    assert "; no alert" in run_job("product_monitoring")  # another job reading the same table: still one message
     home = load_settings(home=tmp_path)
     assert [title for title in open_episodes(home) if title.startswith("No new data from events")]  # the home tile
     with connect(url) as db:  # the three days arrive late, all at once (the last three again, three days on)
@@ -323,8 +324,10 @@ def test_three_days_without_data_is_one_no_new_data_alert_resolved_when_data_arr
     said = run_job()
     texts = [message["text"] for message in slack.messages[1:]]
     assert any(text.startswith("[RESOLVED] Data from events arrives again") for text in texts), texts
-    assert not [title for title in open_episodes(home) if title.startswith("No new data")]
     assert "sent to Slack" in said
+    run_job("product_monitoring")  # the other job reading events sees the data at its next run...
+    assert len([text for text in slack.messages if "arrives again" in text["text"]]) == 1  # ...and says nothing new
+    assert not [title for title in open_episodes(home) if title.startswith("No new data")]
 
 
 def test_at_start_the_scheduler_says_each_job_and_its_next_run(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -194,7 +194,7 @@ def open_episodes(settings: Settings) -> list[str]:
             continue
         titles += [episode.get("title", fingerprint) for check in state.values() if isinstance(check, dict)
                    for fingerprint, episode in check.items() if isinstance(episode, dict) and "quiet_since" not in episode]
-    return titles
+    return list(dict.fromkeys(titles))  # one table's "no new data", seen by three jobs, is one open alert
 
 
 def on_call_tile(settings: Settings, stored: Mapping[str, StoredTile], entry: ReportEntry, base_url: str) -> Tile:

@@ -54,7 +54,8 @@ def plan_freshness(job: str, fresh: Freshness, known: dict[str, Any] | None, lin
     if fresh.stale:
         if known is not None:
             return [], known
-        message = alert_id("stale", job, fresh.source, fresh.newest.isoformat())
+        # no job in the id: the jobs reading one table (events, scenarios, product) send its news once, not thrice
+        message = alert_id("stale", fresh.source, fresh.newest.isoformat())
         alert = Alert(message, "stale", fresh.title, (
             f"*Expected:* new data at least every {_span(fresh.allowed)}; the newest is {_span(fresh.now - fresh.newest)} old.",
             f"*Paused:* anomaly alerts on the series read from {fresh.source} wait until data arrives: they would be "
@@ -65,7 +66,7 @@ def plan_freshness(job: str, fresh: Freshness, known: dict[str, Any] | None, lin
     if known is None:
         return [], None
     missing = fresh.now - dt.datetime.fromisoformat(known["opened_at"])
-    return [Alert(alert_id("stale-resolved", job, fresh.source, known["start"]), "resolved",
+    return [Alert(alert_id("stale-resolved", fresh.source, known["start"]), "resolved",
                   f"Data from {fresh.source} arrives again", (
                       f"*Newest:* {fresh.newest:%d.%m.%Y %H:%M} UTC",
                       f"*Alerted as missing for:* {_span(missing)}; its anomaly alerts resume.",

@@ -100,7 +100,7 @@ def _episode_table(scans: list[Scan]) -> pa.Table:
              "direction": episode.direction, "since": episode.start, "until": episode.end,
              **_rounded(episode, scan.check.settings.kind == "ratio"),
              "change": round(100 * episode.change, 1) if episode.expected else None,
-             "ongoing": "new level" if episode.settled else ("open" if episode.ongoing else "over")}
+             "ongoing": _status(episode)}
             for scan in scans for episode in scan.episodes]
     return pa.Table.from_pylist(rows, schema=pa.schema([
         ("check", pa.string()), ("metric", pa.string()), ("dimension", pa.string()), ("direction", pa.string()),
@@ -137,11 +137,15 @@ def _message_table(scans: list[Scan]) -> tuple[pa.Table, dict[str, str], tuple[s
     return table, MESSAGE_HEADERS, ("message", "messages")
 
 
+def _status(episode: Episode) -> str:
+    return "settled as a new level" if episode.settled else "still open" if episode.ongoing else "over"
+
+
 def _episode_charts(scans: list) -> tuple[Chart, ...]:
     """The alert's own picture of each episode (open ones, then the latest), where a person would rather look."""
     found = [(scan, episode) for scan in scans for episode in scan.episodes]
     found.sort(key=lambda pair: (not pair[1].ongoing, -pair[1].end.timestamp()))
-    return tuple(Chart(f"{episode_title(episode)}: {'still open' if episode.ongoing else 'over'}, since "
+    return tuple(Chart(f"{episode_title(episode)} ({scan.check.name}): {_status(episode)}, since "
                        f"{episode.start:%d.%m.%Y %H:%M} UTC", episode_png(scan, episode))
                  for scan, episode in found[:CHARTS_SHOWN])
 

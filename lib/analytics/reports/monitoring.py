@@ -73,8 +73,8 @@ def monitoring(ctx: RunContext, checks: str = "events", window_hours: int = 48, 
     charts = _episode_charts(scans)
     shown = sum(len(scan.episodes) for scan in scans)
     if shown > len(charts):
-        facts.insert(1, f"The charts show {len(charts)} of the {shown:,} episodes, open ones first; the table "
-                        "lists all.")
+        facts.insert(1, f"The charts show {len(charts)} of the {shown:,} episodes, open ones first; "
+                        + ("the messages below cover all." if backtest_days else "the table lists all."))
     result = ReportQuery(name=f"monitoring_{checks}", title=title, sql="", data=table, headers=headers, facts=facts,
                          key_params={"checks": checks}, charts=charts, row_noun=noun,
                          shares=RANGE if all(scan.check.settings.kind == "ratio" for scan in scans) else (),

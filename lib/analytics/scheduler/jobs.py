@@ -141,16 +141,28 @@ def _described(run: JobRun) -> str:
     return f"job_runs: {run.job} {run.status} (run {run.run_id}, {run.scheduled_for:%Y-%m-%d %H:%M} UTC)"
 
 
+LOCK_PATIENCE = 2.0  # seconds a busy lock is tried again before the run counts as overlapping
+
+
 @contextmanager
-def exclusive(job_dir: Path) -> Iterator[IO[str] | None]:
+def exclusive(job_dir: Path, patience: float = LOCK_PATIENCE) -> Iterator[IO[str] | None]:
     """Hold the job's run lock if free (the locked file), else yield None: a job never overlaps itself, across
-    processes. The notebook's child process inherits the lock, so it lasts as long as the run's processes do."""
+    processes. The notebook's child process inherits the lock, so it lasts as long as the run's processes do.
+
+    A busy lock is tried again for ``patience`` seconds: another job's kernel, forked in the instant this lock
+    was held, keeps a copy until its exec (milliseconds, longer on a loaded machine). Without the wait, a
+    parallel scheduler skipped a job "as overlapping" that nothing was running."""
+    deadline = time.monotonic() + patience
     with open_private(job_dir / ".running") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield None
-            return
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield None
+                    return
+                time.sleep(0.05)
         yield lock
 
 

@@ -1,18 +1,23 @@
 """The anomaly detector: from a regular series to anomaly episodes, for one series or thousands at once.
 
 A point is compared with the same point of the season (the same hour of the week for hourly
-series, the same weekday for daily ones) over the last few weeks. The expected value is their
-median and the spread their median absolute deviation, so one past anomaly moves neither (a plain
-mean and standard deviation would learn it and stay blind to the next one). Counts are noisy in
-proportion to their square root, so the spread never goes below that Poisson floor; a ratio of two
-counts (a step-to-step conversion) has its own floor from its denominator.
+series, the same weekday for daily ones) over the last four weeks, each brought to today's level by
+the series' own growth. The expected value is their median and the spread their median absolute
+deviation, so one past anomaly moves neither (a plain mean and standard deviation would learn it and
+stay blind to the next one). Before four weeks are there, the same hour of the day over the last two
+weeks stands in; before two weeks, nothing is judged (learning). A series has a kind: counts are
+noisy in proportion to their square root, so their spread never goes below that Poisson floor; a
+ratio of two counts (a step-to-step conversion) has its floor from its denominator; a level (a price,
+an average) has a small relative floor and no volume rule.
 
 Four guards keep a channel quiet, each a field of :class:`DetectorSettings`: a point must leave
 the expected range by ``threshold`` spreads *and* by ``min_change`` of the expected value; its
 volume (the count, or a ratio's denominator) must reach ``min_volume``; ``min_points`` anomalous
 points in a row open an episode; the period still being filled is never scored (the caller cuts
 the series at :func:`period_start` of the newest event). Consecutive anomalous points in one direction, allowing
-``max_gap`` quiet points inside, are one :class:`Episode`: one alert, not one per hour.
+``max_gap`` quiet points inside, are one :class:`Episode`: one alert, not one per hour. A shift that
+holds for a season *settles* (:func:`_settle`): one episode "a new level since …", and the baseline
+learns the level instead of reporting it again each day.
 
 All the work is NumPy over a (series × points) matrix; :func:`find_episodes` is the one-series
 entry point anyone can call with their own numbers.

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -22,8 +23,13 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 GROUP = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 MIN_PASSWORD = 8
 _HASHER = PasswordHasher()
-# Verified against when the name is unknown, so a wrong name costs the same time as a wrong password.
-_DUMMY_HASH = _HASHER.hash("no such user")
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """Verified against when the name is unknown, so a wrong name costs the same time as a wrong password. Made
+    at the first sign-in, not at import: every kernel and command imports this module, few sign anyone in."""
+    return _HASHER.hash("no such user")
 
 
 class UserError(AnalyticsError):
@@ -68,7 +74,7 @@ class UsersFile:
     def verify(self, name: str, password: str) -> Person | None:
         entry = self._entries().get(name) if not built_in(name) else None
         try:
-            _HASHER.verify(entry["hash"] if entry else _DUMMY_HASH, password)
+            _HASHER.verify(entry["hash"] if entry else _dummy_hash(), password)
         except (VerificationError, InvalidHashError):
             return None
         return self.person(name) if entry else None

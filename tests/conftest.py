@@ -23,7 +23,7 @@ from analytics import Database, connect, load_settings
 from analytics.testing import ClickHouseServer
 from analytics.testing.browser import CHROMIUM_ARGS, chromium_executable
 from analytics.testing.clickhouse_server import DEFAULT_PASSWORD, free_port
-from analytics.testing.fakes import FakeAmplitude, FakeSlack
+from analytics.testing.fakes import FakeAmoCRM, FakeAmplitude, FakeSlack
 from analytics.testing.secrets import secret_leaks
 from analytics.warehouse import demo
 
@@ -93,6 +93,13 @@ def scratch_store(tmp_path: Path) -> Iterator[Database]:
 def amplitude() -> Iterator[FakeAmplitude]:
     """A local Amplitude cohorts API (contracts §1.3); put cohorts in ``amplitude.cohorts[id]``."""
     with FakeAmplitude() as fake:
+        yield fake
+
+
+@pytest.fixture
+def amocrm() -> Iterator[FakeAmoCRM]:
+    """A local amoCRM account (contracts §3): pages, 204 at the end, OAuth refresh; ``fail()`` makes trouble."""
+    with FakeAmoCRM() as fake:
         yield fake
 
 

@@ -170,6 +170,31 @@ class Settings:
         "env": "ANALYTICS_SLACK_API_URL",
         "help": "Slack's Web API address (for a proxy or a test server).",
     })
+    amocrm_url: str = field(default="", metadata={
+        "env": "ANALYTICS_AMOCRM_URL",
+        "help": "The amoCRM account's own address (https://yourcompany.amocrm.ru): the CRM loader reads it.",
+    })
+    amocrm_token: str = field(default="", metadata={
+        "env": "ANALYTICS_AMOCRM_TOKEN",
+        "help": "An amoCRM long-lived token, or the OAuth access token the refresh settings renew; a secret.",
+    })
+    amocrm_client_id: str = field(default="", metadata={
+        "env": "ANALYTICS_AMOCRM_CLIENT_ID",
+        "help": "The amoCRM integration's ID, for OAuth refresh (with the secret, the refresh token and the "
+                "redirect URI); without it the token is long-lived.",
+    })
+    amocrm_client_secret: str = field(default="", metadata={
+        "env": "ANALYTICS_AMOCRM_CLIENT_SECRET",
+        "help": "The amoCRM integration's secret key; a secret.",
+    })
+    amocrm_refresh_token: str = field(default="", metadata={
+        "env": "ANALYTICS_AMOCRM_REFRESH_TOKEN",
+        "help": "The first OAuth refresh token; each refresh replaces it (kept in reports/.amocrm-token.json).",
+    })
+    amocrm_redirect_uri: str = field(default="", metadata={
+        "env": "ANALYTICS_AMOCRM_REDIRECT_URI",
+        "help": "The redirect URI exactly as in the amoCRM integration's settings (OAuth refresh needs it).",
+    })
     public_url: str = field(default="", metadata={
         "env": "ANALYTICS_PUBLIC_URL",
         "help": "The app's address as people reach it (https://analytics.example.com/): alerts and delivered "
@@ -220,7 +245,9 @@ class Settings:
     def secrets(self) -> dict[str, str]:
         """Configured secret values (passwords in URLs, tokens), for checks that none leaks into a file."""
         found = {"ANALYTICS_SERVE_TOKEN": self.serve_token, "ANALYTICS_AMPLITUDE_SECRET_KEY": self.amplitude_secret_key,
-                 "ANALYTICS_SLACK_WEBHOOK_URL": self.slack_webhook_url, "ANALYTICS_SLACK_BOT_TOKEN": self.slack_bot_token}
+                 "ANALYTICS_SLACK_WEBHOOK_URL": self.slack_webhook_url, "ANALYTICS_SLACK_BOT_TOKEN": self.slack_bot_token,
+                 "ANALYTICS_AMOCRM_TOKEN": self.amocrm_token, "ANALYTICS_AMOCRM_CLIENT_SECRET": self.amocrm_client_secret,
+                 "ANALYTICS_AMOCRM_REFRESH_TOKEN": self.amocrm_refresh_token}
         for name, url in (("ANALYTICS_DB_URL", self.db_url), ("ANALYTICS_DB_WRITER_URL", self.db_writer_url)):
             password = urlsplit(url).password if url else None
             found[name] = unquote(password) if password else ""

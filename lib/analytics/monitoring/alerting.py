@@ -13,12 +13,14 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..alerts import Alert, alert_id
 from ..exports.files import atomic_file
 from ..words import counted
 from .detector import Episode
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -78,23 +80,24 @@ def incidents(found_by_check: list[tuple[str, list[Episode]]]) -> tuple[list[Epi
 TOGETHER_WORDS = "They started together: if they share a cause, check the data pipeline and the app first."
 
 
-def started_together(found: list[Episode], together: dt.timedelta) -> list[list[Episode]]:
-    """Episodes in clusters whose starts lie within ``together`` of the cluster's first: news of one moment."""
-    clusters: list[list[Episode]] = []
-    for episode in sorted(found, key=lambda item: (item.start, item.fingerprint)):
-        if clusters and episode.start - clusters[-1][0].start <= together:
-            clusters[-1].append(episode)
+def started_together(items: list[T], start: Callable[[T], dt.datetime], together: dt.timedelta) -> list[list[T]]:
+    """``items`` (episodes, incidents, alerts) in clusters whose starts lie within ``together`` of the cluster's
+    first: news of one moment, one message. Ties keep the order they came in."""
+    clusters: list[list[T]] = []
+    for item in sorted(items, key=start):
+        if clusters and start(item) - start(clusters[-1][0]) <= together:
+            clusters[-1].append(item)
         else:
-            clusters.append([episode])
+            clusters.append([item])
     return clusters
 
 
 def messages(found: list[Episode], quiet: dt.timedelta = dt.timedelta(hours=12),
-             together: dt.timedelta = dt.timedelta(hours=2)) -> list[list[Episode]]:
+             together: dt.timedelta = Policy.together) -> list[list[Episode]]:
     """The messages a set of episodes (of any checks and series of one job) would have sent, each as its episodes,
     in order. One fingerprint's episodes are one incident while they are at most ``quiet`` apart (an incident is
-    resolved only after that long without news); incidents opening within ``together`` of each other are one
-    message ("several metrics moved at once": one cause, one ping)."""
+    resolved only after that long without news); incidents starting within ``together`` of each other are one
+    message, as :func:`plan_alerts` groups them."""
     incidents_found: list[list[Episode]] = []
     open_by_fingerprint: dict[str, list[Episode]] = {}
     for episode in sorted(found, key=lambda item: (item.start, item.fingerprint)):
@@ -104,13 +107,8 @@ def messages(found: list[Episode], quiet: dt.timedelta = dt.timedelta(hours=12),
             continue
         open_by_fingerprint[episode.fingerprint] = [episode]
         incidents_found.append(open_by_fingerprint[episode.fingerprint])
-    sent: list[list[Episode]] = []
-    for incident in incidents_found:  # in order of their first episode
-        if sent and incident[0].start - sent[-1][0].start <= together:
-            sent[-1].extend(incident)
-        else:
-            sent.append(list(incident))
-    return sent
+    return [[episode for incident in cluster for episode in incident]
+            for cluster in started_together(incidents_found, lambda incident: incident[0].start, together)]
 
 
 def plan_alerts(job: str, check: str, found: list[Episode], state: dict[str, Any], now: dt.datetime, link: str,
@@ -126,7 +124,8 @@ def plan_alerts(job: str, check: str, found: list[Episode], state: dict[str, Any
     new_state: dict[str, Any] = {}
     opened = [episode for fingerprint, episode in ongoing.items() if fingerprint not in state]
     message_of: dict[str, str] = {}  # fingerprint → the grouped message it opened in
-    for cluster in started_together(opened, policy.together):
+    by_name = sorted(opened, key=lambda episode: episode.fingerprint)  # ties in start: in order of name
+    for cluster in started_together(by_name, lambda episode: episode.start, policy.together):
         if len(cluster) < policy.group_at:
             continue
         group_id = alert_id("outage", job, check, *sorted(episode.fingerprint + episode.start.isoformat()

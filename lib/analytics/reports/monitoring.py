@@ -16,7 +16,17 @@ from ..alerts import Alert, alert_id, deliver
 from ..context import Job, RunContext
 from ..errors import ParameterError
 from ..monitoring import GROUPS, run_checks
-from ..monitoring.alerting import TOGETHER_WORDS, Policy, describe, incidents, messages, plan_alerts, read_state, write_state
+from ..monitoring.alerting import (
+    TOGETHER_WORDS,
+    Policy,
+    describe,
+    incidents,
+    messages,
+    plan_alerts,
+    read_state,
+    started_together,
+    write_state,
+)
 from ..monitoring.chart import episode_chart, episode_png, episode_title
 from ..monitoring.detector import Episode, learning
 from ..monitoring.freshness import STALE, Freshness, plan_freshness
@@ -111,7 +121,6 @@ def _episode_table(scans: list[Scan]) -> pa.Table:
 
 MESSAGE_HEADERS = {"opened": "Opened (UTC)", "title": "Message", "series": "Series", "checks": "Seen by",
                    "closed": "Last anomalous point", "outcome": "How it ended", "episodes": "Episodes"}
-TOGETHER = Policy().together  # incidents starting this close are one message, as the alerts group them
 
 
 def _message_table(scans: list[Scan]) -> tuple[pa.Table, dict[str, str], tuple[str, str]]:
@@ -120,7 +129,7 @@ def _message_table(scans: list[Scan]) -> tuple[pa.Table, dict[str, str], tuple[s
     order = {scan.check.name: place for place, scan in enumerate(scans)}  # hourly before daily, as the group lists
     quiet = max([scan.check.quiet_before_resolved for scan in scans] + [dt.timedelta(0)])
     rows = []
-    for sent in messages([episode for scan in scans for episode in scan.episodes], quiet, TOGETHER):
+    for sent in messages([episode for scan in scans for episode in scan.episodes], quiet):
         names = list(dict.fromkeys(f"{episode.metric}: {episode.dimension}" for episode in sent))
         last = max(sent, key=lambda episode: episode.end)
         outcome = ("still open" if any(episode.ongoing for episode in sent)
@@ -194,7 +203,7 @@ def _one_message_per_scan(job: str, alerts: list[Alert], state: dict, policy: Po
                 if "message" in incident and "start" in incident}
     openings = [alert for alert in alerts if alert.kind in ("anomaly", "outage") and alert.id in start_of]
     merged_alerts: list[Alert] = []
-    for cluster in _clusters(openings, start_of, policy.together):
+    for cluster in started_together(openings, lambda alert: start_of[alert.id], policy.together):
         if len(cluster) < 2:
             continue
         merged = alert_id("outage", job, *sorted(alert.id for alert in cluster))
@@ -209,16 +218,6 @@ def _one_message_per_scan(job: str, alerts: list[Alert], state: dict, policy: Po
                 incident["message"] = merged
         alerts = [alert for alert in alerts if alert.id not in ids]
     return [*merged_alerts, *alerts], state
-
-
-def _clusters(openings: list[Alert], start_of: dict[str, dt.datetime], together: dt.timedelta) -> list[list[Alert]]:
-    clusters: list[list[Alert]] = []
-    for alert in sorted(openings, key=lambda item: start_of[item.id]):
-        if clusters and start_of[alert.id] - start_of[clusters[-1][0].id] <= together:
-            clusters[-1].append(alert)
-        else:
-            clusters.append([alert])
-    return clusters
 
 
 def _alert_plan(ctx: RunContext, group: str, scans: list, result: ReportQuery) -> WritePlan:

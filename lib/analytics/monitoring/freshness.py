@@ -39,7 +39,7 @@ class Freshness:
     def words(self) -> str:
         """What the page says: how old the data is, what is expected, and what waits for it."""
         return (f"{self.title}: {_span(self.now - self.newest)} ago, while new data is expected at least every "
-                f"{_span(self.allowed)}. The episodes below are judged up to that point; the alerts on it wait until "
+                f"{_span(self.allowed)}. Anomalies are judged up to that point; the alerts on it wait until "
                 "data arrives.")
 
 

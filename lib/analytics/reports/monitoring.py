@@ -75,7 +75,8 @@ def monitoring(ctx: RunContext, checks: str = "events", window_hours: int = 48, 
         table, headers, noun = _episode_table(scans), HEADERS, ("episode", "episodes")
         stale = [fresh for fresh in freshness(scans).values() if fresh.stale]
         if not table.num_rows:
-            calm = "Nothing anomalous: every series stayed within its expected range."
+            calm = (f"Nothing anomalous up to {scans[0].until:%d.%m.%Y %H:%M} UTC: every series stayed within its "
+                    "expected range.")  # "up to": with stale data, calm only means calm until the data stops
         elif send_alerts and ctx.in_app:  # the last guard: a kernel of the app never alerts, whatever reached it
             raise ParameterError("send_alerts", True, "off in the app: only the scheduled runs send alerts")
     title = (f"What the {checks} monitoring would have alerted in the last {backtest_days} days" if backtest_days

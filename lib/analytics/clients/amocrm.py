@@ -3,8 +3,9 @@
 amoCRM's rules are harsher than a generic HTTP client assumes, so this client keeps them itself:
 
 * **At most 7 requests a second per integration**, and repeated excess blocks the whole account. The
-  :class:`RateLimit` is a log of the last requests in a file of the home, under a lock, so every process
-  of one installation (two loaders at once, a notebook beside the scheduler) stays under it together.
+  :class:`RateLimit` is a log of the requests in flight and just answered, in a file of the home under a
+  lock, so every process of one installation (two loaders at once, a notebook beside the scheduler) stays
+  under it together.
 * **429 and 5xx** are waited out (``Retry-After`` when sent, else a growing backoff) and tried again;
   each attempt passes the rate limit, which urllib3's own retries would not.
 * **403, or an HTML body, stops at once** (:class:`AmoCRMBlocked`): after a block every call answers the
@@ -22,8 +23,10 @@ import datetime as dt
 import fcntl
 import json
 import os
+import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +41,9 @@ from .http import LONGEST_RETRY_AFTER, timeouts
 BLOCKED = "the amoCRM account is blocked or the token is refused: write to amoCRM support"
 PAGE_SIZE = 250  # the API's largest page
 PER_SECOND = 7
-WINDOW = 1.1  # seconds: a little over one, so requests a few ms late on the wire still count in their second
+WINDOW = 1.0  # seconds: counted from a request's answer, so however late it reached amoCRM, it is in its second
+POLL = 0.02  # seconds between looks at the log while the account's requests are all in flight
+STUCK = 60.0  # seconds in flight after which a request's process is taken for dead
 RETRIED = (429, 500, 502, 503, 504)
 ATTEMPTS = 6
 
@@ -52,29 +57,54 @@ class AmoCRMBlocked(ServiceError):
 
 @dataclass(frozen=True)
 class RateLimit:
-    """At most ``per_second`` requests in any ``window`` seconds, for every process sharing ``path``."""
+    """At most ``per_second`` requests in any ``window`` seconds, for every process sharing ``path``.
+
+    A request is counted from its start until ``window`` after its answer came back: a request stamped when it
+    left may reach amoCRM much later on a loaded machine (an earlier log of start times let eight arrive in one
+    second), but it never reaches it after its answer. A request still in flight counts as now; one in flight
+    longer than :data:`STUCK` seconds is a process that died mid-request and no longer counts.
+    """
 
     path: Path
     per_second: int = PER_SECOND
     window: float = WINDOW
 
-    def wait(self) -> None:
-        """Block until one more request fits, and count it."""
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Wait until one more request fits, hold its place while it runs, and count it until ``window`` after."""
+        name = f"{os.getpid()}-{secrets.token_hex(4)}"
+        while True:
+            with self._log() as entries:
+                now = time.time()
+                entries[:] = [entry for entry in entries if self._counts(entry, now)]
+                if len(entries) < self.per_second:
+                    entries.append([name, now, None])
+                    break
+                free_at = min(end + self.window if end is not None else now + POLL for _, _, end in entries)
+            time.sleep(min(max(free_at - now, 0.0), POLL) or POLL)  # outside the lock: the others may finish
+        try:
+            yield
+        finally:
+            with self._log() as entries:
+                for entry in entries:
+                    if entry[0] == name:
+                        entry[2] = time.time()
+
+    def _counts(self, entry: list, now: float) -> bool:
+        _, start, end = entry
+        return now - end < self.window if end is not None else now - start < STUCK
+
+    @contextmanager
+    def _log(self) -> Iterator[list[list]]:
+        """The log's entries ([name, start, end or None]) under an exclusive lock, written back on leaving."""
         private_folder(self.path.parent)
         with open(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), "r+", encoding="utf-8") as log:
-            fcntl.flock(log, fcntl.LOCK_EX)  # held while waiting: the others would have to wait anyway
-            log.seek(0)
-            recent = [float(line) for line in log.read().split()]
-            now = time.time()
-            recent = [moment for moment in recent if moment > now - self.window]
-            if len(recent) >= self.per_second:
-                time.sleep(max(0.0, recent[-self.per_second] + self.window - now))
-                now = time.time()
-                recent = [moment for moment in recent if moment > now - self.window]
-            recent.append(now)
+            fcntl.flock(log, fcntl.LOCK_EX)
+            entries = json.loads(log.read() or "[]")
+            yield entries
             log.seek(0)
             log.truncate()
-            log.write("\n".join(f"{moment:.6f}" for moment in recent[-self.per_second:]))
+            log.write(json.dumps(entries))
             log.flush()
 
 
@@ -125,10 +155,10 @@ class AmoCRM:
         """The JSON answer of ``GET path`` (None for 204: nothing there, or past the last page)."""
         refreshed = False
         for attempt in range(ATTEMPTS):
-            self.limit.wait()
             try:
-                response = self.session.get(f"{self.base_url}{path}", params=params, timeout=timeouts(20),
-                                            headers={"Authorization": f"Bearer {self.token}"})
+                with self.limit.slot():
+                    response = self.session.get(f"{self.base_url}{path}", params=params, timeout=timeouts(20),
+                                                headers={"Authorization": f"Bearer {self.token}"})
             except requests.RequestException as error:
                 if attempt == ATTEMPTS - 1:
                     raise ServiceUnavailableError(f"amoCRM could not be reached ({error}).", service="amoCRM") from None

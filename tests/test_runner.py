@@ -39,7 +39,8 @@ def test_each_failure_is_one_exception_with_its_fields(notebook: str, ename: str
     with pytest.raises(NotebookFailed) as caught:
         run_notebook(NOTEBOOKS / f"{notebook}.ipynb", settings=settings, timeout=timeout)
     failure = caught.value
-    assert failure.ename == ename and evalue in failure.evalue
+    log = (settings.reports_dir / "logs" / "runs.log").read_text()
+    assert failure.ename == ename and evalue in failure.evalue, f"{failure.ename}: {failure.evalue}\n{log[-3000:]}"
     assert failure.executed is not None and failure.executed.is_file()  # the record of the run is kept
     index, error = failed_cell(failure.executed)
     assert index == failure.cell_index and error.ename == ename

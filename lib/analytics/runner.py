@@ -212,6 +212,7 @@ def _child() -> int:
     except PapermillExecutionError as error:
         answer = {"status": "failed", "ename": error.ename, "evalue": error.evalue, "cell_index": error.cell_index}
     except Exception as error:  # noqa: BLE001 - a dead kernel or a cell timeout: reported, the parent marks the cell
+        logging.getLogger("analytics.runner").exception("the run ended with")  # the traceback, kept in runs.log
         text = str(error).strip().splitlines()
         answer = {"status": "failed", "ename": type(error).__name__, "evalue": _plain(error, text)}
         if isinstance(error, OSError) and error.errno is not None:  # the file system's, not nbclient's timeouts

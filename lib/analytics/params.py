@@ -193,6 +193,28 @@ class Choice(Kind):
 
 
 @dataclass(frozen=True)
+class Choices(Kind):
+    """Some of fixed options, at least one: ``Choices[leads, contacts, companies]``."""
+
+    widget: str = field(default="multiselect", init=False)
+
+    def convert(self, value: Any) -> list[str]:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(item, str) for item in items):
+            raise ValueError(f"must be a list of: {', '.join(self.args)}")
+        chosen = list(dict.fromkeys(item.strip() for item in items if item.strip()))
+        unknown = [item for item in chosen if item not in self.args]
+        if unknown:
+            raise ValueError(f"unknown choice {shown(unknown[0])}; allowed: {', '.join(self.args)}")
+        if not chosen:
+            raise ValueError("choose at least one")
+        return chosen
+
+    def options(self, values: Mapping[str, Any], lookups: OptionsProvider | None = None) -> list[Option]:
+        return [(option, option) for option in self.args]
+
+
+@dataclass(frozen=True)
 class Lookup(Kind):
     """One of a list that comes from the warehouse: ``Lookup[partners]``; ``Lookup[regions, multiple]`` for several.
 
@@ -372,7 +394,7 @@ def shown(value: object, limit: int = 40) -> str:
 
 KINDS: dict[str, type[Kind]] = {
     "str": Text, "text": Text, "int": Integer, "bool": Flag, "date": Date, "EndDate": EndDate, "Choice": Choice,
-    "Partner": Partner, "Lookup": Lookup, "Columns": Columns, "Digits": Digits, "Code": Code,
+    "Choices": Choices, "Partner": Partner, "Lookup": Lookup, "Columns": Columns, "Digits": Digits, "Code": Code,
     "AmplitudeCohort": AmplitudeCohort,
 }
 

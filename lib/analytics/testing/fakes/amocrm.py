@@ -11,6 +11,10 @@
   ``"403"``, after which the account is **blocked**: every request is 403 with nginx's HTML page, as amoCRM's
   real block is. ``change(entity, ids)`` touches entities between pages (their ``updated_at`` moves on).
 
+``delete(ids)`` moves leads to the trash, listed with ``with=only_deleted`` in amoCRM's reduced model.
+``stall_after(entity, n)`` makes requests for ``entity`` after the first ``n`` wait until ``release()`` (a test
+kills the loader while it waits); ``ignore_filters`` answers as an account without the filter option does.
+
 ``requests`` holds (arrival time, path with query, status) of every request, so a test can count requests per
 second, or after the block.
 """
@@ -40,7 +44,9 @@ class FakeAmoCRM:
     requests: list[tuple[float, str, int]] = field(default_factory=list)
     access_token: str = "fake-access-token"
     refresh_token: str = "fake-refresh-token"
+    deleted: list[dict[str, Any]] = field(default_factory=list)
     blocked: bool = False
+    ignore_filters: bool = False
     port: int = 0
 
     def __post_init__(self) -> None:
@@ -48,6 +54,10 @@ class FakeAmoCRM:
         self._failures: list[str] = []
         self._server: ThreadingHTTPServer | None = None
         self._refreshes = 0
+        self._stall: tuple[str, int] | None = None
+        self._released = threading.Event()
+        self._served: dict[str, int] = {}
+        self._waiting = 0
         for name in ENTITIES:
             self.entities.setdefault(name, [])
 
@@ -81,6 +91,28 @@ class FakeAmoCRM:
             for offset, item in enumerate(item for item in self.entities[entity] if item["id"] in set(ids)):
                 item["updated_at"] = latest + 1 + offset
                 item["name"] = f"{item['name']} (edited)"
+
+    def delete(self, ids: list[int]) -> None:
+        """Leads moved to the trash now: gone from the list, in ``with=only_deleted`` as a reduced model."""
+        with self._lock:
+            latest = max((item["updated_at"] for item in self.entities["leads"] + self.deleted), default=START)
+            gone = [item for item in self.entities["leads"] if item["id"] in set(ids)]
+            self.entities["leads"] = [item for item in self.entities["leads"] if item["id"] not in set(ids)]
+            self.deleted += [{"id": item["id"], "updated_at": latest + 1 + offset, "updated_by": 1, "is_deleted": True}
+                             for offset, item in enumerate(gone)]
+
+    def stall_after(self, entity: str, served: int) -> None:
+        """Requests for ``entity`` after the first ``served`` wait until :meth:`release`."""
+        self._stall, self._served[entity] = (entity, served), 0
+        self._released.clear()
+
+    def waiting(self) -> int:
+        """Requests held by :meth:`stall_after` now."""
+        return self._waiting
+
+    def release(self) -> None:
+        self._stall = None
+        self._released.set()
 
     def fail(self, *answers: str) -> None:
         """The next requests get these answers ("429", "500", "401", "403"), one each, before normal service."""
@@ -143,14 +175,23 @@ class FakeAmoCRM:
         entity = parts.path.removeprefix("/api/v4/")
         if entity not in ENTITIES:
             return 404, _problem(404, "Not Found"), {"Content-Type": "application/problem+json"}
+        if self._stall and self._stall[0] == entity:
+            with self._lock:
+                self._served[entity] = self._served.get(entity, 0) + 1
+                waits = self._served[entity] > self._stall[1]
+            if waits:
+                self._waiting += 1
+                self._released.wait(120)
+                self._waiting -= 1
         return self._page(entity, query)
 
     def _page(self, entity: str, query: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
         page, limit = int(query.get("page", "1")), min(int(query.get("limit", "50")), 250)
         with self._lock:
-            items = list(self.entities[entity])
+            trash = entity == "leads" and "only_deleted" in query.get("with", "")
+            items = list(self.deleted if trash else self.entities[entity])
         since = query.get("filter[updated_at][from]")
-        if since is not None:
+        if since is not None and not self.ignore_filters:
             items = [item for item in items if item["updated_at"] >= int(since)]
         if query.get("order[updated_at]") == "asc":
             items.sort(key=lambda item: (item["updated_at"], item["id"]))

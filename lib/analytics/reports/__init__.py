@@ -26,8 +26,8 @@ _MODULE_OF = {
 }
 
 __all__ = ["ReportQuery", "ab_summary", "audit_trail", "default_period", "export_builder", "load_crm", "monitoring",
-           "partner_cards", "past_audiences", "plastic_cards", "push_audience", "push_report", "recalculate_days", "retargeting_audience",
-           "weekly_raffle"]
+           "partner_cards", "past_audiences", "plastic_cards", "push_audience", "push_report", "recalculate_days",
+           "retargeting_audience", "weekly_raffle"]
 
 
 def __getattr__(name: str) -> Any:

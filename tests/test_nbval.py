@@ -13,6 +13,7 @@ from analytics import connect, load_settings
 from analytics.params import declaration
 from analytics.raffle import demo as raffle_demo
 from analytics.testing.clickhouse_server import free_port
+from analytics.testing.fakes import FakeAmoCRM
 
 from .conftest import REPO, wait_until
 
@@ -22,9 +23,11 @@ def runs_on_defaults(notebook: Path) -> bool:
     return not any("required" in parameter.kind.args for parameter in declaration(notebook))
 
 
-def test_every_shipped_notebook_with_defaults_passes_nbval(db_url: str, tmp_path: Path) -> None:
-    """Notebooks that need an input (a cohort ID) run headless with one in test_notebooks instead."""
-    environment = {**os.environ, "ANALYTICS_DB_URL": db_url, "ANALYTICS_HOME": str(tmp_path)}
+def test_every_shipped_notebook_with_defaults_passes_nbval(db_url: str, tmp_path: Path, amocrm: FakeAmoCRM) -> None:
+    """Notebooks that need an input (a cohort ID) run headless with one in test_notebooks instead; the CRM loader
+    loads a small fake account."""
+    amocrm.add_leads(300)
+    environment = {**os.environ, "ANALYTICS_DB_URL": db_url, "ANALYTICS_HOME": str(tmp_path), **amocrm.settings()}
     with connect(db_url) as db:
         raffle_demo.set_up_raffle(db, load_settings(home=tmp_path))  # as `analytics demo-data` does
     notebooks = [path for path in sorted((REPO / "notebooks").rglob("*.ipynb")) if runs_on_defaults(path)]

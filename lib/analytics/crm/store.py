@@ -30,13 +30,14 @@ def committed_rows(spec: TableSpec) -> str:
 def current(spec: TableSpec, key: tuple[str, ...] = ("id",), columns: list[str] | None = None, *,
             deleted: bool = False) -> str:
     """``FROM``-able SQL: the latest committed version of each entity (deleted ones only with ``deleted``)."""
-    chosen = [identifier(name, spec.columns, table=spec.name) for name in (columns or list(spec.columns))]
+    wanted = columns or list(spec.columns)
+    inner = list(dict.fromkeys([*wanted, *key, "updated_at", "loaded_at", "is_deleted"]))
+    checked = {name: identifier(name, spec.columns, table=spec.name) for name in inner}
     names = _names(spec, key)
-    latest = compose("(SELECT {c} FROM {t} WHERE ", c=chosen, **names) + LEDGER.committed() + compose(
+    latest = compose("(SELECT {c} FROM {t} WHERE ", c=list(checked.values()), **names) + LEDGER.committed() + compose(
         " ORDER BY updated_at DESC, loaded_at DESC LIMIT 1 BY {k})", **names)
-    if deleted:
-        return latest
-    return compose("(SELECT {c} FROM ", c=chosen) + latest + " WHERE is_deleted = 0)"
+    chosen = [checked[name] for name in wanted]
+    return compose("(SELECT {c} FROM ", c=chosen) + latest + ("" if deleted else " WHERE is_deleted = 0") + ")"
 
 
 def current_count(db: Database, spec: TableSpec, key: tuple[str, ...] = ("id",)) -> tuple[int, int]:

@@ -50,6 +50,8 @@ def load_crm(ctx: RunContext, mode: str = "changes", entities: list[str] | None 
         except AmoCRMBlocked as blocked:
             _remember_block(ctx, blocked)
             raise
+        if loader.stopped:  # Stop was honoured at a committed page: the page shows where, rather than "Cancelled"
+            ctx.cancelled.clear()
         return _summary(results, mode, _notices(results, loader.stopped))
 
     return WritePlan(what=what, target=TARGET, commit=commit, parameters={"mode": mode, "entities": chosen})

@@ -303,3 +303,25 @@ def test_stays_start_at_creation_and_end_when_a_load_first_sees_the_next_stage()
 def test_quantiles_are_pandas_linear_ones(values: list[float]) -> None:
     for q in (0.5, 0.9):
         assert funnel.quantile(values, q) == pytest.approx(pd.Series(values).quantile(q))
+
+
+def test_a_lead_moved_in_from_another_pipeline_and_a_stage_no_longer_listed() -> None:
+    sales = funnel.Pipeline(SALES, "Sales", True, 1, (
+        funnel.Stage(INCOMING, "Incoming", 10, "working"), funnel.Stage(QUALIFIED, "Qualified", 20, "working"),
+        funnel.Stage(WON, "Won", 10000, "won"), funnel.Stage(LOST, "Lost", 11000, "lost")))
+    leads = [funnel.Lead(1, QUALIFIED, 11, 10, "", _at(0)), funnel.Lead(2, 999, 11, 20, "", _at(0)),
+             funnel.Lead(3, LOST, 12, 30, "", _at(0))]
+    history = {1: [(_at(0), PARTNERS, NEW), (_at(48), SALES, QUALIFIED)],  # two days in the partners' pipeline
+               2: [(_at(0), SALES, INCOMING), (_at(24), SALES, 999)],
+               3: [(_at(0), SALES, QUALIFIED), (_at(12), SALES, LOST)]}
+    result = funnel.compute(sales, leads, history, {11: "Anna"})
+    assert [(row["stage"], row["leads"]) for row in result.by_stage] == [
+        ("Incoming", 0), ("Qualified", 1), ("Stage 999 (no longer in the pipeline)", 1), ("Won", 0), ("Lost", 1)]
+    assert result.unknown_stages == 1
+    assert [(row["stage"], row["reached"]) for row in result.conversion] == [("Incoming", 3), ("Qualified", 2),
+                                                                              ("Won", 0)]
+    assert [(row["stage"], row["stays"], row["median_days"]) for row in result.time_in_stage] == [
+        ("Incoming", 1, 1.0), ("Qualified", 1, 0.5), ("Stage 999 (no longer in the pipeline)", 0, None)]
+    assert [(row["manager"], row["leads"], row["lost"]) for row in result.managers] == [("Anna", 2, 0),
+                                                                                       ("Manager 12", 1, 1)]
+    assert result.lost_reasons == [{"reason": "No reason given", "leads": 1, "share": 1.0}]

@@ -80,7 +80,7 @@ def sales_funnel(ctx: RunContext, start: dt.date | None = None, end: dt.date | N
         funnel=tuple((row["stage"], row["reached"], previous - row["reached"])
                      for row, previous in zip(result.conversion, [result.leads] + [row["reached"] for row in
                                                                                   result.conversion], strict=False)),
-        charts=_charts(result),
+        funnel_unit="Leads that reached it", charts=_charts(result),
         sheets=(_sheet("sales_funnel_conversion", "Conversion", result.conversion, CONVERSION_HEADERS),
                 _sheet("sales_funnel_managers", "By manager", result.managers, MANAGER_HEADERS),
                 _sheet("sales_funnel_time", "Time in stage", result.time_in_stage, TIME_HEADERS),

@@ -72,6 +72,7 @@ LEADS_ = [
     (9, PARTNERS, 11, 9000, 8, [NEW, TALKS, WON], ""),
     (10, PARTNERS, 12, 500, 9, [NEW, LOST], ""),  # lost without a reason
     (11, SALES, 11, 100, -24 * 200, [INCOMING], ""),  # created 200 days before: outside the default period
+    (12, SALES, 13, 700, 10, [INCOMING, QUALIFIED], ""),  # deleted after the second load: counted nowhere
 ]
 LOAD_HOURS = [24, 24 * 3, 24 * 8, 24 * 20]  # the first load, then three loads of changes
 
@@ -104,6 +105,10 @@ def build_account(fake: FakeAmoCRM, writer: Database, home: Path) -> None:
             if step < len(statuses) and statuses[step] != statuses[step - 1]:
                 current = next(lead for lead in fake.entities["leads"] if lead["id"] == spec[0])
                 current.update(_lead(spec, statuses[step], T0 + hour * HOUR + offset))
+        if step == 2:
+            fake.delete([12])
+            fake.entities["users"] = [user for user in fake.entities["users"] if user["id"] != 13]  # Carl left
+            _load(fake, writer, home, ["users"], "changes")
         _load(fake, writer, home, ["leads"], "changes")
 
 
@@ -155,7 +160,7 @@ def oracle(db: Database, pipeline: int, start: dt.date, end: dt.date) -> dict[st
     steps = [*working.id, WON]
     reached = {names[sid]: int((furthest >= rank[sid]).sum()) for sid in steps}
 
-    users = db.query("SELECT * FROM " + store.current(USERS))
+    users = db.query("SELECT * FROM " + store.committed_rows(USERS) + " WHERE name != ''")
     who = leads.responsible_user_id.map(dict(zip(users.id, users.name, strict=True)))
     who = who.fillna("Manager " + leads.responsible_user_id.astype(str))
     managers = leads.assign(manager=who, won=leads.status_id == WON, lost=leads.status_id == LOST,
@@ -216,6 +221,8 @@ def test_every_table_agrees_with_pandas_over_the_stored_rows(account: Database, 
 
     time = {row["stage"]: (row["stays"], row["median_days"], row["p90_days"]) for row in sheet(result, "Time in stage")}
     assert time == expected["time"]
+    assert 13 not in set(account.query("SELECT id FROM " + store.current(USERS)).id)  # Carl left, his name stays
+    assert "Carl" in managers and 12 not in {lead.id for lead in funnel.read_leads(account, SALES, start, end)}
     assert time["Incoming"][0] == 6  # leads 1, 2, 3, 4, 6 and 8 left it; lead 6 is back in it now (still running)
 
     reasons = {row["reason"]: row["leads"] for row in sheet(result, "Lost reasons")}

@@ -142,13 +142,12 @@ def read_history(db: Database, pipeline_id: int, start: dt.date, end: dt.date) -
 
 
 def manager_names(db: Database) -> dict[int, str]:
-    """Each manager's latest name, managers since removed from the account included."""
+    """Each manager's latest name, managers since removed from the account included (their deletion has no name)."""
     if USERS.name not in db.tables():
         return {}
-    rows = db.query_arrow("SELECT id, name FROM " + store.current(USERS, ("id",), ["id", "name", "updated_at",
-                                                                                   "loaded_at", "is_deleted"],
-                                                                      deleted=True)).to_pylist()
-    return {int(row["id"]): str(row["name"]) for row in rows if row["name"]}
+    rows = db.query_arrow("SELECT id, argMax(name, updated_at) AS latest FROM " + store.committed_rows(USERS)
+                          + " WHERE name != '' GROUP BY id").to_pylist()
+    return {int(row["id"]): str(row["latest"]) for row in rows}
 
 
 def created_range(db: Database, pipeline_id: int) -> tuple[dt.date, dt.date] | None:

@@ -228,6 +228,7 @@ def test_every_table_agrees_with_pandas_over_the_stored_rows(account: Database, 
     reasons = {row["reason"]: row["leads"] for row in sheet(result, "Lost reasons")}
     assert reasons == expected["reasons"] == {"Too expensive": 2, "No answer": 1}
     assert result.shares and "share" in result.shares
+    assert result.headline is not None and result.headline.value == pytest.approx(3 / 8)
     assert [chart.title for chart in result.charts] == ["Leads by manager", "Won leads by manager"]
     for text in (result.title, *result.facts, *(notice.text for notice in result.notices)):
         assert not UNREADABLE.search(text), text

@@ -17,7 +17,7 @@ from ..charts import bar_chart
 from ..context import RunContext
 from ..crm import funnel as crm
 from ..errors import ParameterError
-from ..results import Chart, Notice
+from ..results import Chart, Headline, Notice
 from ..words import counted
 from .base import ReportQuery, default_period
 
@@ -81,6 +81,8 @@ def sales_funnel(ctx: RunContext, start: dt.date | None = None, end: dt.date | N
                      for row, previous in zip(result.conversion, [result.leads] + [row["reached"] for row in
                                                                                   result.conversion], strict=False)),
         funnel_unit="Leads that reached it", charts=_charts(result),
+        headline=Headline(f"Won leads of {chosen.name}, created {start:%d.%m.%Y}–{end:%d.%m.%Y}", result.won / result.leads,
+                          "%", text=f"{result.won:,} of {counted(result.leads, 'lead')} won, {result.lost:,} lost"),
         sheets=(_sheet("sales_funnel_conversion", "Conversion", result.conversion, CONVERSION_HEADERS),
                 _sheet("sales_funnel_managers", "By manager", result.managers, MANAGER_HEADERS),
                 _sheet("sales_funnel_time", "Time in stage", result.time_in_stage, TIME_HEADERS),

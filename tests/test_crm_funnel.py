@@ -243,6 +243,7 @@ def test_the_other_pipeline_and_a_chosen_period(account: Database, tmp_path: Pat
     assert sheet(result, "Lost reasons") == [{"reason": "No reason given", "leads": 1, "share": 1.0}]
     later = sales_funnel(context(account, tmp_path), start=dt.date(2025, 3, 1), end=dt.date(2025, 3, 31))
     assert [row["leads"] for row in later.data.to_pylist()][0] == 1  # lead 11, in Incoming
+    assert [part.label for part in later.sheets] == ["Conversion", "By manager", "Time in stage"]  # none lost
 
 
 def test_the_whole_run_writes_every_table_on_its_own_sheet(account: Database, tmp_path: Path) -> None:

@@ -77,17 +77,27 @@ def sales_funnel(ctx: RunContext, start: dt.date | None = None, end: dt.date | N
         name="sales_funnel", title=title, sql="", data=_table(result.by_stage, STAGE_HEADERS), headers=STAGE_HEADERS,
         label="By stage", shares=("share", "conversion", "of_all", "won_share"), row_noun=None,
         facts=_facts(result), notices=_notices(result),
-        funnel=tuple((row["stage"], row["reached"], previous - row["reached"])
-                     for row, previous in zip(result.conversion, [result.leads] + [row["reached"] for row in
-                                                                                  result.conversion], strict=False)),
-        funnel_unit="Leads that reached it", charts=_charts(result),
+        funnel=_steps(result), funnel_unit="Leads that reached it", charts=_charts(result),
         headline=Headline(f"Won leads of {chosen.name}, created {start:%d.%m.%Y}–{end:%d.%m.%Y}", result.won / result.leads,
                           "%", text=f"{result.won:,} of {counted(result.leads, 'lead')} won, {result.lost:,} lost"),
-        sheets=(_sheet("sales_funnel_conversion", "Conversion", result.conversion, CONVERSION_HEADERS),
-                _sheet("sales_funnel_managers", "By manager", result.managers, MANAGER_HEADERS),
-                _sheet("sales_funnel_time", "Time in stage", result.time_in_stage, TIME_HEADERS),
-                _sheet("sales_funnel_lost", "Lost reasons", result.lost_reasons, REASON_HEADERS)),
-        **common)
+        sheets=_sheets(result), **common)
+
+
+def _steps(result: crm.Funnel) -> tuple[tuple[str, int, int], ...]:
+    """The funnel's bars: leads that reached each stage, and how many of the stage before did not."""
+    before = [result.leads] + [row["reached"] for row in result.conversion]
+    return tuple((row["stage"], row["reached"], previous - row["reached"])
+                 for row, previous in zip(result.conversion, before, strict=False))
+
+
+def _sheets(result: crm.Funnel) -> tuple[ReportQuery, ...]:
+    """The workbook's further tables; lost reasons only when a lead was lost."""
+    sheets = [_sheet("sales_funnel_conversion", "Conversion", result.conversion, CONVERSION_HEADERS),
+              _sheet("sales_funnel_managers", "By manager", result.managers, MANAGER_HEADERS),
+              _sheet("sales_funnel_time", "Time in stage", result.time_in_stage, TIME_HEADERS)]
+    if result.lost_reasons:
+        sheets.append(_sheet("sales_funnel_lost", "Lost reasons", result.lost_reasons, REASON_HEADERS))
+    return tuple(sheets)
 
 
 def _not_loaded() -> ReportQuery:

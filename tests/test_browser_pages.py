@@ -142,7 +142,7 @@ def test_every_report_reads_like_a_product(screen, app: str, home: Path, noteboo
 
 
 def test_every_shipped_report_is_checked() -> None:
-    assert len(REPORTS) == 14
+    assert len(REPORTS) == 15
 
 
 def test_a_partner_is_found_by_a_word_of_its_name_and_run_by_its_id(screen, app: str) -> None:  # type: ignore[no-untyped-def]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -44,6 +45,29 @@ def daily_chart(rows: Rows, title: str, *, day: str = "day", labels: dict[str, s
 def share_chart(rows: Rows, title: str, *, day: str = "day", labels: dict[str, str] | None = None) -> Chart:
     """Shares by day (0.25 is 25%) as lines, the axis in percent from 0: a rate's ups and downs at their true size."""
     return Chart(title, png(draw(rows, day=day, labels=labels, share=True)))
+
+
+def bar_chart(bars: Mapping[str, float], title: str) -> Chart:
+    """Named amounts as horizontal bars, the first on top (leads by manager): labels a person reads, 12,345 values."""
+    pyplot = _pyplot()
+    labels, values = list(bars), [float(value) for value in bars.values()]
+    figure, axes = pyplot.subplots(figsize=(WIDTH, max(1.6, min(HEIGHT * 2, 0.8 + 0.35 * len(labels)))), dpi=DPI)
+    positions = list(range(len(labels)))[::-1]
+    axes.barh(positions, values, color=COLOURS[0], height=0.6)
+    axes.set_yticks(positions, [label if len(label) <= 30 else label[:29] + "…" for label in labels], fontsize=8)
+    for position, value in zip(positions, values, strict=True):
+        axes.annotate(number(value), (value, position), xytext=(3, 0), textcoords="offset points", va="center",
+                      fontsize=8)
+    from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: PLC0415
+
+    axes.set_xlim(0, max(max(values, default=0.0) * 1.15, 1))
+    axes.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: number(value)))
+    axes.tick_params(axis="x", labelsize=8)
+    axes.grid(axis="x", alpha=0.3)
+    axes.spines[["top", "right"]].set_visible(False)
+    figure.tight_layout()
+    return Chart(title, png(figure))
 
 
 def draw(rows: Rows, *, day: str = "day", labels: dict[str, str] | None = None, share: bool = False) -> Figure:

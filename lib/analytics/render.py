@@ -64,10 +64,10 @@ def outcome_html(outcome: RunOutcome, *, downloads_url: str = "", share_url: str
     heading = f"<p class='title'>{html.escape(plain_words(query.title))}</p>" if title else ""
     if outcome.rows == 0 and not outcome.preview.columns.empty and shown.empty:
         return (f"<div class='run-result'>{RESULT_STYLE}{notices}{heading}{empty_html(query)}{facts}"
-                f"{funnel_html(query.funnel)}{share}{charts}</div>")
+                f"{funnel_html(query.funnel, query.funnel_unit)}{share}{charts}</div>")
     table = "" if _is_the_funnel(shown, query.funnel) else table_html(shown, query.headers, query.shares)
     return (f"<div class='run-result'>{RESULT_STYLE}{notices}{heading}{count_html(outcome, len(shown))}{facts}"
-            f"{funnel_html(query.funnel)}{files_html(outcome, downloads_url)}{share}{charts}{table}</div>")
+            f"{funnel_html(query.funnel, query.funnel_unit)}{files_html(outcome, downloads_url)}{share}{charts}{table}</div>")
 
 
 def _is_the_funnel(shown: pd.DataFrame, funnel: tuple[tuple[str, int, int], ...]) -> bool:
@@ -298,8 +298,8 @@ def file_size(path: Path) -> str:
     return ""
 
 
-def funnel_html(steps: tuple[tuple[str, int, int], ...]) -> str:
-    """Steps as horizontal bars (people still in after each), with how many each step left out."""
+def funnel_html(steps: tuple[tuple[str, int, int], ...], unit: str = "People") -> str:
+    """Steps as horizontal bars (people, or ``unit``, still in after each), with how many each step left out."""
     if not steps:
         return ""
     widest = max(max(step[1] for step in steps), 1)
@@ -308,7 +308,8 @@ def funnel_html(steps: tuple[tuple[str, int, int], ...]) -> str:
         f"<td style='width:40%'><div style='background:#1565c0;height:12px;width:{100 * remaining / widest:.1f}%'>"
         f"</div></td><td style='color:#777'>{f'−{left_out:,}' if left_out else ''}</td></tr>"
         for label, remaining, left_out in steps)
-    return ("<table class='funnel'><tr><th>Step</th><th>People</th><th></th><th>Left out here</th></tr>"
+    return ("<table class='funnel'><tr><th>Step</th>"
+            f"<th>{html.escape(unit)}</th><th></th><th>Left out here</th></tr>"
             f"{rows}</table>")
 
 

@@ -89,6 +89,7 @@ class ReportQuery:
     label: str = ""  # names this result's files on the page ("Control group") when a run has several
     also: tuple[ReportQuery, ...] = ()  # further results exported beside this one, each into its own files
     funnel: tuple[tuple[str, int, int], ...] = ()  # steps shown as bars: (what, people still in, left out here)
+    funnel_unit: str = "People"  # the funnel's column of counts ("Leads")
     sheets: tuple[ReportQuery, ...] = ()  # further tables in this result's XLSX, each on a sheet titled by its label
     charts: tuple[Chart, ...] = ()
     notices: tuple[Notice, ...] = ()  # gates shown first (an A/B test's sample-ratio check)

@@ -72,6 +72,13 @@ def _raffles(db: Database) -> list[Option]:
     return [(name, name) for name in known_raffles(db)]
 
 
+def _crm_pipelines(db: Database) -> list[Option]:
+    """amoCRM's pipelines as the loader stored them, the main one marked; none before the first CRM load."""
+    from ..crm.funnel import pipeline_options  # noqa: PLC0415 - the CRM package reads the warehouse's lists too
+
+    return list(pipeline_options(db))
+
+
 LOOKUPS: dict[str, LookupSource] = {source.name: source for source in [
     LookupSource("partners", "partners", "partner_id", "name", "partner", blank=("The partner with the most cards", 0)),
     LookupSource("partners_or_all", "partners", "partner_id", "name", "partner", blank=("All partners", 0)),
@@ -85,6 +92,8 @@ LOOKUPS: dict[str, LookupSource] = {source.name: source for source in [
                  empty="no push has been sent yet"),
     LookupSource("raffles", "raffle_setups", "raffle", "raffle", "raffle", read=_raffles, numeric=False,
                  empty="no raffle is set up yet: an analyst sets one up with `analytics raffle-setup NAME`"),
+    LookupSource("crm_pipelines", "crm_statuses", "pipeline_id", "pipeline_name", "pipeline", read=_crm_pipelines,
+                 numeric=True, blank=("The main pipeline", 0)),
 ]}
 
 

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from .access.serving import how_to_sign_in, is_loopback, sign_in_configured
 from .access.users import UserError
 from .config import Settings, describe_settings, load_settings
-from .db import connect
+from .db import Database, connect
 from .delivery.links import record_serve_address
 from .errors import AnalyticsError, ConfigError, ParameterError
 from .exports.files import PRIVATE_UMASK, owner_only, sweep_temporaries
@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     url_help = "database URL (default: $ANALYTICS_DB_URL, else the embedded store under $ANALYTICS_HOME/data)"
-    sub = command("demo-data", _demo_data, "Fill the database with the demo warehouse.")
+    sub = command("demo-data", _demo_data, "Fill the database with the demo warehouse (and, small or default, the demo CRM).")
     sub.add_argument("--scale", choices=list(demo.SCALES), default="small", help="how much data (default: small)")
     sub.add_argument("--seed", type=int, default=42, help="random seed; the same seed gives the same data")
     sub.add_argument("--url", help=url_help)
@@ -160,11 +160,31 @@ def _demo_data(args: argparse.Namespace) -> int:
         else:
             counts = demo.load(db, args.scale, args.seed, progress=log.info)
             log.info("Done: %s", ", ".join(f"{table} {rows:,}" for table, rows in counts.items()))
+        if args.scale in CRM_SCALES:
+            _demo_crm(db, args.if_missing)
         demo_raffle = raffle_demo.set_up_raffle(db, load_settings())
     if not args.if_missing:
         log.info("Demo raffle %s: its salt's SHA-256 (the commitment to publish) is %s", demo_raffle.raffle,
                  demo_raffle.commitment)
     return 0
+
+
+CRM_SCALES = ("small", "default")  # the large warehouse is for measuring, not for showing the CRM
+
+
+def _demo_crm(db: Database, if_missing: bool) -> None:
+    """The demo amoCRM account's leads, loaded as a scheduled load would have over its months (its own seed: the demo
+    app serves that same account, so the store and the app agree whatever ``--seed`` the warehouse took)."""
+    from .crm.demo import load_demo  # noqa: PLC0415 - only this command loads the demo CRM
+
+    present = "crm_leads" in db.tables() and db.scalar("SELECT count() FROM crm_leads")
+    if if_missing and present:
+        log.info("Demo CRM: ready")
+        return
+    log.info("Demo CRM: loading the demo amoCRM account (about 15 s)…")
+    done = load_demo(db, say=None if if_missing else log.info)
+    log.info("Demo CRM: ready (%s leads, %s versions from %s loads, %.0f s)", f"{done.leads:,}", f"{done.versions:,}",
+             done.loads, done.seconds)
 
 
 def _millions(count: int) -> str:

@@ -30,9 +30,10 @@ from typing import Any
 import numpy as np
 
 from ..warehouse.demo import DEMO_END
+from .amocrm import DEMO
 from .local_amocrm import FakeAmoCRM
 
-DEMO = "demo"  # ANALYTICS_AMOCRM_URL=demo: the app (`make run`) answers amoCRM's API with the demo account itself
+__all__ = ["DEMO", "DemoAccount", "demo_account", "start_demo_amocrm"]
 TOKEN = "demo-amocrm-token"
 SEED = 42
 DAY = 86_400

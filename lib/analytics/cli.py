@@ -146,7 +146,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _demo_data(args: argparse.Namespace) -> int:
-    """Load the demo warehouse. With ``--if-missing`` (what ``make run`` calls) it says one line per step."""
+    """Load the demo warehouse and, for the small and default scales, the demo CRM. With ``--if-missing`` (what
+    ``make run`` calls) nothing is loaded when the warehouse is there, and it says one line per step."""
     from .raffle import demo as raffle_demo  # noqa: PLC0415 - only this command sets up the demo raffle
 
     with connect(args.url) as db:
@@ -157,11 +158,11 @@ def _demo_data(args: argparse.Namespace) -> int:
             log.info("Demo data: generating the %s warehouse (default: about 10 s)…", args.scale)
             counts = demo.load(db, args.scale, args.seed)
             log.info("Demo data: ready (%s events)", _millions(counts.get("events", 0)))
+            _demo_crm(db, args.scale, quiet=True)
         else:
             counts = demo.load(db, args.scale, args.seed, progress=log.info)
             log.info("Done: %s", ", ".join(f"{table} {rows:,}" for table, rows in counts.items()))
-        if args.scale in CRM_SCALES:
-            _demo_crm(db, args.if_missing)
+            _demo_crm(db, args.scale, quiet=False)
         demo_raffle = raffle_demo.set_up_raffle(db, load_settings())
     if not args.if_missing:
         log.info("Demo raffle %s: its salt's SHA-256 (the commitment to publish) is %s", demo_raffle.raffle,
@@ -172,17 +173,16 @@ def _demo_data(args: argparse.Namespace) -> int:
 CRM_SCALES = ("small", "default")  # the large warehouse is for measuring, not for showing the CRM
 
 
-def _demo_crm(db: Database, if_missing: bool) -> None:
-    """The demo amoCRM account's leads, loaded as a scheduled load would have over its months (its own seed: the demo
-    app serves that same account, so the store and the app agree whatever ``--seed`` the warehouse took)."""
+def _demo_crm(db: Database, scale: str, *, quiet: bool) -> None:
+    """The demo amoCRM account, loaded as scheduled loads would have over its months. It has its own seed: the demo
+    app serves that same account, so the store and the app agree whatever ``--seed`` the warehouse took."""
     from .crm.demo import load_demo  # noqa: PLC0415 - only this command loads the demo CRM
 
-    present = "crm_leads" in db.tables() and db.scalar("SELECT count() FROM crm_leads")
-    if if_missing and present:
-        log.info("Demo CRM: ready")
+    if scale not in CRM_SCALES:
         return
-    log.info("Demo CRM: loading the demo amoCRM account (about 15 s)…")
-    done = load_demo(db, say=None if if_missing else log.info)
+    if quiet:
+        log.info("Demo CRM: loading the demo amoCRM account (about 15 s)…")
+    done = load_demo(db, say=None if quiet else log.info)
     log.info("Demo CRM: ready (%s leads, %s versions from %s loads, %.0f s)", f"{done.leads:,}", f"{done.versions:,}",
              done.loads, done.seconds)
 

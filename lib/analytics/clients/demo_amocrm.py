@@ -183,7 +183,7 @@ class DemoAccount:
 def demo_account(seed: int = SEED, end: dt.date = DEMO_END, days: int = DAYS) -> DemoAccount:
     """The account whose last day is ``end``: the same from the same seed."""
     final = int(dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC).timestamp())
-    return _Generator(np.random.default_rng(seed), final - days * DAY, final).run(seed)
+    return _Generator(seed, final - days * DAY, final).run()
 
 
 def start_demo_amocrm(environ: MutableMapping[str, str]) -> FakeAmoCRM:
@@ -195,13 +195,12 @@ def start_demo_amocrm(environ: MutableMapping[str, str]) -> FakeAmoCRM:
 
 
 class _Generator:
-    def __init__(self, rng: np.random.Generator, start: int, end: int) -> None:
-        self.rng, self.start, self.end = rng, start, end
-        self.account = DemoAccount(0, start, end, [])
-        self.company_contacts: dict[int, list[int]] = {}
+    def __init__(self, seed: int, start: int, end: int) -> None:
+        self.rng, self.start, self.end = np.random.default_rng(seed), start, end
+        self.account = DemoAccount(seed, start, end, [])
+        self.company_contacts: dict[int, list[int]] = {}  # the contacts of each company, for returning customers
 
-    def run(self, seed: int) -> DemoAccount:
-        self.account.seed = seed
+    def run(self) -> DemoAccount:
         self.account.users = self.users()
         for created in self.creation_moments():
             self.lead(int(created))

@@ -190,7 +190,9 @@ def start_demo_amocrm(environ: MutableMapping[str, str]) -> FakeAmoCRM:
     """Serve the demo account at its end on loopback for this process and its kernels (``environ`` gets its URL
     and token): the same account ``analytics demo-data`` loads, so a load of changes finds the store up to date."""
     served = demo_account().fake().__enter__()
-    environ.update(served.settings())
+    # A long-lived token: OAuth settings of a real account in .env would have the kernels renew tokens with it
+    # (an empty value in the environment wins over .env).
+    environ.update({**served.settings(), "ANALYTICS_AMOCRM_CLIENT_ID": ""})
     return served
 
 

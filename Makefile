@@ -30,7 +30,8 @@ git-filter:
 run: setup
 	@$(BIN)/analytics demo-data --scale default --if-missing
 	@$(BIN)/analytics tiles --refresh --missing &  # the home page's first tiles, computed beside the starting app
-	@ANALYTICS_AMPLITUDE_URL=$(or $(ANALYTICS_AMPLITUDE_URL),demo) $(BIN)/analytics serve --port $(PORT)
+	@ANALYTICS_AMPLITUDE_URL=$(or $(ANALYTICS_AMPLITUDE_URL),demo) ANALYTICS_AMOCRM_URL=$(or $(ANALYTICS_AMOCRM_URL),demo) \
+	  $(BIN)/analytics serve --port $(PORT)
 
 lab: setup
 	@$(BIN)/analytics demo-data --scale default --if-missing

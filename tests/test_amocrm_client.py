@@ -67,7 +67,7 @@ def test_a_block_stops_the_load_within_one_request_and_is_never_retried(amocrm: 
 
 
 def test_an_html_page_with_200_is_a_block_too(amocrm: FakeAmoCRM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import analytics.testing.fakes.amocrm as fake_module
+    import analytics.clients.local_amocrm as fake_module
 
     monkeypatch.setattr(fake_module, "_HAL", {"Content-Type": "text/html"})  # a proxy's login page, say
     amocrm.add_leads(5)

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from .access.serving import how_to_sign_in, is_loopback, sign_in_configured
 from .access.users import UserError
 from .config import Settings, describe_settings, load_settings
-from .db import connect
+from .db import Database, connect
 from .delivery.links import record_serve_address
 from .errors import AnalyticsError, ConfigError, ParameterError
 from .exports.files import PRIVATE_UMASK, owner_only, sweep_temporaries
@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     url_help = "database URL (default: $ANALYTICS_DB_URL, else the embedded store under $ANALYTICS_HOME/data)"
-    sub = command("demo-data", _demo_data, "Fill the database with the demo warehouse.")
+    sub = command("demo-data", _demo_data, "Fill the database with the demo warehouse (and, small or default, the demo CRM).")
     sub.add_argument("--scale", choices=list(demo.SCALES), default="small", help="how much data (default: small)")
     sub.add_argument("--seed", type=int, default=42, help="random seed; the same seed gives the same data")
     sub.add_argument("--url", help=url_help)
@@ -146,7 +146,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _demo_data(args: argparse.Namespace) -> int:
-    """Load the demo warehouse. With ``--if-missing`` (what ``make run`` calls) it says one line per step."""
+    """Load the demo warehouse and, for the small and default scales, the demo CRM. With ``--if-missing`` (what
+    ``make run`` calls) nothing is loaded when the warehouse is there, and it says one line per step."""
     from .raffle import demo as raffle_demo  # noqa: PLC0415 - only this command sets up the demo raffle
 
     with connect(args.url) as db:
@@ -157,14 +158,33 @@ def _demo_data(args: argparse.Namespace) -> int:
             log.info("Demo data: generating the %s warehouse (default: about 10 s)…", args.scale)
             counts = demo.load(db, args.scale, args.seed)
             log.info("Demo data: ready (%s events)", _millions(counts.get("events", 0)))
+            _demo_crm(db, args.scale, quiet=True)
         else:
             counts = demo.load(db, args.scale, args.seed, progress=log.info)
             log.info("Done: %s", ", ".join(f"{table} {rows:,}" for table, rows in counts.items()))
+            _demo_crm(db, args.scale, quiet=False)
         demo_raffle = raffle_demo.set_up_raffle(db, load_settings())
     if not args.if_missing:
         log.info("Demo raffle %s: its salt's SHA-256 (the commitment to publish) is %s", demo_raffle.raffle,
                  demo_raffle.commitment)
     return 0
+
+
+CRM_SCALES = ("small", "default")  # the large warehouse is for measuring, not for showing the CRM
+
+
+def _demo_crm(db: Database, scale: str, *, quiet: bool) -> None:
+    """The demo amoCRM account, loaded as scheduled loads would have over its months. It has its own seed: the demo
+    app serves that same account, so the store and the app agree whatever ``--seed`` the warehouse took."""
+    from .crm.demo import load_demo  # noqa: PLC0415 - only this command loads the demo CRM
+
+    if scale not in CRM_SCALES:
+        return
+    if quiet:
+        log.info("Demo CRM: loading the demo amoCRM account (about 15 s)…")
+    done = load_demo(db, say=None if quiet else log.info)
+    log.info("Demo CRM: ready (%s leads, %s versions from %s loads, %.0f s)", f"{done.leads:,}", f"{done.versions:,}",
+             done.loads, done.seconds)
 
 
 def _millions(count: int) -> str:

@@ -108,10 +108,11 @@ def free_port() -> int:
 
 @contextmanager
 def serving(home: Path, store_url: str, notebooks: Path, log_path: Path) -> Iterator[str]:
-    """A real ``analytics serve`` on a free loopback port with the demo Amplitude; yields its address once it answers."""
+    """A real ``analytics serve`` on a free loopback port with the demo Amplitude and amoCRM; yields its address once it
+    answers."""
     port = free_port()
     env = {**os.environ, "ANALYTICS_HOME": str(home), "ANALYTICS_DB_URL": store_url, "ANALYTICS_NOTEBOOKS": str(notebooks),
-           "ANALYTICS_AMPLITUDE_URL": "demo"}
+           "ANALYTICS_AMPLITUDE_URL": "demo", "ANALYTICS_AMOCRM_URL": "demo"}
     base = f"http://127.0.0.1:{port}/"
     with log_path.open("w", encoding="utf-8") as log:
         process = subprocess.Popen([sys.executable, "-m", "analytics.cli", "serve", "--port", str(port)], env=env,
@@ -232,16 +233,18 @@ def _private_notebooks(notebooks: Path, reports: list[Path], target: Path) -> Pa
 
 
 def _private_store(store: Path | None, target: Path) -> str:
-    """A copy of the demo store to write in, or a new small demo warehouse when there is none."""
+    """A copy of the demo store to write in, or a new small demo warehouse (with its CRM) when there is none."""
     if store is not None and store.is_dir():
         copy_store(store, target)
         return f"chdb://{target}"
+    from .crm.demo import load_demo  # noqa: PLC0415
     from .db import connect  # noqa: PLC0415
     from .warehouse import demo  # noqa: PLC0415
 
     url = f"chdb://{target}"
     with connect(url) as db:
         demo.load(db, "small")
+        load_demo(db)
     return url
 
 

@@ -38,6 +38,7 @@ from ..errors import ConfigError, ServiceError, ServiceUnavailableError
 from ..exports.files import atomic_file, private_folder
 from .http import LONGEST_RETRY_AFTER, timeouts
 
+DEMO = "demo"  # ANALYTICS_AMOCRM_URL=demo: the demo app (`make run`) answers with its own account
 BLOCKED = "the amoCRM account is blocked or the token is refused: write to amoCRM support"
 PAGE_SIZE = 250  # the API's largest page
 PER_SECOND = 7
@@ -217,6 +218,9 @@ def _backoff(attempt: int) -> float:
 
 def amocrm_for(settings: Settings) -> AmoCRM:
     """The configured account's client: its rate limit shared by every process of this home."""
+    if settings.amocrm_url == DEMO:
+        raise ConfigError("ANALYTICS_AMOCRM_URL=demo is answered by the demo app (`make run`) only: open the loader in "
+                          "that app, or set the account's address (https://yourcompany.amocrm.ru) and its token.")
     if not settings.amocrm_url or not (settings.amocrm_token or settings.amocrm_refresh_token):
         raise ConfigError("amoCRM is not configured: set ANALYTICS_AMOCRM_URL and ANALYTICS_AMOCRM_TOKEN (a long-lived "
                           "token), or the OAuth settings ANALYTICS_AMOCRM_CLIENT_ID, _CLIENT_SECRET, _REFRESH_TOKEN and "

@@ -10,7 +10,9 @@ kernel waiting for each report, and visitor kernels that end with their visit.
   "busy, try again shortly" page instead of a new kernel.
 * SIGTERM or SIGINT stops the web server and shuts down every kernel it started (Voilà's own stop).
 * With ``ANALYTICS_AMPLITUDE_URL=demo`` (``make run``) a local stand-in answers Amplitude's cohort API with
-  cohorts of the demo warehouse (``demo_ios``, ``demo_moscow``, ``demo_new``, ``demo_sample``).
+  cohorts of the demo warehouse (``demo_ios``, ``demo_moscow``, ``demo_new``, ``demo_sample``); with
+  ``ANALYTICS_AMOCRM_URL=demo`` (``make run`` too) another answers amoCRM's API with the demo account at its end,
+  the one ``analytics demo-data`` loaded into the store, and the kernels get its address and token.
 * Pages load nothing from another site (:mod:`analytics.web.assets`): Voilà's template without its CDN links,
   and a content-security policy on every response.
 * Every handler sits behind the gate (:mod:`analytics.web.gate`): host names, sign-in, permissions.
@@ -31,6 +33,8 @@ from voila.app import Voila
 from ..access.identity import CLIENT_HEADER, USER_HEADER
 from ..access.serving import how_to_sign_in, is_loopback, sign_in_configured
 from ..catalog import report_notebooks
+from ..clients import amocrm
+from ..clients.demo_amocrm import start_demo_amocrm
 from ..clients.local_amplitude import DEMO, start_demo_amplitude
 from ..config import load_settings
 from ..exports.files import PRIVATE_UMASK
@@ -106,6 +110,9 @@ class AnalyticsApp(Voila):
             self.demo_amplitude = start_demo_amplitude(settings.database_url, os.environ)
             if self.demo_amplitude is not None:
                 self.log.info("Demo Amplitude on %s: cohorts %s", self.demo_amplitude.url, ", ".join(self.demo_amplitude.cohorts))
+        if settings.amocrm_url == amocrm.DEMO:  # `make run`: the demo amoCRM account, amoCRM's protocol
+            self.demo_amocrm = start_demo_amocrm(os.environ)
+            self.log.info("Demo amoCRM on %s: %s leads", self.demo_amocrm.url, f"{len(self.demo_amocrm.entities['leads']):,}")
         manager = self.config.MappingKernelManager
         manager.cull_idle_timeout = int(settings.kernel_idle_seconds)
         manager.cull_interval = max(1, min(CULL_INTERVAL_SECONDS, int(settings.kernel_idle_seconds) // 2))

@@ -206,7 +206,8 @@ def test_every_table_agrees_with_pandas_over_the_stored_rows(account: Database, 
 
     conversion = sheet(result, "Conversion")
     assert {row["stage"]: row["reached"] for row in conversion} == expected["reached"]
-    assert [step[:2] for step in result.funnel] == [(row["stage"], row["reached"]) for row in conversion]
+    assert [step[:2] for step in result.funnel] == [("Leads created", expected["leads"])] + [
+        (row["stage"], row["reached"]) for row in conversion]
     for row, following in zip(conversion, conversion[1:], strict=False):
         assert row["conversion"] == pytest.approx(following["reached"] / row["reached"])
 

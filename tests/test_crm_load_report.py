@@ -81,7 +81,7 @@ def test_a_load_from_the_form_tells_on_call_itself_and_the_block_lifted_box_lets
         lifted = run_report(load_crm, parameters, {"mode": "full", "block_lifted": True}, run_context(db, settings))
     assert current_ids(settings) == set(range(1, 301))
     facts = " ".join(lifted.query.facts)
-    assert "Leads: amoCRM listed 300 in all; the store holds 300 current." in facts
+    assert "Leads: amoCRM listed 300 in all, 300 new versions stored; the store holds 300 current." in facts
     assert len(slack.messages) == 1
     assert lifted.files and all(result.path.is_file() for result in lifted.files)
 

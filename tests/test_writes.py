@@ -252,6 +252,15 @@ def test_a_token_makes_a_retry_a_no_op(scratch: Database) -> None:
         scratch.insert(table, keyed_rows(3, 1), token="")
 
 
+def test_a_table_dropped_and_made_again_forgets_its_tokens(scratch: Database) -> None:
+    table = unique("reborn")  # a reset (the CRM loader's tables dropped) must not make its first write a no-op
+    scratch.create_table(keyed_spec(table))
+    assert scratch.insert(table, keyed_rows(1, 5), token="first-batch") == 5
+    scratch.drop_table(table)
+    scratch.create_table(keyed_spec(table))
+    assert scratch.insert(table, keyed_rows(1, 5), token="first-batch") == 5
+
+
 def test_two_processes_racing_with_one_token_leave_one_copy(scratch: Database, scratch_url: str) -> None:
     table = unique("race")
     scratch.create_table(keyed_spec(table))

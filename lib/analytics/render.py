@@ -240,8 +240,8 @@ def chart_html(chart: Chart) -> str:
     """A chart as an inline PNG: it travels with the page and the executed notebook, no file to serve."""
     data = base64.b64encode(chart.png).decode("ascii")
     title = html.escape(chart.title)
-    return (f"<figure class='chart'><img src='data:image/png;base64,{data}' alt='{title}' style='max-width:100%'>"
-            f"<figcaption>{title}</figcaption></figure>")
+    return (f"<figure class='chart'><figcaption>{title}</figcaption>"  # the title first, as a dashboard's card has it
+            f"<img src='data:image/png;base64,{data}' alt='{title}' style='max-width:100%'></figure>")
 
 
 def files_html(outcome: RunOutcome, downloads_url: str) -> str:

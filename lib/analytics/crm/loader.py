@@ -262,8 +262,8 @@ class Loader:
         changed = [row for row in rows if stored.get(tuple(row[name] for name in entity.key)) != row["fingerprint"]]
         listed = {tuple(row[name] for name in entity.key) for row in rows}
         gone = [self._deleted_row(entity, key, seen_at) for key, print_ in stored.items() if print_ and key not in listed]
-        cursor.page, cursor.reported = result.pages, len(items)
-        result.reported, result.finished = len(items), True
+        cursor.page, cursor.reported = result.pages, len(rows)
+        result.reported, result.finished = len(rows), True  # stages, not pipelines: what the store counts
         self._write(entity, cursor, changed + gone, result, done=True)
         return result
 

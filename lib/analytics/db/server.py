@@ -140,8 +140,27 @@ class ServerDatabase(Database):
         self.execute("CREATE TABLE IF NOT EXISTS " + name + " " + definition)
 
     def drop_table(self, name: str) -> None:
+        """Drop the table and forget its insert tokens, as the embedded store does (they live in the table's
+        folder there): a table made again under the same name starts with no write already "done"."""
         self._refuse_if_read_only("drop table", name)
         self.execute(compose("DROP TABLE IF EXISTS {t}", t=identifier(name, [name], kind="table")))
+        if TOKENS not in self._table_names():
+            return
+        if self._call("execute", bind("SELECT count() FROM " + TOKENS + " WHERE table = %(t)s", {"t": name}))[0][0]:
+            self._call("execute", bind("ALTER TABLE " + TOKENS + " DELETE WHERE table = %(t)s", {"t": name}))
+            self._wait_for_mutations(TOKENS)
+
+    def _table_names(self) -> set[str]:
+        return {row[0] for row in self._call("execute", bind(
+            "SELECT name FROM system.tables WHERE database = %(db)s", {"db": self.database}))}
+
+    def _wait_for_mutations(self, table: str, seconds: float = 30.0) -> None:
+        """ALTER … DELETE is a background mutation on 18.16 (no mutations_sync): wait until it is done."""
+        deadline = time.monotonic() + seconds
+        query = bind("SELECT count() FROM system.mutations WHERE database = %(db)s AND table = %(t)s AND NOT is_done",
+                     {"db": self.database, "t": table})
+        while self._call("execute", query)[0][0] and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def part_count(self, table: str) -> int:
         return int(self._call("execute", bind(

@@ -84,10 +84,11 @@ def sales_funnel(ctx: RunContext, start: dt.date | None = None, end: dt.date | N
 
 
 def _steps(result: crm.Funnel) -> tuple[tuple[str, int, int], ...]:
-    """The funnel's bars: leads that reached each stage, and how many of the stage before did not."""
+    """The funnel's bars: the leads created, then those that reached each stage and how many of the step before did
+    not (a first bar of all leads, so the leads lost before any stage was seen read as left out at the first stage)."""
     before = [result.leads] + [row["reached"] for row in result.conversion]
-    return tuple((row["stage"], row["reached"], previous - row["reached"])
-                 for row, previous in zip(result.conversion, before, strict=False))
+    return (("Leads created", result.leads, 0), *((row["stage"], row["reached"], previous - row["reached"])
+                                                  for row, previous in zip(result.conversion, before, strict=False)))
 
 
 def _sheets(result: crm.Funnel) -> tuple[ReportQuery, ...]:

@@ -86,7 +86,7 @@ def _summary(results: list[StreamResult], mode: str, notices: list[Notice]) -> R
              "load": ("Changes" if result.mode == "changes" else "Full")
              + (f", resumed at page {result.resumed_at}" if result.resumed_at else ""),
              "pages": result.pages, "listed": result.reported, "written": result.written, "inserts": result.inserts,
-             "live": result.live, "gone": result.gone, "outcome": _outcome(result, stopped)} for result in results]
+             "live": None if result.entity.name == "deleted_leads" else result.live, "gone": result.gone, "outcome": _outcome(result, stopped)} for result in results]
     table = pa.Table.from_pylist(rows, schema=pa.schema([(name, pa.int64() if name in (
         "pages", "listed", "written", "inserts", "live", "gone") else pa.string()) for name in HEADERS]))
     facts = [_reconciliation(result) for result in results if not result.skipped]
@@ -96,13 +96,19 @@ def _summary(results: list[StreamResult], mode: str, notices: list[Notice]) -> R
 
 def _reconciliation(result: StreamResult) -> str:
     """Entities amoCRM reported against entities current in the store, in one line."""
+    what = result.entity.words.capitalize()
     if result.entity.name == "deleted_leads":
-        return (f"Deleted leads: amoCRM listed {result.reported:,}{' changed' if result.mode == 'changes' else ''}; "
-                f"{counted(result.gone, 'lead')} marked deleted in the store.")
-    listed = (f"{result.reported:,} changed since the last load (its last {OVERLAP // 60} minutes read again)"
-              if result.mode == "changes" else f"{result.reported:,} in all")
-    return (f"{result.entity.words.capitalize()}: amoCRM listed {listed}; the store holds {result.live:,} current"
-            + (f" and {result.gone:,} marked deleted." if result.gone else "."))
+        return (f"{what}: amoCRM's trash lists {result.reported:,}{' changed' if result.mode == 'changes' else ''}, "
+                f"{result.written:,} newly marked; {counted(result.gone, 'lead')} marked deleted in the store.")
+    held = f"the store holds {result.live:,} current" + (f" and {result.gone:,} marked deleted." if result.gone else ".")
+    if not result.entity.by_time:
+        return f"{what}: read whole, {result.reported:,} in amoCRM, {result.written:,} changed; {held}"
+    if result.mode == "full":
+        return f"{what}: amoCRM listed {result.reported:,} in all, {result.written:,} new versions stored; {held}"
+    if result.written == 0:
+        return f"{what}: nothing new since the last load; {held}"
+    return (f"{what}: {result.written:,} new versions since the last load (amoCRM listed {result.reported:,}, its last "
+            f"{OVERLAP // 60} minutes read again); {held}")
 
 
 def _notices(results: list[StreamResult], stopped: bool) -> list[Notice]:

@@ -65,7 +65,8 @@ RESULT_CSS = """
 .run-result table.preview .num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
 .run-result table.preview .text { text-align: left; }
 .run-result table.funnel td, .run-result table.funnel th { padding: 3px 8px; text-align: left; }
-.run-result figure.chart { margin: 12px 0; }
+.run-result figure.chart { margin: 16px 0; }
+.run-result figure.chart figcaption { font-weight: 600; color: #1f2933; margin-bottom: 4px; }
 """
 
 # The form: a panel of fields in a grid, each box of a checkbox grid beside its own label, a bar with Run and

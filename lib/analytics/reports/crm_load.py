@@ -86,7 +86,8 @@ def _summary(results: list[StreamResult], mode: str, notices: list[Notice]) -> R
              "load": ("Changes" if result.mode == "changes" else "Full")
              + (f", resumed at page {result.resumed_at}" if result.resumed_at else ""),
              "pages": result.pages, "listed": result.reported, "written": result.written, "inserts": result.inserts,
-             "live": None if result.entity.name == "deleted_leads" else result.live, "gone": result.gone, "outcome": _outcome(result, stopped)} for result in results]
+             "live": None if result.entity.name == "deleted_leads" else result.live, "gone": result.gone,
+             "outcome": _outcome(result, stopped)} for result in results]
     table = pa.Table.from_pylist(rows, schema=pa.schema([(name, pa.int64() if name in (
         "pages", "listed", "written", "inserts", "live", "gone") else pa.string()) for name in HEADERS]))
     facts = [_reconciliation(result) for result in results if not result.skipped]

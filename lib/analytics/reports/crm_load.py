@@ -98,6 +98,8 @@ def _summary(results: list[StreamResult], mode: str, notices: list[Notice]) -> R
 def _reconciliation(result: StreamResult) -> str:
     """Entities amoCRM reported against entities current in the store, in one line."""
     what = result.entity.words.capitalize()
+    if result.entity.name == "deleted_leads" and result.mode == "changes" and not result.written:
+        return f"{what}: none newly deleted since the last load; {counted(result.gone, 'lead')} marked deleted in the store."
     if result.entity.name == "deleted_leads":
         return (f"{what}: amoCRM's trash lists {result.reported:,}{' changed' if result.mode == 'changes' else ''}, "
                 f"{result.written:,} newly marked; {counted(result.gone, 'lead')} marked deleted in the store.")

@@ -63,6 +63,7 @@ bench: setup
 	$(BIN)/python benchmarks/monitoring.py
 	$(BIN)/python benchmarks/ab_summary.py
 	$(BIN)/python benchmarks/scheduler.py
+	$(BIN)/python benchmarks/crm.py
 
 lint: setup
 	$(BIN)/ruff check lib tests benchmarks

@@ -15,7 +15,7 @@ What is counted, from both sides:
   ``system.parts`` with those merged away since, which stay 8 minutes), then its active parts at the end;
   on the embedded store, the parts in its manifest at the end, as shipped (small parts merged after every 64);
 * ``s in requests``: time inside the client's ``get`` (the local fake serving pages, in this process; its
-  answers sent with TCP_NODELAY, see :func:`quick_replies`);
+  answers sent at once, TCP_NODELAY, as every local fake's are);
   ``s in inserts``: time inside ``Loader._write`` (the rows' insert and the checkpoint's commit);
   ``s reading versions``: time inside ``Loader._new_versions`` (one query per batch for the versions stored).
 
@@ -106,23 +106,11 @@ def store_counts(db: Database, table: str) -> tuple[int, str]:
     return int(inserts), f"{int(written):,} written, {db.part_count(table):,} now"
 
 
-def quick_replies(fake: FakeAmoCRM) -> None:
-    """Send the fake's answers at once (TCP_NODELAY), as amoCRM's servers do.
-
-    The fake writes an answer's headers and body apart on a kept-alive connection, so Nagle's algorithm holds
-    the body's tail until the client's delayed ACK, about 40 ms later: 400 pages asked back to back would
-    spend some 16 s waiting on loopback, a cost of the fake, not of the loader.
-    """
-    server = fake._server  # noqa: SLF001 - the benchmark's own fake
-    assert server is not None
-    server.RequestHandlerClass.disable_nagle_algorithm = True  # type: ignore[attr-defined]
-
-
 def fresh_store(url: str, run: int) -> str:
     """A store of its own for one run: a new folder here, a new database on the server.
 
-    Dropping the ``crm_*`` tables is not enough on the server: its insert tokens outlive ``drop_table``, so the
-    second load's first checkpoint (token ``crm-leads-v1``) would be taken for a repeat and refused.
+    So the inserts and parts the store counts (its tokens, ``system.parts`` with parts merged away) are this
+    run's alone.
     """
     if url.startswith("chdb"):
         return f"{url}-{run}"
@@ -156,7 +144,6 @@ def main() -> None:
     pages_at_7 = 0
     with tempfile.TemporaryDirectory() as folder, FakeAmoCRM() as fake:
         fake.add_leads(args.leads)
-        quick_replies(fake)
         backends = {"embedded (chDB)": f"chdb://{folder}/store"}
         server = None if args.skip_server else ClickHouseServer().start()
         if server is not None:
@@ -179,7 +166,7 @@ def main() -> None:
             if server is not None:
                 server.stop()
     print(f"amoCRM load of {args.leads:,} leads from the local fake, rate limit LIFTED to {LIFTED:,} requests/s "
-          "(and the fake's replies sent with TCP_NODELAY) to measure the loader and the store, not amoCRM")
+          "to measure the loader and the store, not amoCRM")
     print_rows(["backend", "mode", "leads", "pages", "crm_leads inserts: loader / store", "checkpoints",
                 "crm_leads parts", "seconds", "entities/s", "s in requests", "s in inserts+commits",
                 "s reading versions"], rows)

@@ -4,7 +4,7 @@ the file on disk, tables whose headers sit over their columns, and no word of a 
 "(s)") anywhere on the page.
 
 One app for the module, on a store of its own (the raffle draws and the recalculation write), with the demo
-Amplitude that `make run` uses; each report runs once.
+Amplitude and amoCRM that `make run` uses; each report runs once.
 """
 
 from __future__ import annotations
@@ -81,7 +81,8 @@ def app(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with connect(url) as db:
         demo.load(db, "small", SEED)
         raffle_demo.set_up_raffle(db, load_settings(home=home))  # as `analytics demo-data` does
-    with running_app(url, home, ANALYTICS_AMPLITUDE_URL="demo", ANALYTICS_PREHEAT="0") as base:  # a kernel per visit
+    demos = {"ANALYTICS_AMPLITUDE_URL": "demo", "ANALYTICS_AMOCRM_URL": "demo"}
+    with running_app(url, home, **demos, ANALYTICS_PREHEAT="0") as base:  # a kernel per visit
         yield base
 
 
@@ -142,7 +143,7 @@ def test_every_report_reads_like_a_product(screen, app: str, home: Path, noteboo
 
 
 def test_every_shipped_report_is_checked() -> None:
-    assert len(REPORTS) == 15
+    assert len(REPORTS) == 16
 
 
 def test_a_partner_is_found_by_a_word_of_its_name_and_run_by_its_id(screen, app: str) -> None:  # type: ignore[no-untyped-def]

@@ -218,8 +218,12 @@ def _first_filled(records: Iterator[tuple[int, list[str]]], path: Path) -> tuple
 
 
 def _row_problem(cells: list[str], width: int, max_cell: int) -> str | None:
-    """Why a record cannot be a row (plain words), "" for a blank row to skip silently, None when fine."""
-    if not any(cells):
+    """Why a record cannot be a row (plain words), "" for a blank row to skip, None when fine.
+
+    A blank row (no cells, or only spaces) is no contact, so it is in none of the three result files;
+    its number is still counted, as Excel would.
+    """
+    if not any(cells) or not "".join(cells).strip():
         return ""
     if max(map(len, cells)) > max_cell:
         return f"cell longer than {max_cell:,} characters"

@@ -67,9 +67,9 @@ def read_source(path: Path, *, max_cell: int = 10_000) -> Source:
     if data.startswith(_XLSX_MAGIC) or data.startswith(_XLS_MAGIC):
         return _read_workbook(path, data, max_cell)
     _refuse_binary(data, path)
-    text, encoding = _decode(data)
+    text = _Text.of(data)
     delimiter = _sniff_delimiter(text)
-    return _read_csv(text, encoding, delimiter, max_cell, path)
+    return _read_csv(text, delimiter, max_cell, path)
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -98,52 +98,93 @@ def _refuse_binary(data: bytes, path: Path) -> None:
                              "Save the list from Excel as .xlsx or .csv and upload that.", path=path)
 
 
-def _decode(data: bytes) -> tuple[str, str]:
-    """The text and the name of its encoding: UTF-8 (with or without BOM), Windows-1251, or a mix of both.
+@dataclass(frozen=True)
+class _Text:
+    """A CSV's bytes with the encoding found for them, read lazily as lines so a big file is never one string.
 
-    A mixed file (two exports pasted together) is decoded line by line: each line as UTF-8 if it is valid
-    UTF-8, else as Windows-1251. Windows-1251 decodes almost any byte, so UTF-8 is always tried first: a
-    Cyrillic Windows-1251 line is practically never valid UTF-8.
+    (A whole-file ``str`` of Cyrillic text takes twice the file, an ``io.StringIO`` of it four times.)
     """
-    for bom, codec, name in ((codecs.BOM_UTF8, "utf-8", "UTF-8 with BOM"),
-                             (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"), (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16")):
-        if data.startswith(bom):
-            body = data[len(bom):]
-            if codec != "utf-8":
-                return body.decode(codec, errors="replace"), name
-            break
-    else:
-        body, name = data, "UTF-8"
+
+    body: bytes
+    codec: str  # "utf-8", "cp1251", "utf-16-le", "utf-16-be", or "mixed"
+    encoding: str
+
+    @classmethod
+    def of(cls, data: bytes) -> _Text:
+        """UTF-8 (with or without BOM), UTF-16 with its BOM, Windows-1251, or a mix of UTF-8 and Windows-1251.
+
+        A mixed file (two exports pasted together) is decoded line by line: each line as UTF-8 if it is
+        valid UTF-8, else as Windows-1251. UTF-8 is always tried first because Windows-1251 decodes almost
+        any byte, while a Cyrillic Windows-1251 line is practically never valid UTF-8.
+        """
+        for bom, codec, name in ((codecs.BOM_UTF8, "utf-8", "UTF-8 with BOM"),
+                                 (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"),
+                                 (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16")):
+            if data.startswith(bom):
+                body = data[len(bom):]
+                if codec != "utf-8" or _is_utf8(body):
+                    return cls(body, codec, name)
+                break
+        else:
+            body, name = data, "UTF-8"
+            if _is_utf8(body):
+                return cls(body, "utf-8", name)
+        if any(not line.isascii() and _is_utf8(line) for line in io.BytesIO(body)):
+            return cls(body, "mixed", "mixed (UTF-8 and Windows-1251)")
+        return cls(body, "cp1251", "Windows-1251")
+
+    def lines(self) -> Iterator[str]:
+        """The text line by line, line endings kept (what the csv module wants)."""
+        if self.codec == "mixed":
+            return (_mixed_line(line) for line in io.BytesIO(self.body))
+        return io.TextIOWrapper(io.BytesIO(self.body), encoding=self.codec, errors="replace", newline="")
+
+    def head(self) -> tuple[str, bool]:
+        """The first lines (about 64 KiB) as one string, and whether the file goes on after them."""
+        taken: list[str] = []
+        size = 0
+        for line in self.lines():
+            if size >= _SNIFF_BYTES:
+                return "".join(taken), True
+            taken.append(line)
+            size += len(line)
+        return "".join(taken), False
+
+
+def _mixed_line(line: bytes) -> str:
+    """One line of a mixed file: UTF-8 when it is valid UTF-8, else Windows-1251."""
     try:
-        return body.decode("utf-8"), name
+        return line.decode("utf-8")
     except UnicodeDecodeError:
-        pass
-    lines = body.split(b"\n")
-    utf8_lines = sum(1 for line in lines if not line.isascii() and _is_utf8(line))
-    if utf8_lines == 0:
-        return body.decode("cp1251", errors="replace"), "Windows-1251"
-    text = "\n".join(line.decode("utf-8") if _is_utf8(line) else line.decode("cp1251", errors="replace")
-                     for line in lines)
-    return text, "mixed (UTF-8 and Windows-1251)"
+        return line.decode("cp1251", errors="replace")
 
 
-def _is_utf8(line: bytes) -> bool:
-    """Whether one line of bytes is valid UTF-8."""
+def _is_utf8(data: bytes) -> bool:
+    """Whether the bytes are valid UTF-8, checked in 1 MiB pieces so no copy of a big file is made."""
+    if len(data) <= 1 << 20:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return True
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
     try:
-        line.decode("utf-8")
+        for start in range(0, len(view), 1 << 20):
+            decoder.decode(view[start:start + (1 << 20)])
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return False
     return True
 
 
-def _sniff_delimiter(text: str) -> str:
+def _sniff_delimiter(text: _Text) -> str:
     """The delimiter among , ; TAB | that splits the first lines into the most consistent, widest rows.
 
     Parsed with the csv module for each candidate, so quoted delimiters and quoted newlines do not
     mislead; a file of one column (just phones) gets ",".
     """
-    sample = text[:_SNIFF_BYTES]
-    cut = len(text) > len(sample)
+    sample, cut = text.head()
     best, best_score = ",", (0, 0)
     for delimiter in _DELIMITERS:
         widths = [len(row) for row in _sample_rows(sample, delimiter) if any(cell.strip() for cell in row)]
@@ -171,15 +212,15 @@ def _sample_rows(sample: str, delimiter: str) -> list[list[str]]:
     return rows
 
 
-def _read_csv(text: str, encoding: str, delimiter: str, max_cell: int, path: Path) -> Source:
-    """Parse the decoded text into a ``Source``: header from the first non-empty record, rows in batches."""
+def _read_csv(text: _Text, delimiter: str, max_cell: int, path: Path) -> Source:
+    """Parse the lines into a ``Source``: header from the first non-empty record, rows in batches."""
     limit = csv.field_size_limit()
     # The csv module refuses fields over 128 KiB with an error it cannot recover from; a giant cell must
     # reject its row, not the file, so the limit is lifted while this file is parsed and checked by us.
-    csv.field_size_limit(max(limit, len(text) + 1))
+    csv.field_size_limit(max(limit, len(text.body) + 1))
     try:
-        records = enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1)
-        return _collect(records, encoding, delimiter, max_cell, path)
+        records = enumerate(csv.reader(text.lines(), delimiter=delimiter), start=1)
+        return _collect(records, text.encoding, delimiter, max_cell, path)
     except csv.Error as error:
         raise UnreadableFile(f"The file cannot be read as a table ({error}).", path=path) from None
     finally:
@@ -285,8 +326,11 @@ class _Batch:
 
 def _finish(batches: list[pa.RecordBatch], names: list[str], encoding: str, delimiter: str,
             unreadable: list[tuple[int, str, str]], path: Path) -> Source:
-    """Join the batches into the ``Source``; a header with no rows at all is refused in one sentence."""
-    combined = pa.Table.from_batches(batches).combine_chunks()
+    """Join the batches into the ``Source``; a header with no rows at all is refused in one sentence.
+
+    The table stays in its 64 Ki-row chunks (no second copy of a big file); ``rows`` is one array.
+    """
+    combined = pa.Table.from_batches(batches)
     if combined.num_rows == 0 and not unreadable:
         raise UnreadableFile("The file has a header but no rows.", path=path)
     rows = combined.column(len(names)).combine_chunks()

@@ -273,3 +273,11 @@ def test_rows_of_blank_cells_are_skipped_but_counted(tmp_path: Path) -> None:
     source = _read(tmp_path, b"a,b\n , \n,\n1,2\n")
     assert source.table.to_pylist() == [{"a": "1", "b": "2"}]
     assert source.rows.to_pylist() == [4]
+
+
+@pytest.mark.parametrize(("codec", "encoding"), [("koi8_r", "KOI8-R"), ("cp866", "DOS (CP866)")])
+def test_legacy_cyrillic_code_pages_are_recognised(tmp_path: Path, codec: str, encoding: str) -> None:
+    text = ROWS.replace("«", '"').replace("»", '"') * 20
+    source = _read(tmp_path, text.encode(codec))
+    assert source.encoding == encoding
+    assert source.table.column("Имя").to_pylist()[:2] == ["Иван Петров", 'ООО "Ромашка"']

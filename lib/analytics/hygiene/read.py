@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import charset_normalizer
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -106,12 +107,12 @@ class _Text:
     """
 
     body: bytes
-    codec: str  # "utf-8", "cp1251", "utf-16-le", "utf-16-be", or "mixed"
+    codec: str  # "utf-8", "cp1251", "koi8_r", "cp866", "utf-16-le", "utf-16-be", or "mixed"
     encoding: str
 
     @classmethod
     def of(cls, data: bytes) -> _Text:
-        """UTF-8 (with or without BOM), UTF-16 with its BOM, Windows-1251, or a mix of UTF-8 and Windows-1251.
+        """UTF-8 (with or without BOM), UTF-16 with its BOM, Windows-1251 (or KOI8-R, DOS), or UTF-8 mixed with 1251.
 
         A mixed file (two exports pasted together) is decoded line by line: each line as UTF-8 if it is
         valid UTF-8, else as Windows-1251. UTF-8 is always tried first because Windows-1251 decodes almost
@@ -131,7 +132,8 @@ class _Text:
                 return cls(body, "utf-8", name)
         if any(not line.isascii() and _is_utf8(line) for line in io.BytesIO(body)):
             return cls(body, "mixed", "mixed (UTF-8 and Windows-1251)")
-        return cls(body, "cp1251", "Windows-1251")
+        codec, name = _single_byte_cyrillic(body)
+        return cls(body, codec, name)
 
     def lines(self) -> Iterator[str]:
         """The text line by line, line endings kept (what the csv module wants)."""
@@ -149,6 +151,22 @@ class _Text:
             taken.append(line)
             size += len(line)
         return "".join(taken), False
+
+
+def _single_byte_cyrillic(body: bytes) -> tuple[str, str]:
+    """(codec, name) for a file that is not UTF-8: Windows-1251 unless charset-normalizer is sure of KOI8-R or DOS.
+
+    Windows-1251 is what Excel and 1C write in Russia; the old KOI8-R and DOS (866) code pages still come
+    out of legacy systems, and read as 1251 they would be silent gibberish. Only those two may override
+    1251, because charset-normalizer's guess on a short Cyrillic sample can be anything.
+    """
+    guess = charset_normalizer.from_bytes(body[:_SNIFF_BYTES]).best()
+    encoding = guess.encoding if guess else ""
+    if encoding == "koi8_r":
+        return "koi8_r", "KOI8-R"
+    if encoding in ("cp866", "cp1125"):
+        return "cp866", "DOS (CP866)"
+    return "cp1251", "Windows-1251"
 
 
 def _mixed_line(line: bytes) -> str:

@@ -83,7 +83,7 @@ def _read_bytes(path: Path) -> bytes:
         raise UnreadableFile(f"{path.name} is a folder, not a file; choose a CSV or XLSX file.", path=path) from None
     except OSError as error:
         raise UnreadableFile(f"The file {path.name} cannot be opened ({error.strerror}).", path=path) from None
-    if not data.strip():
+    if not data or data.isspace():  # isspace stops at the first letter; strip() would copy the file
         raise UnreadableFile("The file is empty: there is nothing to clean.", path=path)
     return data
 
@@ -393,8 +393,9 @@ def _first_sheet(path: Path, data: bytes) -> pa.RecordBatch:
     try:
         return fastexcel.read_excel(data).load_sheet(0, header_row=None, skip_rows=0, dtypes="string").to_arrow()
     except Exception as error:  # noqa: BLE001 - fastexcel raises its own zoo; every one means "not a workbook"
-        raise UnreadableFile("This file is not a table (CSV or XLSX): it looks like a zip archive or a damaged "
-                             "workbook. Open it in Excel, save it as .xlsx and upload it again.", path=path) from error
+        raise UnreadableFile("This file is not a table (CSV or XLSX): it looks like a zip archive, a damaged "
+                             "workbook or one protected by a password. Open it in Excel, save it as .xlsx "
+                             "without a password and upload it again.", path=path) from error
 
 
 def _filled_rows(table: pa.Table) -> pa.ChunkedArray:

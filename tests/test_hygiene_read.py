@@ -281,3 +281,20 @@ def test_legacy_cyrillic_code_pages_are_recognised(tmp_path: Path, codec: str, e
     source = _read(tmp_path, text.encode(codec))
     assert source.encoding == encoding
     assert source.table.column("Имя").to_pylist()[:2] == ["Иван Петров", 'ООО "Ромашка"']
+
+
+def test_a_quote_never_closed_rejects_its_row_and_keeps_the_rows_after_it(tmp_path: Path) -> None:
+    source = _read(tmp_path, b'a,b\n1,"oops\n2,3\n4,5\n')
+    assert source.table.to_pylist() == [{"a": "2", "b": "3"}, {"a": "4", "b": "5"}]
+    assert source.rows.to_pylist() == [3, 4]
+    assert source.unreadable == [(2, '1,"oops', "a quote is opened and never closed")]
+
+
+def test_quotes_in_the_wrong_place_reject_their_row(tmp_path: Path) -> None:
+    source = _read(tmp_path, b'a,b\n1,x"y"z\n2,"q"r\n3,4\n')
+    assert source.table.to_pylist() == [{"a": "1", "b": 'x"y"z'}, {"a": "3", "b": "4"}]
+    assert source.unreadable == [(3, '2,"q"r', "quotes in the wrong place")]
+
+
+def test_a_broken_header_is_refused(tmp_path: Path) -> None:
+    assert _refusal(tmp_path, b'"a,b\n1,2\n').startswith("The first row (the header) cannot be read")

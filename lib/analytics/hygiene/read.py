@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,18 +238,68 @@ def _read_csv(text: _Text, delimiter: str, max_cell: int, path: Path) -> Source:
     # reject its row, not the file, so the limit is lifted while this file is parsed and checked by us.
     csv.field_size_limit(max(limit, len(text.body) + 1))
     try:
-        records = enumerate(csv.reader(text.lines(), delimiter=delimiter), start=1)
-        return _collect(records, text.encoding, delimiter, max_cell, path)
-    except csv.Error as error:
-        raise UnreadableFile(f"The file cannot be read as a table ({error}).", path=path) from None
+        return _collect(_records(text.lines(), delimiter), text.encoding, delimiter, max_cell, path)
     finally:
         csv.field_size_limit(limit)
 
 
-def _collect(records: Iterator[tuple[int, list[str]]], encoding: str, delimiter: str, max_cell: int,
+class _Lines:
+    """The lines fed to the csv reader, remembering those of the current record and taking lines back."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self.source = lines
+        self.returned: deque[str] = deque()
+        self.record: list[str] = []
+        self.exhausted = False
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self.returned:
+            line = self.returned.popleft()
+        else:
+            try:
+                line = next(self.source)
+            except StopIteration:
+                self.exhausted = True
+                raise
+        self.record.append(line)
+        return line
+
+
+def _records(lines: Iterator[str], delimiter: str) -> Iterator[tuple[int, list[str], str]]:
+    """Numbered records (row number, cells, "" or why the record is broken), in strict csv mode.
+
+    Lenient csv parsing hides damage: a quote opened and never closed silently swallows every later row
+    into one cell. Strictly parsed, such a record is reported with its original text, and when it ran to
+    the end of the file its later lines are parsed again as rows of their own.
+    """
+    feed = _Lines(lines)
+    number = 0
+    while True:
+        reader = csv.reader(feed, delimiter=delimiter, strict=True)
+        try:
+            for cells in reader:
+                number += 1
+                yield number, cells, ""
+                feed.record = []
+            return
+        except csv.Error:
+            number += 1
+            broken, feed.record = feed.record, []
+            if feed.exhausted and len(broken) > 1:
+                feed.returned.extend(broken[1:])
+                feed.exhausted = False
+                yield number, [broken[0].rstrip("\r\n")], "a quote is opened and never closed"
+            else:
+                yield number, ["".join(broken).rstrip("\r\n")], "quotes in the wrong place"
+
+
+def _collect(records: Iterator[tuple[int, list[str], str]], encoding: str, delimiter: str, max_cell: int,
              path: Path) -> Source:
     """Header, batches of good rows and the unreadable ones, from numbered records."""
-    header_number, header_cells = _first_filled(records, path)
+    header_cells = _first_filled(records, path)
     if any(len(cell) > max_cell for cell in header_cells):
         raise UnreadableFile(f"The first row (the header) has a cell longer than {max_cell:,} characters; "
                              "it is not a list of contacts.", path=path)
@@ -257,8 +308,8 @@ def _collect(records: Iterator[tuple[int, list[str]]], encoding: str, delimiter:
     batch = _Batch(width)
     batches: list[pa.RecordBatch] = []
     unreadable: list[tuple[int, str, str]] = []
-    for number, cells in records:
-        reason = _row_problem(cells, width, max_cell)
+    for number, cells, broken in records:
+        reason = broken or _row_problem(cells, width, max_cell)
         if reason is None:
             if batch.add(number, cells):
                 batches.append(batch.flush(names))
@@ -268,11 +319,14 @@ def _collect(records: Iterator[tuple[int, list[str]]], encoding: str, delimiter:
     return _finish(batches, names, encoding, delimiter, unreadable, path)
 
 
-def _first_filled(records: Iterator[tuple[int, list[str]]], path: Path) -> tuple[int, list[str]]:
-    """The first record with any non-blank cell: the header."""
-    for number, cells in records:
+def _first_filled(records: Iterator[tuple[int, list[str], str]], path: Path) -> list[str]:
+    """The cells of the first record with any non-blank cell: the header."""
+    for _number, cells, broken in records:
+        if broken:
+            raise UnreadableFile(f"The first row (the header) cannot be read: {broken}. Fix it in Excel or an "
+                                 "editor and upload the file again.", path=path)
         if any(cell.strip() for cell in cells):
-            return number, cells
+            return cells
     raise UnreadableFile("The file is empty: it has no cells with text.", path=path)
 
 

@@ -2,10 +2,12 @@
 
 The kind of file is told from its bytes, not its name (a workbook is a zip starting with ``PK``). For a
 CSV the encoding is found line by line (UTF-8, else Windows-1251, so a file glued together from two
-exports still reads) and the delimiter is sniffed among ``, ; TAB |`` on the first lines. Every cell stays
-a string: an INN or a phone must never become ``7.707083893E9``. A row that cannot become a row (a giant
-cell, more cells than the header) goes to ``Source.unreadable`` with its reason; a file that is not a
-table at all raises ``UnreadableFile`` with one sentence a manager can act on, never a traceback.
+exports still reads; KOI8-R and DOS 866 when charset-normalizer is sure), the delimiter is sniffed among
+``, ; TAB |`` on the first lines, and the lines are streamed through the csv module in strict mode. Every
+cell stays a string: an INN or a phone must never become ``7.707083893E9``. A record that cannot become a
+row (a giant cell, more cells than the header, a quote never closed) goes to ``Source.unreadable`` with
+its reason; a file that is not a table at all raises ``UnreadableFile`` with one sentence a manager can
+act on, never a traceback. Blank rows are skipped (they are no contacts) but counted in the row numbers.
 """
 
 from __future__ import annotations

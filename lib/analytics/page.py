@@ -25,9 +25,10 @@ from .db import Database, connect
 from .delivery.links import run_page_links
 from .delivery.slack_button import slack_button
 from .errors import ConfigError
-from .params import FormInvalid, Parameter, declaration, declaration_from_namespace, resolve, values_from_query
+from .params import File, FormInvalid, Parameter, declaration, declaration_from_namespace, resolve, values_from_query
 from .pipeline import FirstLook, RunOutcome, new_run_id, run_report
 from .render import RUN_RECORD_MIME, outcome_html, outcome_record, outcome_text
+from .uploads import save_upload
 from .warehouse.lookups import Lookups
 from .web.kernel_link import wait_for_visitor
 
@@ -120,7 +121,8 @@ def show_form(report: Callable[..., Any], namespace: Mapping[str, Any]) -> None:
     runner = _form_runner(report, declared, db, settings, lambda outcome: form.show_first_look(outcome), switches)
     sender = slack_button(settings, "")  # "Send to Slack", when Slack is configured
     form = ReportForm(parameters, defaults, lambda parameter, values: parameter.kind.options(values, lookups),
-                      sender.watch(runner) if sender else runner, settings)
+                      sender.watch(runner) if sender else runner, settings,
+                      keep=lambda name, content: save_upload(settings, current_user(), name, content))  # the visitor's
     if sender:
         add_action(form, sender.widget)
     if refused:
@@ -136,6 +138,8 @@ def show_form(report: Callable[..., Any], namespace: Mapping[str, Any]) -> None:
         values, errors = prefilled(parameters, defaults, link, lookups)
         errors.update({name: "is set only by a scheduled run, never by a link (the app never sends alerts)"
                        for name in link if name in switches})
+        errors.update({parameter.name: "a file is chosen on this page, never named by a link"
+                       for parameter in parameters if isinstance(parameter.kind, File) and parameter.name in link})
         form.apply(values, errors, link)
 
 

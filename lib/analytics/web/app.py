@@ -46,8 +46,9 @@ from .handlers import SECURITY_HEADERS, our_handlers, replace_report_handler
 CULL_INTERVAL_SECONDS = 10
 FIRST_PAGE_LOAD_SECONDS = 120  # a kernel no page has reached yet: starting, rendering, or its page's scripts loading
 # A chosen file reaches the kernel as one websocket message (ipywidgets' FileUpload, binary buffers); tornado refuses
-# messages over 10 MiB by default and closes the page's connection. Room for an upload at the limit and its envelope.
-WEBSOCKET_MESSAGE_LIMIT = UPLOAD_LIMIT + 16 * 1024 * 1024
+# messages over 10 MiB by default and closes the page's connection, and the page then hangs without a word. Twice
+# the upload limit: a file up to 200 MB reaches the form, which refuses one over 100 MB in a sentence.
+WEBSOCKET_MESSAGE_LIMIT = 2 * UPLOAD_LIMIT
 
 
 class VisitCuller:

@@ -163,3 +163,14 @@ def test_a_shared_link_never_carries_an_uploaded_path(tmp_path: Path) -> None:
                          values={"source": tmp_path / "list.csv", "limit": 3})
     html = outcome_html(outcome, share_url="/voila/render/echo.ipynb")
     assert "limit=3" in html and "list.csv" not in html
+
+
+def test_cleanup_removes_old_uploads_like_old_exports(tmp_path: Path) -> None:
+    from analytics.retention import cleanup  # noqa: PLC0415
+
+    settings = load_settings(home=tmp_path, db_url=f"chdb://{tmp_path / 'store'}")
+    old, new = (save_upload(settings, "anna", name, b"x\n") for name in ("old.csv", "new.csv"))
+    month_ago = time.time() - 31 * 86400
+    os.utime(old, (month_ago, month_ago))
+    cleanup(settings)
+    assert not old.exists() and new.exists()

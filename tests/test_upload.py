@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -174,3 +176,21 @@ def test_cleanup_removes_old_uploads_like_old_exports(tmp_path: Path) -> None:
     os.utime(old, (month_ago, month_ago))
     cleanup(settings)
     assert not old.exists() and new.exists()
+
+
+def echo_run(home: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "ANALYTICS_HOME": str(home)}
+    return subprocess.run([sys.executable, "-m", "analytics.cli", "run", str(ECHO), "--url", url, *args],
+                          capture_output=True, text=True, env=environment, timeout=300, check=False)
+
+
+def test_analytics_run_takes_a_path_and_refuses_a_missing_file(tmp_path: Path, embedded_url: str) -> None:
+    (tmp_path / "List.XLSX").write_bytes(b"one\ntwo\n")
+    done = echo_run(tmp_path, embedded_url, "-p", "source", str(tmp_path / "List.XLSX"))
+    assert done.returncode == 0, done.stderr
+    csv = next(Path(line) for line in done.stdout.splitlines() if line.endswith(".csv"))
+    assert "List.XLSX" in csv.read_text(encoding="utf-8") and ",8,2" in csv.read_text(encoding="utf-8")
+    missing = echo_run(tmp_path, embedded_url, "-p", "source", "/x/y.csv")
+    assert missing.returncode == 1 and "source: no such file /x/y.csv" in missing.stderr
+    empty = echo_run(tmp_path, embedded_url)
+    assert empty.returncode == 1 and "source: choose a file" in empty.stderr

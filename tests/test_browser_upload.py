@@ -97,9 +97,13 @@ def test_a_wrong_file_is_refused_beside_the_field_and_run_says_choose(page, app:
     page.wait_for_selector(".field-source :text('must be a .csv or .xlsx file')", timeout=60_000)
 
 
-def test_a_link_cannot_name_a_file_on_the_server(page, app: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(app + "voila/render/analysts/upload_echo.ipynb?source=/etc/hosts.csv")
+def test_a_link_fills_the_other_fields_but_cannot_name_a_file_on_the_server(page, app: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(app + "voila/render/analysts/upload_echo.ipynb?note=hello")
+    page.wait_for_function("() => document.querySelector('.param-note input')?.value === 'hello'", timeout=120_000)
+    assert page.inner_text(".field-source").count("choose a file") == 0
+    page.goto(app + "voila/render/analysts/upload_echo.ipynb?source=/etc/hosts.csv&note=hello")
     page.wait_for_selector(".field-source :text('never named by a link')", timeout=120_000)
+    assert page.input_value(".param-note input") == "hello"
 
 
 def test_a_file_over_the_limit_is_refused_in_a_sentence(page, app: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

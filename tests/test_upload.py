@@ -32,7 +32,7 @@ def refusal(value: object) -> str:
 
 
 def test_the_declaration_reads_a_file_parameter() -> None:
-    [source] = declaration(ECHO)
+    source, _ = declaration(ECHO)
     assert source.kind.widget == "file" and source.kind.extensions == ("csv", "xlsx")
     assert source.label == "File" and "100 MB" in source.help
 
@@ -144,7 +144,7 @@ def test_the_form_saves_an_upload_at_once_and_the_report_gets_its_path(tmp_path:
     deadline = time.monotonic() + 10
     while not seen and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert seen == [{"source": field.raw()}]
+    assert seen == [{"source": field.raw(), "note": ""}]
 
 
 def test_the_form_refuses_a_wrong_extension_without_writing(tmp_path: Path) -> None:

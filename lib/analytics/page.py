@@ -114,8 +114,9 @@ def show_form(report: Callable[..., Any], namespace: Mapping[str, Any]) -> None:
     parameters = [parameter for parameter in declared if parameter.name not in switches]  # the form's fields
     db = connect(settings=settings, read_only=True)
     lookups = Lookups(db)
-    given = {p.name: namespace[p.name] for p in parameters if p.name in namespace}
-    defaults, refused = prefilled(parameters, {}, given, lookups)  # a default the data no longer has is shown, not hidden
+    fillable = [parameter for parameter in parameters if not isinstance(parameter.kind, File)]  # a file is chosen here
+    given = {p.name: namespace[p.name] for p in fillable if p.name in namespace}
+    defaults, refused = prefilled(fillable, {}, given, lookups)  # a default the data no longer has is shown, not hidden
     refused = {name: text for name, text in refused.items() if given.get(name) not in ("", None)}  # to be typed in
     base = os.environ.get("VOILA_BASE_URL", "/")
     runner = _form_runner(report, declared, db, settings, lambda outcome: form.show_first_look(outcome), switches)
@@ -135,7 +136,7 @@ def show_form(report: Callable[..., Any], namespace: Mapping[str, Any]) -> None:
         sender.user, sender.page_url = current_user(), form.page_url
     link = values_from_query(os.environ.get("QUERY_STRING", ""))
     if link:
-        values, errors = prefilled(parameters, defaults, link, lookups)
+        values, errors = prefilled(fillable, defaults, link, lookups)
         errors.update({name: "is set only by a scheduled run, never by a link (the app never sends alerts)"
                        for name in link if name in switches})
         errors.update({parameter.name: "a file is chosen on this page, never named by a link"

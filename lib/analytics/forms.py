@@ -11,8 +11,10 @@ clicks the browser sends.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
@@ -20,14 +22,16 @@ import ipywidgets as widgets
 from .config import Settings
 from .context import Progress, RunCancelled
 from .errors import AnalyticsError
-from .params import Choice, Columns, FormInvalid, Parameter
+from .params import Choice, Columns, File, FormInvalid, Parameter, shown
 from .pipeline import RunOutcome, new_run_id, run_log
-from .render import field_error_html, label_html, outcome_html, status_html
+from .render import field_error_html, file_size, label_html, outcome_html, status_html
+from .uploads import safe_name
 from .warehouse.lookups import Option
 from .web.assets import FORM_CSS
 
 Options = Callable[[Parameter, Mapping[str, Any]], list[Option] | None]
 Runner = Callable[[Mapping[str, Any], Progress, threading.Event, str], RunOutcome]  # values, progress, Cancel, run id
+Keeper = Callable[[str, bytes | memoryview], Path]  # an uploaded file's name and bytes -> where it now is
 CHECKBOXES_UP_TO = 30  # longer lists of several choices are a scrolling multi-select
 CHECKBOXES_IN_A_CELL = 4  # more boxes than this take the panel's whole width
 SEARCHABLE_FROM = 15  # a list longer than this gets a search box
@@ -46,16 +50,21 @@ def day_text(value: Any) -> str:
 class Field:
     """One parameter's label, input, help and error line; a long list gets a search box above it."""
 
-    def __init__(self, parameter: Parameter, value: Any, options: list[Option] | None) -> None:
+    def __init__(self, parameter: Parameter, value: Any, options: list[Option] | None,
+                 keep: Keeper | None = None) -> None:
         self.parameter = parameter
         self.options = list(options or [])  # every choice; a search narrows what the input shows
         self.error = widgets.HTML()
+        self.keep = keep  # where an uploaded file's bytes go (File parameters)
+        self.uploaded: Path | None = None  # the file a File parameter's upload saved
+        self.chosen = widgets.HTML()  # the uploaded file's name and size
+        self.chosen.add_class("file-chosen")
         self.input = self._input(parameter, value, self.options)
         self.input.add_class(f"param-{parameter.name}")
         self.search = self._search(parameter)
         label, hint = label_html(parameter.label, parameter.help)
-        parts = [widgets.HTML(label), *([self.search] if self.search else []), self.input, widgets.HTML(hint),
-                 self.error]
+        parts = [widgets.HTML(label), *([self.search] if self.search else []), self.input,
+                 *([self.chosen] if isinstance(self.input, widgets.FileUpload) else []), widgets.HTML(hint), self.error]
         self.box = widgets.VBox(parts)
         self.box.add_class("field")
         self.box.add_class(f"field-{parameter.name}")
@@ -79,7 +88,32 @@ class Field:
             return DayInput(value=day_text(value), placeholder="dd.mm.yyyy")
         if widget == "checkbox":
             return widgets.Checkbox(value=bool(value), indent=False)
+        if widget == "file" and isinstance(parameter.kind, File):
+            accept = ",".join(f".{extension}" for extension in parameter.kind.extensions)
+            return widgets.FileUpload(accept=accept, multiple=False, description="Choose a file")
         return widgets.Text(value="" if value is None else str(value))
+
+    def on_upload(self, change: dict) -> None:
+        """Save the chosen file at once into the person's folder, say its name and size, and let the widget drop
+        the bytes (a 50 MB list is kept on disk, not twice in the kernel's memory)."""
+        if not change["new"]:
+            return
+        chosen = change["new"][0]
+        self.uploaded, self.chosen.value = None, ""
+        self.input.value = ()  # the bytes are in ``chosen``; the widget lets them go
+        self.show_error(None)
+        if self.keep is None:
+            raise AnalyticsError("This page cannot take files.")
+        kind, name = self.parameter.kind, str(chosen["name"])
+        try:
+            if isinstance(kind, File):
+                kind.check_name(safe_name(name))  # refused before a byte is written
+            saved = self.keep(name, chosen["content"])  # over the limit: refused, nothing written
+            self.uploaded = kind.convert(saved)  # the rules a headless path meets
+        except ValueError as refused:
+            self.show_error(f"{shown(name, 80)} {refused}")
+            return
+        self.chosen.value = f"<span>{html.escape(self.uploaded.name)} · {file_size(self.uploaded)}</span>"
 
     def _search(self, parameter: Parameter) -> widgets.Text | None:
         """A search box over a list longer than a person scans by eye; it narrows the choices shown, while the
@@ -123,6 +157,8 @@ class Field:
         return grid
 
     def set(self, value: Any) -> None:
+        if isinstance(self.input, widgets.FileUpload):
+            return  # a file is chosen on the page, never set from a value
         if self.search is not None and self.search.value:
             self.search.value = ""  # every choice back, so the value set is one the input shows
         if isinstance(self.input, widgets.Box):
@@ -143,10 +179,14 @@ class Field:
         """Show that a refused value is not in use: an empty choice, or the refused text itself to correct."""
         if isinstance(self.input, widgets.Text):
             self.input.value = str(raw)[:1000] if isinstance(raw, str) else ""
+        elif isinstance(self.input, widgets.FileUpload):
+            self.uploaded, self.chosen.value = None, ""
         elif not isinstance(self.input, widgets.Checkbox):
             self.set(None)
 
     def raw(self) -> Any:
+        if isinstance(self.input, widgets.FileUpload):
+            return self.uploaded or ""
         if isinstance(self.input, widgets.Box):
             return [box.option for box in self.input.children if box.value]
         if isinstance(self.input, widgets.SelectMultiple):
@@ -161,11 +201,15 @@ class ReportForm:
     """The whole page below the title: fields, buttons, progress, results."""
 
     def __init__(self, parameters: Sequence[Parameter], values: Mapping[str, Any], options: Options, run: Runner,
-                 settings: Settings, *, page_url: str = "", downloads_url: str = "/exports/") -> None:
+                 settings: Settings, *, page_url: str = "", downloads_url: str = "/exports/",
+                 keep: Keeper | None = None) -> None:
         self.parameters, self.settings, self.run = list(parameters), settings, run
         self.options = options
         self.page_url, self.downloads_url = page_url, downloads_url
-        self.fields = {p.name: Field(p, values.get(p.name, p.default), options(p, values)) for p in self.parameters}
+        self.fields = {p.name: Field(p, values.get(p.name, p.default), options(p, values), keep) for p in self.parameters}
+        for field in self.fields.values():
+            if isinstance(field.input, widgets.FileUpload):
+                field.input.observe(self._guarded(field.on_upload), names="value")  # saved at once, errors shown
         self.run_button = widgets.Button(description="Run", button_style="primary", icon="play")
         self.cancel_button = widgets.Button(description="Cancel", disabled=True, icon="stop")
         self.notice = widgets.HTML()

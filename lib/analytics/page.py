@@ -25,9 +25,10 @@ from .db import Database, connect
 from .delivery.links import run_page_links
 from .delivery.slack_button import slack_button
 from .errors import ConfigError
-from .params import FormInvalid, Parameter, declaration, declaration_from_namespace, resolve, values_from_query
+from .params import File, FormInvalid, Parameter, declaration, declaration_from_namespace, resolve, values_from_query
 from .pipeline import FirstLook, RunOutcome, new_run_id, run_report
 from .render import RUN_RECORD_MIME, outcome_html, outcome_record, outcome_text
+from .uploads import save_upload
 from .warehouse.lookups import Lookups
 from .web.kernel_link import wait_for_visitor
 
@@ -113,14 +114,16 @@ def show_form(report: Callable[..., Any], namespace: Mapping[str, Any]) -> None:
     parameters = [parameter for parameter in declared if parameter.name not in switches]  # the form's fields
     db = connect(settings=settings, read_only=True)
     lookups = Lookups(db)
-    given = {p.name: namespace[p.name] for p in parameters if p.name in namespace}
-    defaults, refused = prefilled(parameters, {}, given, lookups)  # a default the data no longer has is shown, not hidden
+    fillable = [parameter for parameter in parameters if not isinstance(parameter.kind, File)]  # a file is chosen here
+    given = {p.name: namespace[p.name] for p in fillable if p.name in namespace}
+    defaults, refused = prefilled(fillable, {}, given, lookups)  # a default the data no longer has is shown, not hidden
     refused = {name: text for name, text in refused.items() if given.get(name) not in ("", None)}  # to be typed in
     base = os.environ.get("VOILA_BASE_URL", "/")
     runner = _form_runner(report, declared, db, settings, lambda outcome: form.show_first_look(outcome), switches)
     sender = slack_button(settings, "")  # "Send to Slack", when Slack is configured
     form = ReportForm(parameters, defaults, lambda parameter, values: parameter.kind.options(values, lookups),
-                      sender.watch(runner) if sender else runner, settings)
+                      sender.watch(runner) if sender else runner, settings,
+                      keep=lambda name, content: save_upload(settings, current_user(), name, content))  # the visitor's
     if sender:
         add_action(form, sender.widget)
     if refused:
@@ -133,9 +136,11 @@ def show_form(report: Callable[..., Any], namespace: Mapping[str, Any]) -> None:
         sender.user, sender.page_url = current_user(), form.page_url
     link = values_from_query(os.environ.get("QUERY_STRING", ""))
     if link:
-        values, errors = prefilled(parameters, defaults, link, lookups)
+        values, errors = prefilled(fillable, defaults, link, lookups)
         errors.update({name: "is set only by a scheduled run, never by a link (the app never sends alerts)"
                        for name in link if name in switches})
+        errors.update({parameter.name: "a file is chosen on this page, never named by a link"
+                       for parameter in parameters if isinstance(parameter.kind, File) and parameter.name in link})
         form.apply(values, errors, link)
 
 

@@ -21,6 +21,7 @@ import ast
 import datetime as dt
 import io
 import json
+import os
 import re
 import tokenize
 from collections.abc import Mapping, Sequence
@@ -30,6 +31,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .errors import AnalyticsError, ParameterError
+from .uploads import too_large
 from .warehouse import WAREHOUSE
 from .warehouse.lookups import LOOKUPS, Option, OptionsProvider
 
@@ -386,6 +388,47 @@ def cohort_from_link(link: str) -> str:
                      "of its page (it has /cohort/ and the ID in it)")
 
 
+@dataclass(frozen=True)
+class File(Kind):
+    """A file: ``File[csv, xlsx]`` names the extensions taken (any letter case). The form uploads it into the
+    person's private folder (:mod:`analytics.uploads`); headless (``-p source /data/list.csv``) the value is a
+    path. Either way the report receives a :class:`~pathlib.Path` to a readable file within the size limit."""
+
+    widget: str = field(default="file", init=False)
+
+    @property
+    def extensions(self) -> tuple[str, ...]:
+        return tuple(arg.lower().lstrip(".") for arg in self.args)
+
+    def check_name(self, name: str) -> None:
+        """Refuse a file whose extension is not one of the declared (ValueError saying which are)."""
+        if self.extensions and Path(name).suffix.lower().lstrip(".") not in self.extensions:
+            raise ValueError(f"must be a {' or '.join('.' + extension for extension in self.extensions)} file, "
+                             f"not {shown(name)}")
+
+    def convert(self, value: Any) -> Path:
+        if value in ("", None):
+            raise ValueError("choose a file")
+        if not isinstance(value, (str, Path)) or "\x00" in str(value) or len(str(value)) > 4096:
+            raise ValueError("must be the path of a file")
+        path = Path(value).expanduser()
+        self.check_name(path.name)
+        try:
+            if not path.exists():
+                raise ValueError(f"no such file {path}")
+            if not path.is_file():
+                raise ValueError(f"is not a file: {path}")
+            size = path.stat().st_size
+        except OSError as error:  # a folder on the way that may not be looked into
+            raise ValueError(f"cannot be read: {path} ({error.strerror or error})") from None
+        if not os.access(path, os.R_OK):
+            raise ValueError(f"cannot be read: {path} (no permission)")
+        refused = too_large(size)
+        if refused:
+            raise ValueError(refused)
+        return path
+
+
 def shown(value: object, limit: int = 40) -> str:
     """A refused value as a message quotes it: short, on one line (a 5,000-character paste stays readable)."""
     text = repr(value)
@@ -395,7 +438,7 @@ def shown(value: object, limit: int = 40) -> str:
 KINDS: dict[str, type[Kind]] = {
     "str": Text, "text": Text, "int": Integer, "bool": Flag, "date": Date, "EndDate": EndDate, "Choice": Choice,
     "Choices": Choices, "Partner": Partner, "Lookup": Lookup, "Columns": Columns, "Digits": Digits, "Code": Code,
-    "AmplitudeCohort": AmplitudeCohort,
+    "AmplitudeCohort": AmplitudeCohort, "File": File,
 }
 
 

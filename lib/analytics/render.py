@@ -56,7 +56,8 @@ def outcome_html(outcome: RunOutcome, *, downloads_url: str = "", share_url: str
     facts = "".join(f"<p class='fact'>{html.escape(plain_words(fact))}</p>" for fact in query.facts)
     share = ""
     if share_url:
-        values = urlencode({name: _url_value(value) for name, value in outcome.values.items() if value not in (None, "")},
+        values = urlencode({name: _url_value(value) for name, value in outcome.values.items()
+                            if value not in (None, "") and not isinstance(value, Path)},  # an uploaded file stays here
                            doseq=True)
         share = f"<p><a class='share' href='{html.escape(share_url + '?' + values)}'>Link to this form</a></p>"
     notices = "".join(notice_html(notice) for notice in query.notices)

@@ -3,8 +3,8 @@ notebooks, their HTML, ``job_runs`` partitions) older than ``ANALYTICS_KEEP_RUNS
 
 Run by ``analytics cleanup`` and once a day by the scheduler. Audit rows are never removed:
 the audit table is not touched here, and a cleanup is itself recorded in it. Files are chosen by
-their modification time; only regular files under ``reports/exports/``, ``reports/runs/`` and
-``reports/cohorts/`` (downloaded Amplitude cohorts) go.
+their modification time; only regular files under ``reports/exports/``, ``reports/runs/``,
+``reports/cohorts/`` (downloaded Amplitude cohorts) and ``reports/uploads/`` (files people uploaded) go.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from .audit import AuditEvent, AuditLog
 from .config import Settings, load_settings
 from .parked import is_queue_file
 
-FOLDERS = ("exports", "runs", "cohorts")
+FOLDERS = ("exports", "runs", "cohorts", "uploads")
 
 
 @dataclass

@@ -38,12 +38,17 @@ from ..clients.demo_amocrm import start_demo_amocrm
 from ..clients.local_amplitude import DEMO, start_demo_amplitude
 from ..config import load_settings
 from ..exports.files import PRIVATE_UMASK
+from ..uploads import UPLOAD_LIMIT
 from .assets import CONTENT_SECURITY_POLICY, voila_template_paths
 from .gate import AnalyticsIdentityProvider, Gate, cookie_secret, guarded
 from .handlers import SECURITY_HEADERS, our_handlers, replace_report_handler
 
 CULL_INTERVAL_SECONDS = 10
 FIRST_PAGE_LOAD_SECONDS = 120  # a kernel no page has reached yet: starting, rendering, or its page's scripts loading
+# A chosen file reaches the kernel as one websocket message (ipywidgets' FileUpload, binary buffers); tornado refuses
+# messages over 10 MiB by default and closes the page's connection, and the page then hangs without a word. Twice
+# the upload limit: a file up to 200 MB reaches the form, which refuses one over 100 MB in a sentence.
+WEBSOCKET_MESSAGE_LIMIT = 2 * UPLOAD_LIMIT
 
 
 class VisitCuller:
@@ -136,6 +141,7 @@ class AnalyticsApp(Voila):
         self.gate = Gate(settings, self.base_url, self.ip)
         self.tornado_settings = {**self.tornado_settings, "analytics_gate": self.gate, "analytics_settings": settings,
                                  "xsrf_cookie_kwargs": {"samesite": "Lax"},
+                                 "websocket_max_message_size": WEBSOCKET_MESSAGE_LIMIT,
                                  "headers": {**self.tornado_settings.get("headers", {}), **SECURITY_HEADERS,
                                              "Content-Security-Policy": CONTENT_SECURITY_POLICY}}
 

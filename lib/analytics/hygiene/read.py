@@ -5,6 +5,7 @@ The real module is written in parallel and replaces this file at merge; nothing 
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,10 +42,11 @@ def read_source(path: Path, *, max_cell: int = 10_000) -> Source:
         encoding = "cp1251"
     first = head.split(b"\n", 1)[0]
     delimiter = ";" if first.count(b";") >= first.count(b",") else ","
+    header = next(csv.reader([first.decode(encoding).lstrip("\ufeff").rstrip("\r")], delimiter=delimiter))
     table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(encoding=encoding),
                            parse_options=pacsv.ParseOptions(delimiter=delimiter),
-                           convert_options=pacsv.ConvertOptions(autogenerate_column_names=False, strings_can_be_null=True,
-                                                                null_values=[""], column_types=None))
+                           convert_options=pacsv.ConvertOptions(strings_can_be_null=True, null_values=[""],
+                                                                column_types=dict.fromkeys(header, pa.string())))
     table = pa.table({name: table.column(name).cast(pa.string()) for name in table.column_names})
     rows = pa.array(range(2, table.num_rows + 2), pa.uint32())
     return Source(table.combine_chunks(), rows, encoding, delimiter, [])

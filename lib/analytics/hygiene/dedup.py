@@ -81,13 +81,17 @@ def _add_crm(db: Database, stored: Stored, spec, label: str, region: str) -> Non
         holders.append(Holder(f"{label} {entity}" + (f" «{name}»" if name else ""), seen))
     for kind, one, many, check in (("phone", "phone", "phones", lambda c: rules.phones(c, region).value),
                                    ("email", "email", "emails", lambda c: rules.emails(c).value)):
-        for source in (one, many):
-            parts = pc.split_pattern(pc.fill_null(current.column(source).combine_chunks(), ""), "; ")
-            owners = pc.list_parent_indices(parts).to_pylist()
-            values = check(pc.list_flatten(parts)).to_pylist()
-            for owner, value in zip(owners, values, strict=True):
-                if value:
-                    stored.keys[kind].setdefault(value, holders[owner])
+        # the list column holds the main value too; the single one counts only where the list is empty
+        listed = pc.fill_null(current.column(many).combine_chunks(), "")
+        both = pc.if_else(pc.equal(listed, ""), pc.fill_null(current.column(one).combine_chunks(), ""), listed)
+        parts = pc.split_pattern(both, "; ")
+        owners = pc.list_parent_indices(parts).to_pylist()
+        flat = pc.list_flatten(parts)
+        distinct = pc.unique(flat)  # each distinct text checked once
+        values = pc.take(check(distinct), pc.index_in(flat, distinct)).to_pylist()
+        for owner, value in zip(owners, values, strict=True):
+            if value:
+                stored.keys[kind].setdefault(value, holders[owner])
     if "inn" in columns:
         values = rules.inns(current.column("inn").combine_chunks()).value.to_pylist()
         for owner, value in enumerate(values):

@@ -106,9 +106,10 @@ class Outcome:
 
 @dataclass
 class _Seen:
-    """Keys met so far in the file (across chunks): (kind, value) → the row or stored record they lead to."""
+    """Keys met so far in the file (across chunks), per kind: value → the row number (a clean row) or the stored
+    record they lead to. Plain row numbers, not :class:`Holder` objects, keep a million-row file's dict small."""
 
-    keys: dict[tuple[str, str], Holder] = field(default_factory=dict)
+    keys: dict[str, dict[str, int | Holder]] = field(default_factory=lambda: {kind: {} for kind in KINDS})
 
 
 def clean_rows(source: Source, mapping: Mapping, options: Options | None = None, stored: Stored | None = None, *,
@@ -179,19 +180,24 @@ def _chunk(chunk: pa.Table, rows: pa.Array, names: list[str], mapping: Mapping, 
             failed.append("; ".join(str(originals[role][index]) for role in bad) if bad else None)
             reasons.append("; ".join(problems[role][index] for role in bad) if bad else NO_KEY)
             continue
-        match = next(((key[0], seen.keys[key]) for key in found if key in seen.keys), None)
+        match: tuple[str, int | Holder] | None = next(
+            ((role, known[value]) for role, value in found if value in (known := seen.keys[role])), None)
         if match is None:
             match = next(((role, holder) for role, value in found if (holder := stored.find(role, value))), None)
         if match is None:
             clean.append(index)
-            holder = Holder(f"row {numbers[index]}", None)
+            holder: int | Holder = numbers[index]
         else:
             duplicates.append(index)
             holder = match[1]
-            matched.append(f"{holder.what} (same {KINDS[match[0]]})")
-            first_seen.append(holder.first_seen)
-        for key in found:
-            seen.keys.setdefault(key, holder)
+            if isinstance(holder, Holder):
+                matched.append(f"{holder.what} (same {KINDS[match[0]]})")
+                first_seen.append(holder.first_seen)
+            else:
+                matched.append(f"row {holder} (same {KINDS[match[0]]})")
+                first_seen.append(None)
+        for role, value in found:
+            seen.keys[role].setdefault(value, holder)
     base = pa.table([rows, *chunk.columns, values.get("phone", nothing), kind, values.get("email", nothing),
                      values.get("inn", nothing), name], names=[ROW, *names, PHONE, PHONE_KIND, EMAIL, INN, NAME])
     if options.split_by_kind:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from analytics.crm.tables import CRM_TABLES
+from analytics.crm.tables import COMPANIES, CRM_TABLES, LEDGER, ensure_tables
 from analytics.db import Database, connect
 from analytics.hygiene import clean, dedup, lists, sample
 from analytics.hygiene.read import Source, read_source
@@ -173,3 +173,44 @@ def test_a_save_killed_before_its_commit_leaves_nothing_visible_and_a_rerun_save
     visible = store.scalar("SELECT count() FROM contact_list_rows WHERE " + lists.LEDGER.committed(current=True))
     assert visible == outcome.clean.num_rows
     assert len(dedup.stored_keys(store)) > 0
+
+
+def _store_companies(db: Database, versions: list[dict]) -> None:
+    """Company versions as one committed loader batch (what the amoCRM loader would write)."""
+    ensure_tables(db)
+    write_id = LEDGER.write_id()
+    now = dt.datetime(2026, 1, 1)
+    count = len(versions)
+    defaults = {"responsible_user_id": 0, "email": "", "emails": "", "is_deleted": 0, "write_id": write_id,
+                "loaded_at": now}
+    columns = {name: [version.get(name, defaults.get(name)) for version in versions] for name in COMPANIES.columns}
+    LEDGER.add_rows(db, COMPANIES, COMPANIES.arrow(columns), write_id, "companies")
+    LEDGER.commit(db, {"entity": "companies", "batch": LEDGER.next_version(db, {"entity": "companies"}),
+                       "write_id": write_id, "load_id": write_id, "mode": "full", "page": 0, "cursor_updated_at": 0,
+                       "cursor_id": 0, "window_page": 0, "since": 0, "done": 1, "reported": count, "rows": count,
+                       "started_at": now, "committed_at": now, "committed_by": "test"})
+
+
+def test_stored_companies_match_by_inn_and_every_phone_first_seen_at_their_first_version(store: Database) -> None:
+    zero = dt.datetime(1970, 1, 1)
+    first, later = dt.datetime(2025, 3, 2, 9, 30), dt.datetime(2025, 6, 1, 12, 0)
+    _store_companies(store, [
+        {"id": 7, "updated_at": first, "created_at": zero, "name": "Ромашка", "phone": "8 (495) 123-45-67",
+         "phones": "8 (495) 123-45-67", "inn": "7700000009"},
+        {"id": 7, "updated_at": later, "created_at": zero, "name": "ООО Ромашка", "phone": "8 (495) 123-45-67",
+         "phones": "8 (495) 123-45-67; +7 812 555-12-34", "inn": "7700000009"},
+        {"id": 8, "updated_at": later, "created_at": first, "name": "Лютик", "phone": "", "phones": "",
+         "inn": "7700000009", "is_deleted": 1},
+    ])
+    stored = dedup.stored_keys(store)
+    holder = dedup.Holder("CRM company 7 «ООО Ромашка»", first)
+    assert stored.find("inn", "7700000009") == holder
+    assert stored.find("phone", "+78125551234") == holder and stored.find("phone", "+74951234567") == holder
+    outcome = clean.clean_rows(_source([{"tel": "+7 (812) 555-12-34", "inn": None}, {"tel": None, "inn": "7700000009"}]),
+                               clean.Mapping(phone="tel", inn="inn"), clean.Options(), stored)
+    assert outcome.duplicates.column("duplicate of").to_pylist() == [
+        "CRM company 7 «ООО Ромашка» (same phone)", "CRM company 7 «ООО Ромашка» (same INN)"]
+    assert outcome.duplicates.column("first seen").to_pylist() == [first, first]
+    unchecked = clean.clean_rows(_source([{"tel": "+7 (812) 555-12-34"}]), clean.Mapping(phone="tel"),
+                                 clean.Options(check_stored=False), stored)
+    assert unchecked.clean.num_rows == 1

@@ -64,6 +64,7 @@ bench: setup
 	$(BIN)/python benchmarks/ab_summary.py
 	$(BIN)/python benchmarks/scheduler.py
 	$(BIN)/python benchmarks/crm.py
+	$(BIN)/python benchmarks/hygiene.py
 
 lint: setup
 	$(BIN)/ruff check lib tests benchmarks

@@ -22,7 +22,7 @@ import ipywidgets as widgets
 from .config import Settings
 from .context import Progress, RunCancelled
 from .errors import AnalyticsError
-from .params import Choice, Columns, File, FormInvalid, Parameter, shown
+from .params import Choice, Columns, File, FileColumn, FormInvalid, Parameter, shown
 from .pipeline import RunOutcome, new_run_id, run_log
 from .render import field_error_html, file_size, label_html, outcome_html, status_html
 from .uploads import safe_name
@@ -256,9 +256,20 @@ class ReportForm:
             self.notice.value = status_html(self.link_refused, error=True, kind="link-notice")
 
     def _follow_tables(self) -> None:
-        """A column picker tied to a table field (Columns[table]) is rebuilt when the table changes."""
+        """A column picker tied to a table field (Columns[table]) is rebuilt when the table changes; a file's column
+        (FileColumn[source, role]) offers the uploaded file's columns, the one its header suggests chosen."""
         for field in self.fields.values():
             kind = field.parameter.kind
+            if isinstance(kind, FileColumn) and kind.file_field in self.fields:
+                uploader = self.fields[kind.file_field]
+
+                def offer(change: dict, field: Field = field, kind: FileColumn = kind, uploader: Field = uploader) -> None:
+                    values = {kind.file_field: uploader.uploaded} if uploader.uploaded else {}
+                    field.options = self.options(field.parameter, values) or [("Guess from the header", "")]
+                    field.input.options = field.options
+                    field.input.value = kind.suggested(kind.header(values)) if values else ""
+                uploader.chosen.observe(self._guarded(offer), names="value")  # set once the upload is saved
+                continue
             if isinstance(kind, Columns) and kind.follows and kind.follows in self.fields:
                 source = self.fields[kind.follows]
 

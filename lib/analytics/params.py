@@ -398,7 +398,7 @@ class File(Kind):
 
     @property
     def extensions(self) -> tuple[str, ...]:
-        return tuple(arg.lower().lstrip(".") for arg in self.args)
+        return tuple(arg.lower().lstrip(".") for arg in self.args if arg != "required")  # `required`: no default run
 
     def check_name(self, name: str) -> None:
         """Refuse a file whose extension is not one of the declared (ValueError saying which are)."""
@@ -429,6 +429,57 @@ class File(Kind):
         return path
 
 
+@dataclass(frozen=True)
+class FileColumn(Kind):
+    """A column of the file another field takes: ``FileColumn[source, phone]`` names that field and the column's role.
+
+    Empty means "guess from the header". After an upload the form offers the file's column names and picks the
+    one the header suggests for the role (``analytics.hygiene.rules.suggest_mapping``); the person may change it.
+    """
+
+    widget: str = field(default="dropdown", init=False)
+
+    @property
+    def file_field(self) -> str:
+        return self.args[0] if self.args else "source"
+
+    @property
+    def role(self) -> str:
+        return self.args[1] if len(self.args) > 1 else ""
+
+    def convert(self, value: Any) -> str:
+        if value is None:
+            return ""
+        if not isinstance(value, str) or len(value) > 200 or "\x00" in value:
+            raise ValueError("must be the name of one of the file's columns")
+        return value.strip()
+
+    def header(self, values: Mapping[str, Any]) -> list[str]:
+        """The column names of the file in the file field, [] before there is one (or when it is no table)."""
+        from .hygiene.read import header_of  # noqa: PLC0415 - only forms with a file read headers
+
+        path = values.get(self.file_field)
+        if not isinstance(path, (str, Path)) or not str(path) or not Path(path).is_file():
+            return []
+        try:
+            return header_of(Path(path))
+        except AnalyticsError:
+            return []
+
+    def suggested(self, header: list[str]) -> str:
+        from .hygiene.rules import suggest_mapping  # noqa: PLC0415
+
+        return (suggest_mapping(header).get(self.role) or "") if self.role else ""
+
+    def check(self, value: Any, values: Mapping[str, Any], lookups: OptionsProvider | None = None) -> None:
+        header = self.header(values)
+        if value and header and value not in header:
+            raise ValueError(f"the file has no column {shown(value)}; its columns are: {', '.join(header[:20])}")
+
+    def options(self, values: Mapping[str, Any], lookups: OptionsProvider | None = None) -> list[Option]:
+        return [("Guess from the header", ""), *((name, name) for name in self.header(values))]
+
+
 def shown(value: object, limit: int = 40) -> str:
     """A refused value as a message quotes it: short, on one line (a 5,000-character paste stays readable)."""
     text = repr(value)
@@ -438,7 +489,7 @@ def shown(value: object, limit: int = 40) -> str:
 KINDS: dict[str, type[Kind]] = {
     "str": Text, "text": Text, "int": Integer, "bool": Flag, "date": Date, "EndDate": EndDate, "Choice": Choice,
     "Choices": Choices, "Partner": Partner, "Lookup": Lookup, "Columns": Columns, "Digits": Digits, "Code": Code,
-    "AmplitudeCohort": AmplitudeCohort, "File": File,
+    "AmplitudeCohort": AmplitudeCohort, "FileColumn": FileColumn, "File": File,
 }
 
 

@@ -22,12 +22,12 @@ _MODULE_OF = {
     "retargeting_audience": "audiences", "export_builder": "builder", "partner_cards": "cards",
     "plastic_cards": "cards", "ab_summary": "experiments", "push_report": "pushes", "weekly_raffle": "raffle",
     "recalculate_days": "recalculation",
-    "load_crm": "crm_load", "sales_funnel": "crm_funnel",
+    "load_crm": "crm_load", "clean_contact_list": "contact_lists", "sales_funnel": "crm_funnel",
 }
 
-__all__ = ["ReportQuery", "ab_summary", "audit_trail", "default_period", "export_builder", "load_crm", "monitoring",
-           "partner_cards", "past_audiences", "plastic_cards", "push_audience", "push_report", "recalculate_days",
-           "retargeting_audience", "sales_funnel", "weekly_raffle"]
+__all__ = ["ReportQuery", "ab_summary", "audit_trail", "clean_contact_list", "default_period", "export_builder",
+           "load_crm", "monitoring", "partner_cards", "past_audiences", "plastic_cards", "push_audience",
+           "push_report", "recalculate_days", "retargeting_audience", "sales_funnel", "weekly_raffle"]
 
 
 def __getattr__(name: str) -> Any:

@@ -41,7 +41,7 @@ def test_analytics_run_prints_the_three_files_and_every_row_is_in_one(tmp_path: 
     assert done.returncode == 0, done.stderr
     files = [Path(line) for line in done.stdout.splitlines() if line.endswith(".csv")]
     assert sorted(path.name.split("_")[1] for path in files) == ["clean", "duplicates", "rejected"]
-    numbers = [int(row["row"]) for path in files for row in rows_of(path)]
+    numbers = [int(row["Row in the file"]) for path in files for row in rows_of(path)]
     assert sorted(numbers) == list(range(2, 3002))  # every input row in exactly one file
 
 

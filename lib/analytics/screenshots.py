@@ -62,6 +62,8 @@ CONTENT_HEIGHT = """() => {
 MAX_HEIGHT = 16_000  # Chromium's limit for one capture is 16,384 px
 # A value a report cannot run without, as a person would type it on the demo (the demo Amplitude's cohorts)
 DEMO_VALUES = {"push_audience": {"cohort_id": "demo_ios"}, "retargeting_audience": {"cohort_id": "demo_ios"}}
+# A file a report cannot run without: a generated contact list, chosen in the file dialog as a person would
+DEMO_FILES = {"contact_list": "source"}
 
 
 class ScreenshotError(AnalyticsError):
@@ -167,6 +169,8 @@ def shoot_report(page, base: str, report: Path, out: Path, timeout: float) -> Sh
         run.wait_for(state="visible", timeout=timeout * 1000)
         for name, value in DEMO_VALUES.get(report.stem, {}).items():
             page.fill(f".param-{name} input", value)
+        if report.stem in DEMO_FILES:
+            choose_demo_file(page, DEMO_FILES[report.stem], out)
         before = page.locator(".status").first.inner_text() if page.locator(".status").count() else ""
         run.click()
         page.wait_for_function(RUN_FINISHED, arg=before, timeout=timeout * 1000, polling=250)
@@ -176,6 +180,18 @@ def shoot_report(page, base: str, report: Path, out: Path, timeout: float) -> Sh
     path = out / f"{report.stem}.png"
     whole_page(page, path)
     return Shot(report.stem, time.monotonic() - started, error, path)
+
+
+def choose_demo_file(page, field: str, out: Path) -> None:  # type: ignore[no-untyped-def]
+    """Upload a generated 5,000-row contact list (Windows-1251, planted duplicates and bad rows) into ``field``."""
+    from .hygiene.sample import generate  # noqa: PLC0415 - only the contact list's shot needs it
+
+    sample = generate(out / "demo-contact-list.csv", 5000, seed=7)
+    with page.expect_file_chooser() as chooser:
+        page.click(f"button.param-{field}")
+    chooser.value.set_files(str(sample.path))
+    page.wait_for_selector(f".field-{field} .file-chosen", state="visible", timeout=60_000)
+    page.wait_for_function(f"() => document.querySelector('.field-{field} .file-chosen')?.innerText.includes('demo')")
 
 
 def shown_error(page) -> str:  # type: ignore[no-untyped-def]

@@ -23,6 +23,7 @@ from ..results import Notice
 from ..words import counted
 from .base import ReportQuery, WritePlan
 
+HEADERS = {"row": "Row in the file"}  # the other columns are the file's own and the cleaned values, named plainly
 ROLES = {"phone": "phone", "email": "e-mail", "inn": "INN", "name": "name"}
 
 
@@ -80,9 +81,9 @@ def _mapping(file: Source, given: dict[str, str]) -> Mapping:
 
 def _result(path: Path, file: Source, mapping: Mapping, outcome: Outcome) -> ReportQuery:
     duplicates = ReportQuery(name="contacts_duplicates", title="Duplicates", sql="", data=outcome.duplicates,
-                             label="Duplicates", row_noun=("duplicate", "duplicates"))
+                             label="Duplicates", headers=HEADERS, row_noun=("duplicate", "duplicates"))
     rejected = ReportQuery(name="contacts_rejected", title="Rejected rows", sql="", data=outcome.rejected,
-                           label="Rejected rows", row_noun=("rejected row", "rejected rows"))
+                           label="Rejected rows", headers=HEADERS, row_noun=("rejected row", "rejected rows"))
     chosen = {"phone": mapping.phone, "email": mapping.email, "inn": mapping.inn, "name": mapping.name}
     used = ", ".join(f"{ROLES[role]} «{column}»" for role, column in chosen.items() if column)
     facts = [f"{outcome.total:,} rows in {path.name} ({file.encoding}"
@@ -95,7 +96,7 @@ def _result(path: Path, file: Source, mapping: Mapping, outcome: Outcome) -> Rep
         notices.append(Notice("yellow", f"Stopped: {outcome.looked_at:,} of {outcome.total:,} rows looked at; "
                                         f"{outcome.not_looked_at:,} were not looked at and are in none of the files."))
     return ReportQuery(name="contacts_clean", title=f"Contact list {path.name}: clean rows", sql="", data=outcome.clean,
-                       label="Clean rows", also=(duplicates, rejected), facts=facts, notices=tuple(notices),
+                       label="Clean rows", headers=HEADERS, also=(duplicates, rejected), facts=facts, notices=tuple(notices),
                        row_noun=("clean row", "clean rows"))
 
 

@@ -102,11 +102,28 @@ def test_phonenumbers_sees_each_distinct_value_once(monkeypatch: pytest.MonkeyPa
         return parse(text, region)
 
     monkeypatch.setattr(rules.phonenumbers, "parse", counting)
-    column = pa.array(["8 912 345-67-89", " 8 912  345-67-89", "8-495-123-45-67", None] * 1000)
+    column = pa.array(["8 912 345-67-89", " 8 912  345-67-89", "8-495-123-45-67", None, "+49 30 12345678",
+                       "+49 30  12345678"] * 1000)
     checked = phones(column)
-    assert sorted(seen) == ["8 912 345-67-89", "8-495-123-45-67"]
-    assert checked.value.to_pylist()[:4] == ["+79123456789", "+79123456789", "+74951234567", None]
-    assert len(checked.value) == 4000
+    assert seen == ["+49 30 12345678"]  # Russian numbers are decided in Arrow; the rest once per distinct value
+    assert checked.value.to_pylist()[:6] == ["+79123456789", "+79123456789", "+74951234567", None, "+493012345678",
+                                             "+493012345678"]
+    assert len(checked.value) == 6000
+
+
+def test_russian_numbers_decided_in_arrow_are_what_phonenumbers_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    import random
+
+    rng = random.Random(7)
+    written = []
+    for _ in range(20_000):  # any ten digits, written the usual ways: valid, invalid, mobile, landline, toll-free
+        digits = "".join(rng.choice("0123456789") for _ in range(10))
+        written.append(rng.choice([f"8 ({digits[:3]}) {digits[3:6]}-{digits[6:8]}-{digits[8:]}", f"+7 {digits}",
+                                   f"7{digits}", digits, f"8.{digits[:3]}.{digits[3:]}"]))
+    column = pa.array(written)
+    fast = phones(column)
+    slow = rules._per_distinct(column, lambda text: rules._one_phone(text, "RU"), with_kind=True)
+    assert fast.value.equals(slow.value) and fast.problem.equals(slow.problem) and fast.kind.equals(slow.kind)
 
 
 def test_phones_accept_chunked_and_null_typed_columns() -> None:

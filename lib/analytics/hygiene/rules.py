@@ -100,8 +100,43 @@ def phones(column: pa.Array | pa.ChunkedArray, region: str = "RU") -> Checked:
     A number ``phonenumbers`` cannot place as valid is a problem, not a guess: a wrong phone in a CRM
     costs more than a rejected row a manager can fix. "other" is everything neither surely mobile nor
     surely landline (toll-free, VoIP, premium, numbers that can be either).
+
+    Most cells of a Russian list are Russian numbers written one of a few ways, and nearly all are distinct, so
+    calling ``phonenumbers`` once per distinct value is still once per row. Those are decided in Arrow first
+    (:func:`_russian_in_arrow`) by the very patterns ``phonenumbers`` validates with; only the rest (foreign
+    numbers, odd writing, mistakes) goes through ``phonenumbers`` one distinct value at a time.
     """
-    return _per_distinct(column, lambda text: _one_phone(text, region), with_kind=True)
+    tidied = tidy(column)
+    fast = _russian_in_arrow(tidied) if region == "RU" else None
+    if fast is None:
+        return _per_distinct(tidied, lambda text: _one_phone(text, region), with_kind=True)
+    decided, value, kind = fast
+    slow = _per_distinct(pc.if_else(decided, pa.scalar(None, pa.string()), tidied),
+                         lambda text: _one_phone(text, region), with_kind=True)
+    assert slow.kind is not None
+    return Checked(value=pc.if_else(decided, value, slow.value), problem=slow.problem,
+                   kind=pc.if_else(decided, kind, slow.kind))
+
+
+def _russian_in_arrow(tidied: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array] | None:
+    """(decided, E.164, kind) for cells that are surely a valid Russian mobile or landline number.
+
+    A cell qualifies when, without spaces, brackets, dashes and dots, it is ten digits with ``+7``, ``7``, ``8``
+    or nothing before them, and those ten digits match exactly one of ``phonenumbers``' own Russian patterns
+    (mobile or fixed line): the same answer ``phonenumbers`` gives, found by RE2 over the whole column.
+    """
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region("RU")
+    if metadata is None or metadata.mobile is None or metadata.fixed_line is None:
+        return None
+    digits = pc.replace_substring_regex(tidied, r"[ ()\-.]", "")
+    national = pc.struct_field(pc.extract_regex(digits, r"^(?:\+7|8|7)?(?P<n>\d{10})$"), "n")
+    mobile = pc.fill_null(pc.match_substring_regex(national, f"^(?:{metadata.mobile.national_number_pattern})$"), False)
+    fixed = pc.fill_null(pc.match_substring_regex(national, f"^(?:{metadata.fixed_line.national_number_pattern})$"),
+                         False)
+    decided = pc.xor(mobile, fixed)
+    value = pc.binary_join_element_wise("+7", national, "")
+    kind = pc.if_else(mobile, pa.scalar("mobile"), pa.scalar("landline"))
+    return decided, value, kind
 
 
 def emails(column: pa.Array | pa.ChunkedArray) -> Checked:

@@ -210,6 +210,21 @@ def suite_secrets() -> dict[str, str]:
             **{f"password of {name}": password for name, password in PASSWORDS.items()}}
 
 
+# The files that take longest, longest first. Workers take files in collection order (pytest-xdist, --dist
+# loadfile), and these sort late by name (nbval, probes, screenshots, scheduler): started last, they made a tail
+# of two minutes with one worker busy and the others idle. Started first, the short files fill the gaps.
+SLOW_FIRST = ("test_nbval.py", "test_monitoring_backtest.py", "test_monitoring_jobs.py", "test_browser_home.py",
+              "test_app_lifecycle.py", "test_probes_durability.py", "test_scheduler.py", "test_probes_pages.py",
+              "test_cli_and_demo.py", "test_screenshots.py", "test_browser_pages.py", "test_delivery.py",
+              "test_crm_loader.py", "test_browser_upload.py", "test_writes.py", "test_crm_funnel.py",
+              "test_crm_demo.py", "test_hygiene_clean.py", "test_crm_load_report.py", "test_upload.py")
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {name: place for place, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FIRST)))  # stable: each file's tests keep their order
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """After every test: no executed notebook, export or log the suite wrote holds a configured secret."""
     factory = getattr(session.config, "_tmp_path_factory", None)

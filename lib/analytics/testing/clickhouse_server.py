@@ -40,6 +40,7 @@ _CONFIG = """<?xml version="1.0"?>
   <default_profile>default</default_profile>
   <default_database>default</default_database>
   <mlock_executable>false</mlock_executable>
+{extra}
 </yandex>
 """
 
@@ -131,8 +132,10 @@ def free_port() -> int:
 class ClickHouseServer:
     """Start with :meth:`start` (or as a context manager); ``url`` is ready for :func:`analytics.connect`."""
 
-    def __init__(self, user: str = "analytics", password: str = DEFAULT_PASSWORD, database: str = "default") -> None:
+    def __init__(self, user: str = "analytics", password: str = DEFAULT_PASSWORD, database: str = "default", *,
+                 extra_config: str = "") -> None:
         self.user, self.password, self.database = user, password, database
+        self.extra_config = extra_config  # XML inside <yandex>: a cluster's remote_servers, say
         self.reader = f"{user}_reports"
         self.root = Path(tempfile.mkdtemp(prefix="analytics-clickhouse-"))
         self.tcp_port = free_port()
@@ -154,7 +157,7 @@ class ClickHouseServer:
         for folder in ("data", "tmp", "user_files", "format_schemas"):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
         (self.root / "config.xml").write_text(_CONFIG.format(root=self.root, tcp_port=self.tcp_port,
-                                                             http_port=self.http_port))
+                                                             http_port=self.http_port, extra=self.extra_config))
         (self.root / "users.xml").write_text(_USERS.format(user=self.user, reader=self.reader, password=self.password))
         self.process = subprocess.Popen([binary, f"--config-file={self.root / 'config.xml'}"],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -177,11 +180,13 @@ class ClickHouseServer:
         self.stop()
         raise ServerSetupError(f"clickhouse-server did not open port {self.tcp_port} within {timeout:.0f} s")
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 3.0) -> None:
+        """Stop the server and remove its folder. Its data goes with it, so a server slow to finish its merges
+        (18.16 took ~20 s at the end of every test worker) is killed after ``grace`` seconds."""
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
-                self.process.wait(timeout=20)
+                self.process.wait(timeout=grace)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()

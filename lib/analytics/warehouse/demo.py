@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..db import Database
 from ..errors import ParameterError
@@ -97,13 +98,17 @@ def generate(scale: str = "small", seed: int = 42, end: dt.date = DEMO_END, *, a
 
 
 def load(db: Database, scale: str = "small", seed: int = 42, *, progress: Progress | None = None,
-         anomalies: bool = True, end: dt.date = DEMO_END, only: tuple[str, ...] = ()) -> dict[str, int]:
+         anomalies: bool = True, end: dt.date = DEMO_END, only: tuple[str, ...] = (),
+         events_since: dt.date | None = None) -> dict[str, int]:
     """Generate the demo data (its last day ``end``) and (re)create every demo table in ``db`` (or those in
-    ``only``: a monitoring backtest needs the events and their labels, not five million cards). Returns rows per
-    table."""
+    ``only``: a monitoring backtest needs the events and their labels, not five million cards; ``events_since``:
+    nor events older than its history reaches). Returns rows per table."""
     say = progress or (lambda message: None)
     say(f"Generating the {scale} demo warehouse (seed {seed})")
     tables = generate(scale, seed, end, anomalies=anomalies)
+    if events_since is not None:
+        events = tables["events"]
+        tables["events"] = events.filter(pc.greater_equal(events["event_date"], pa.scalar(events_since, pa.date32())))
     counts = {}
     for name, spec in {**WAREHOUSE, **DEMO_TRUTH}.items():
         if only and name not in only:

@@ -9,8 +9,13 @@ from collections.abc import Iterator
 import pytest
 from clickhouse_driver import Client
 
+from analytics import Database, TableSpec, connect
 from analytics.testing.clickhouse_cluster import ClickHouseCluster
 from analytics.testing.clickhouse_server import ClickHouseServer
+from analytics.warehouse import WAREHOUSE, demo
+from analytics.warehouse.demo import DEMO_TRUTH
+
+from .conftest import SEED
 
 
 @pytest.fixture(scope="module")
@@ -28,20 +33,57 @@ def run(node: ClickHouseServer, sql: str, rows: list | None = None) -> list:
         client.disconnect()
 
 
+KEYED = TableSpec("audience_versions", {"sub_id": "String", "version": "UInt32", "size": "UInt64"},
+                  key=("sub_id",), version="version")
+
+
+def test_the_library_makes_local_and_distributed_tables_and_keeps_every_version_of_a_key_on_one_shard(
+        cluster: ClickHouseCluster) -> None:
+    first, second, replica = cluster.nodes
+    url = f"{first.url}?cluster={cluster.name}"
+    with connect(url) as db:
+        db.create_table(KEYED)
+        assert "audience_versions" in db.tables() and "audience_versions_local" not in db.tables()
+        for version in (1, 2, 3):  # each key written three times, newer versions later
+            db.insert("audience_versions", KEYED.arrow({"sub_id": [f"push_{n}" for n in range(200)],
+                                                        "version": [version] * 200, "size": [version * 10] * 200}))
+        current = db.query_arrow("SELECT sub_id, version FROM " + KEYED.current(["sub_id", "version"])).to_pylist()
+        assert len(current) == 200 and {row["version"] for row in current} == {3}  # one current row per key
+    shard_keys = [{row[0] for row in run(node, "SELECT DISTINCT sub_id FROM audience_versions_local")}
+                  for node in (first, second)]
+    assert not shard_keys[0] & shard_keys[1] and len(shard_keys[0] | shard_keys[1]) == 200
+    assert run(replica, "SELECT count() FROM audience_versions_local") == run(first, "SELECT count() FROM "
+                                                                               "audience_versions_local")
+    with connect(url) as db:
+        db.drop_table("audience_versions")
+    assert run(second, "SELECT count() FROM system.tables WHERE name LIKE 'audience_versions%'")[0][0] == 0
+
+
+
+def test_the_demo_warehouse_on_the_cluster_equals_the_one_on_a_single_server(cluster: ClickHouseCluster,
+                                                                            server: Database) -> None:
+    with connect(f"{cluster.nodes[0].url}?cluster={cluster.name}") as db:
+        demo.load(db, "small", SEED)
+        for table in {**WAREHOUSE, **DEMO_TRUTH}:
+            assert db.checksum(table) == server.checksum(table), table
+        cards = "SELECT partner_id, count() AS cards FROM cards GROUP BY partner_id ORDER BY partner_id"
+        assert db.query_arrow(cards).equals(server.query_arrow(cards))  # a report's query, the same answer
+
+
 def test_a_distributed_table_shards_by_key_copies_replicas_and_survives_a_stopped_replica(
         cluster: ClickHouseCluster) -> None:
     for node in cluster.nodes:
-        run(node, "CREATE TABLE events_local (user_id UInt64, event String) ENGINE = MergeTree ORDER BY user_id")
-        run(node, f"CREATE TABLE events AS events_local ENGINE = Distributed({cluster.name}, default, events_local, "
+        run(node, "CREATE TABLE clicks_local (user_id UInt64, event String) ENGINE = MergeTree ORDER BY user_id")
+        run(node, f"CREATE TABLE clicks AS clicks_local ENGINE = Distributed({cluster.name}, default, clicks_local, "
                   "cityHash64(user_id))")
     first, second, replica = cluster.nodes
-    run(first, "INSERT INTO events (user_id, event) VALUES", [(user, "app_open") for user in range(1000)])
-    counts = [run(node, "SELECT count() FROM events_local")[0][0] for node in cluster.nodes]
+    run(first, "INSERT INTO clicks (user_id, event) VALUES", [(user, "app_open") for user in range(1000)])
+    counts = [run(node, "SELECT count() FROM clicks_local")[0][0] for node in cluster.nodes]
     assert counts[0] + counts[1] == 1000 and counts[2] == counts[0] and 0 < counts[1] < 1000
-    assert run(second, "SELECT count(), uniqExact(user_id) FROM events")[0] == (1000, 1000)
-    on_second = {row[0] for row in run(second, "SELECT user_id FROM events_local")}
-    on_first = {row[0] for row in run(first, "SELECT user_id FROM events_local")}
+    assert run(second, "SELECT count(), uniqExact(user_id) FROM clicks")[0] == (1000, 1000)
+    on_second = {row[0] for row in run(second, "SELECT user_id FROM clicks_local")}
+    on_first = {row[0] for row in run(first, "SELECT user_id FROM clicks_local")}
     assert not on_first & on_second  # every row of a key on one shard
 
     first.stop()  # shard 1 answers from its other replica
-    assert run(second, "SELECT count(), uniqExact(user_id) FROM events")[0] == (1000, 1000)
+    assert run(second, "SELECT count(), uniqExact(user_id) FROM clicks")[0] == (1000, 1000)

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..config import Settings, load_settings
 from ..errors import ConfigError
@@ -39,6 +39,10 @@ def connect(url: str | None = None, settings: Settings | None = None, *, read_on
             raise ConfigError(f"The embedded store URL '{url}' needs an absolute folder: chdb:///path/to/dir")
         return EmbeddedStore(url, Path(path), settings, read_only=read_only)
     if scheme in ("clickhouse", "clickhouses"):
+        if "cluster" in parse_qs(urlsplit(url).query):
+            from .cluster import ClusterDatabase  # noqa: PLC0415 - only a cluster URL needs it
+
+            return ClusterDatabase(url, settings, read_only=read_only)
         return ServerDatabase(url, settings, read_only=read_only)
     raise ConfigError(f"The database URL '{url}' is not understood. Use chdb:///path/to/dir for the embedded "
                       "store or clickhouse://user:password@host:9000/database for a ClickHouse server.")

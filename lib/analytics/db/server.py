@@ -122,19 +122,16 @@ class ServerDatabase(Database):
                 raise DatabaseError(f"Table '{spec.name}' already exists with another structure; drop it first to change it.")
             return
         self._create(spec, identifier(spec.name, [spec.name], kind="table"))
+        self._register(spec)
+
+    def _register(self, spec: TableSpec) -> None:
+        """Keep the declaration (key, version, partitioning) beside the table, for :meth:`spec`."""
         self._ensure_internal(REGISTRY, "(name String, spec String, at UInt64) ENGINE = ReplacingMergeTree(at) ORDER BY name")
         self._call("execute", "INSERT INTO " + REGISTRY + " (name, spec, at) VALUES",
                    [(spec.name, json.dumps(spec.to_json(), ensure_ascii=False), time.time_ns())])
 
     def _create(self, spec: TableSpec, name: Identifier) -> None:
-        names = [identifier(column, spec.columns, table=spec.name) for column in spec.columns]
-        definition = ", ".join(compose("{c} ", c=column) + spec.columns[column] for column in names)
-        sort = [identifier(column, spec.columns, table=spec.name) for column in spec.sort_key]
-        key = compose("({k})", k=sort) if sort else "tuple()"
-        engine = spec.engine + "(" + (compose("{v}", v=sort[-1]) if spec.version else "") + ")"
-        partition = " PARTITION BY " + spec.partitioning.sql if spec.partitioning else ""
-        self.execute(compose("CREATE TABLE IF NOT EXISTS {t} (", t=name) + definition + ") ENGINE = " + engine
-                     + partition + " ORDER BY " + key)
+        self.execute(table_ddl(spec, name))
 
     def _ensure_internal(self, name: str, definition: str) -> None:
         self.execute("CREATE TABLE IF NOT EXISTS " + name + " " + definition)
@@ -328,6 +325,18 @@ def _arrow_from_rows(rows: list[tuple], types: Mapping[str, str]) -> pa.Table:
     schema = arrow_schema(types)
     arrays = [pa.array(list(values), type=field.type) for values, field in zip(columns, schema, strict=True)]
     return conform(pa.Table.from_arrays(arrays, schema=schema), types)
+
+
+def table_ddl(spec: TableSpec, name: Identifier) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` of ``spec`` under ``name``: MergeTree, or ReplacingMergeTree for keyed history."""
+    names = [identifier(column, spec.columns, table=spec.name) for column in spec.columns]
+    definition = ", ".join(compose("{c} ", c=column) + spec.columns[column] for column in names)
+    sort = [identifier(column, spec.columns, table=spec.name) for column in spec.sort_key]
+    key = compose("({k})", k=sort) if sort else "tuple()"
+    engine = spec.engine + "(" + (compose("{v}", v=sort[-1]) if spec.version else "") + ")"
+    partition = " PARTITION BY " + spec.partitioning.sql if spec.partitioning else ""
+    return (compose("CREATE TABLE IF NOT EXISTS {t} (", t=name) + definition + ") ENGINE = " + engine + partition
+            + " ORDER BY " + key)
 
 
 def _parse_hosts(text: str) -> list[tuple[str, int]]:

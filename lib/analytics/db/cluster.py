@@ -1,0 +1,114 @@
+"""A ClickHouse cluster as one database: ``clickhouse://…/db?cluster=NAME`` (issue "Past one machine", first step).
+
+Each table of a :class:`TableSpec` becomes a local table ``<name>_local`` on every node of the cluster (as
+``system.clusters`` lists them) and a ``Distributed`` table ``<name>`` over them, so every query the reports
+run reads the whole cluster under the name it always used. Keyed tables are sharded by a hash of their key, so
+every version of a key lives on one shard and "the highest version wins" (``LIMIT 1 BY``) stays right;
+other tables by ``rand()``. Inserts go through the Distributed table with ``insert_distributed_sync``, so a
+write is on its shards when it returns.
+
+DDL is run on each node in turn, not ``ON CLUSTER``: that needs ZooKeeper, which a cluster of plain replicas
+(``internal_replication`` false, the Distributed table writing every replica) does not have. Whole-partition
+swaps, compaction and garbage collection work on one server's parts and are refused here until they learn to
+run shard by shard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
+
+from clickhouse_driver import Client
+
+from ..config import Settings
+from ..errors import ConfigError, DatabaseError
+from .server import ServerDatabase, table_ddl
+from .sql import bind, compose, identifier
+from .tables import TableSpec
+
+LOCAL_SUFFIX = "_local"
+
+
+class ClusterDatabase(ServerDatabase):
+    kind = "cluster"
+
+    def __init__(self, url: str, settings: Settings, *, read_only: bool = False) -> None:
+        parts = urlsplit(url)
+        options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+        self.cluster = options.pop("cluster", "")
+        if not self.cluster:
+            raise ConfigError("A cluster URL names its cluster: clickhouse://user:password@host:9000/db?cluster=NAME")
+        super().__init__(urlunsplit(parts._replace(query=urlencode(options))), settings, read_only=read_only)
+        self._password = unquote(parts.password or "")
+        self._client.settings["insert_distributed_sync"] = 1  # a write is on its shards when the call returns
+
+    # --- the nodes ----------------------------------------------------------------------------------
+    def nodes(self) -> list[tuple[str, int]]:
+        """(host, port) of every replica of every shard, from ``system.clusters`` of the connected node."""
+        rows = self._call("execute", bind("SELECT host_address, port FROM system.clusters WHERE cluster = %(c)s "
+                                          "ORDER BY shard_num, replica_num", {"c": self.cluster}))
+        if not rows:
+            raise ConfigError(f"The server knows no cluster '{self.cluster}': add it to remote_servers in its config.")
+        return [(host, int(port)) for host, port in rows]
+
+    def _on_every_node(self, statements: Iterable[str]) -> None:
+        todo = list(statements)
+        for host, port in self.nodes():
+            client = Client(host, port=port, user=self.user, password=self._password, database=self.database,
+                            client_name="analytics")
+            try:
+                for statement in todo:
+                    client.execute(statement)
+            finally:
+                client.disconnect()
+
+    # --- catalog ------------------------------------------------------------------------------------------
+    def tables(self) -> list[str]:
+        return [name for name in super().tables() if not name.endswith(LOCAL_SUFFIX)]
+
+    def create_table(self, spec: TableSpec) -> None:
+        self._refuse_if_read_only("create table", spec.name)
+        if spec.name in self._all_tables():
+            if not self.spec(spec.name).same_structure(spec):
+                raise DatabaseError(f"Table '{spec.name}' already exists with another structure; drop it first to change it.")
+            return
+        local = f"{spec.name}{LOCAL_SUFFIX}"
+        self._on_every_node([table_ddl(spec, identifier(local, [local], kind="table")),
+                             self._distributed_ddl(spec, local)])
+        self._register(spec)
+
+    def _distributed_ddl(self, spec: TableSpec, local: str) -> str:
+        key = [identifier(column, spec.columns, table=spec.name) for column in spec.key]
+        sharding = compose("cityHash64({k})", k=key) if key else "rand()"
+        names = {"t": identifier(spec.name, [spec.name], kind="table"), "l": identifier(local, [local], kind="table")}
+        return (compose("CREATE TABLE IF NOT EXISTS {t} AS {l} ENGINE = Distributed(", **names)
+                + f"'{_plain(self.cluster)}', '{_plain(self.database)}', " + compose("{l}, ", **names) + sharding + ")")
+
+    def drop_table(self, name: str) -> None:
+        self._refuse_if_read_only("drop table", name)
+        local = f"{name}{LOCAL_SUFFIX}"
+        self._on_every_node([compose("DROP TABLE IF EXISTS {t}", t=identifier(name, [name], kind="table")),
+                             compose("DROP TABLE IF EXISTS {t}", t=identifier(local, [local], kind="table"))])
+        super().drop_table(name)  # and its insert tokens
+
+    # --- what works on one server's parts only ---------------------------------------------------------
+    def replace_partitions(self, table: str, partitions: Mapping[Any, Any]) -> int:
+        raise _not_yet("Replacing whole partitions")
+
+    def drop_partitions(self, table: str, partitions: Iterable[Any]) -> None:
+        raise _not_yet("Dropping partitions")
+
+    def compact(self, table: str | None = None) -> int:
+        return 0  # each shard merges its own parts in the background
+
+
+def _plain(text: str) -> str:
+    """A cluster or database name as ClickHouse takes it inside quotes: letters, digits and underscores only."""
+    if not text.replace("_", "").isalnum():
+        raise ConfigError(f"'{text}' is not a plain name (letters, digits, underscores).")
+    return text
+
+
+def _not_yet(what: str) -> DatabaseError:
+    return DatabaseError(f"{what} is not done on a cluster yet (it swaps one server's parts); run it on one server.")

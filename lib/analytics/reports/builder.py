@@ -58,8 +58,9 @@ def export_builder(ctx: RunContext, table: str = "cards", columns: Sequence[str]
             raise ParameterError("partner_id", partner_id, f"table {table} has no partner; choose All partners")
         filters += " AND partner_id = %(partner)s"
     params: dict[str, Any] = {"start": start, "end": end, "partner": partner_id}
-    sql = compose("SELECT {c} FROM {t}", c=chosen, t=_table(table)) + filters + compose(
-        " ORDER BY {o}", o=[time_column, *([column(table, THEN_BY[table])] if table in THEN_BY else [])])
+    order = [time_column, *([column(table, THEN_BY[table])] if table in THEN_BY else [])]
+    order += [name for name in chosen if name not in order]  # rows of one moment in one order, on any server or shard
+    sql = compose("SELECT {c} FROM {t}", c=chosen, t=_table(table)) + filters + compose(" ORDER BY {o}", o=order)
     period = f"from {start:%d.%m.%Y} to {end:%d.%m.%Y}" + (f" for {partner_name(db, partner_id)}" if partner_id else "")
     query = ReportQuery(name=f"export_{table}", title=f"{table}: rows {period}", sql=sql, params=params,
                         key_params={"from": start, "to": end}, headers=WAREHOUSE[table].labels,

@@ -213,7 +213,8 @@ def suite_secrets() -> dict[str, str]:
 # The files that take longest, longest first. Workers take files in collection order (pytest-xdist, --dist
 # loadfile), and these sort late by name (nbval, probes, screenshots, scheduler): started last, they made a tail
 # of two minutes with one worker busy and the others idle. Started first, the short files fill the gaps.
-SLOW_FIRST = ("test_nbval.py", "test_monitoring_backtest.py", "test_monitoring_jobs.py", "test_browser_home.py",
+SLOW_FIRST = ("test_nbval.py", "test_monitoring_backtest.py", "test_clickhouse_cluster.py", "test_monitoring_jobs.py",
+              "test_browser_home.py",
               "test_app_lifecycle.py", "test_probes_durability.py", "test_scheduler.py", "test_probes_pages.py",
               "test_cli_and_demo.py", "test_screenshots.py", "test_browser_pages.py", "test_delivery.py",
               "test_crm_loader.py", "test_browser_upload.py", "test_writes.py", "test_crm_funnel.py",

@@ -77,25 +77,6 @@ def test_the_demo_warehouse_on_the_cluster_equals_the_one_on_a_single_server(clu
         assert db.query_arrow(cards).equals(server.query_arrow(cards))  # a report's query, the same answer
 
 
-def test_a_distributed_table_shards_by_key_copies_replicas_and_survives_a_stopped_replica(
-        cluster: ClickHouseCluster) -> None:
-    for node in cluster.nodes:
-        run(node, "CREATE TABLE clicks_local (user_id UInt64, event String) ENGINE = MergeTree ORDER BY user_id")
-        run(node, f"CREATE TABLE clicks AS clicks_local ENGINE = Distributed({cluster.name}, default, clicks_local, "
-                  "cityHash64(user_id))")
-    first, second, replica = cluster.nodes
-    run(first, "INSERT INTO clicks (user_id, event) VALUES", [(user, "app_open") for user in range(1000)])
-    counts = [run(node, "SELECT count() FROM clicks_local")[0][0] for node in cluster.nodes]
-    assert counts[0] + counts[1] == 1000 and counts[2] == counts[0] and 0 < counts[1] < 1000
-    assert run(second, "SELECT count(), uniqExact(user_id) FROM clicks")[0] == (1000, 1000)
-    on_second = {row[0] for row in run(second, "SELECT user_id FROM clicks_local")}
-    on_first = {row[0] for row in run(first, "SELECT user_id FROM clicks_local")}
-    assert not on_first & on_second  # every row of a key on one shard
-
-    first.stop()  # shard 1 answers from its other replica
-    assert run(second, "SELECT count(), uniqExact(user_id) FROM clicks")[0] == (1000, 1000)
-
-
 # writers, reports that need an input, and the audit trail (its rows are this home's own runs, times and ids)
 READ_ONLY_NEEDS = {"push_audience", "retargeting_audience", "raffle", "recalculate", "crm_load", "contact_list",
                    "audit_trail"}
@@ -128,3 +109,23 @@ def test_every_shipped_report_gives_the_same_files_on_the_cluster_as_on_one_serv
                 outcome = run_report(getattr(reports_module, name), declaration(notebook), {}, run_context(db, settings))
             csvs.append(sorted(result.path.read_bytes() for result in outcome.files if result.path.suffix == ".csv"))
         assert csvs[0] == csvs[1], notebook.stem
+
+
+
+def test_a_distributed_table_shards_by_key_copies_replicas_and_survives_a_stopped_replica(
+        cluster: ClickHouseCluster) -> None:
+    for node in cluster.nodes:
+        run(node, "CREATE TABLE clicks_local (user_id UInt64, event String) ENGINE = MergeTree ORDER BY user_id")
+        run(node, f"CREATE TABLE clicks AS clicks_local ENGINE = Distributed({cluster.name}, default, clicks_local, "
+                  "cityHash64(user_id))")
+    first, second, replica = cluster.nodes
+    run(first, "INSERT INTO clicks (user_id, event) VALUES", [(user, "app_open") for user in range(1000)])
+    counts = [run(node, "SELECT count() FROM clicks_local")[0][0] for node in cluster.nodes]
+    assert counts[0] + counts[1] == 1000 and counts[2] == counts[0] and 0 < counts[1] < 1000
+    assert run(second, "SELECT count(), uniqExact(user_id) FROM clicks")[0] == (1000, 1000)
+    on_second = {row[0] for row in run(second, "SELECT user_id FROM clicks_local")}
+    on_first = {row[0] for row in run(first, "SELECT user_id FROM clicks_local")}
+    assert not on_first & on_second  # every row of a key on one shard
+
+    first.stop()  # shard 1 answers from its other replica
+    assert run(second, "SELECT count(), uniqExact(user_id) FROM clicks")[0] == (1000, 1000)

@@ -16,6 +16,7 @@ from analytics import Database, TableSpec, connect, load_settings
 from analytics import reports as reports_module
 from analytics.params import declaration
 from analytics.pipeline import run_report
+from analytics.raffle import demo as raffle_demo
 from analytics.testing.clickhouse_cluster import ClickHouseCluster
 from analytics.testing.clickhouse_server import ClickHouseServer
 from analytics.testing.runs import run_context
@@ -110,6 +111,30 @@ def test_every_shipped_report_gives_the_same_files_on_the_cluster_as_on_one_serv
             csvs.append(sorted(result.path.read_bytes() for result in outcome.files if result.path.suffix == ".csv"))
         assert csvs[0] == csvs[1], notebook.stem
 
+
+
+def test_a_raffle_draw_written_on_the_cluster_reads_back_as_on_one_server(cluster: ClickHouseCluster,
+                                                                          server_url: str, tmp_path: Path) -> None:
+    """A write through the ledger (participants, picks, then the commit row, read back): the same winners, the
+    same files, drawing twice keeps one draw."""
+    single = server_url.rsplit("/", 1)[0] + "/raffle_single"
+    with connect(server_url) as db:
+        db.execute("DROP DATABASE IF EXISTS raffle_single")
+        db.execute("CREATE DATABASE raffle_single")
+    notebook = REPO / "notebooks" / "marketing" / "raffle.ipynb"
+    files = []
+    for url, home in ((single, tmp_path / "one"), (f"{cluster.nodes[0].url}?cluster={cluster.name}", tmp_path / "many")):
+        settings = load_settings(home=home, db_url=url)
+        with connect(url, settings) as db:
+            if url == single:
+                demo.load(db, "small", SEED)
+            raffle_demo.set_up_raffle(db, settings)
+            drawn = [run_report(reports_module.weekly_raffle, declaration(notebook), {}, run_context(db, settings))
+                     for _ in range(2)]  # the second run shows the stored draw
+            assert db.scalar("SELECT count() FROM raffle_weeks") == 1
+        files.append([sorted(result.path.read_bytes() for result in outcome.files if result.path.suffix == ".csv")
+                      for outcome in drawn])
+    assert files[0] == files[1]
 
 
 def test_a_distributed_table_shards_by_key_copies_replicas_and_survives_a_stopped_replica(

@@ -42,6 +42,9 @@ class ClusterDatabase(ServerDatabase):
         super().__init__(urlunsplit(parts._replace(query=urlencode(options))), settings, read_only=read_only)
         self._password = unquote(parts.password or "")
         self._client.settings["insert_distributed_sync"] = 1  # a write is on its shards when the call returns
+        # `x IN (SELECT … FROM <distributed>)` (the ledger's "committed rows") runs its subquery once, on the node
+        # asked, and ships the answer to the shards: what the query means, instead of 18.16's refusal
+        self._client.settings["distributed_product_mode"] = "global"
 
     # --- the nodes ----------------------------------------------------------------------------------
     def nodes(self) -> list[tuple[str, int]]:

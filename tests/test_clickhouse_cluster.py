@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from clickhouse_driver import Client
 
-from analytics import Database, TableSpec, connect, load_settings
+from analytics import TableSpec, connect, load_settings
 from analytics import reports as reports_module
 from analytics.params import declaration
 from analytics.pipeline import run_report
@@ -30,6 +30,19 @@ from .conftest import REPO, SEED
 def cluster() -> Iterator[ClickHouseCluster]:
     with ClickHouseCluster() as started:
         yield started
+
+
+@pytest.fixture(scope="module")
+def single(server_url: str) -> str:
+    """A database of the session's single server holding the small demo and nothing else (its default database
+    also holds what other test files saved: audiences, runs)."""
+    with connect(server_url) as db:
+        db.execute("DROP DATABASE IF EXISTS cluster_twin")
+        db.execute("CREATE DATABASE cluster_twin")
+    url = server_url.rsplit("/", 1)[0] + "/cluster_twin"
+    with connect(url) as db:
+        demo.load(db, "small", SEED)
+    return url
 
 
 def run(node: ClickHouseServer, sql: str, rows: list | None = None) -> list:
@@ -69,8 +82,8 @@ def test_the_library_makes_local_and_distributed_tables_and_keeps_every_version_
 
 
 def test_the_demo_warehouse_on_the_cluster_equals_the_one_on_a_single_server(cluster: ClickHouseCluster,
-                                                                            server: Database) -> None:
-    with connect(f"{cluster.nodes[0].url}?cluster={cluster.name}") as db:
+                                                                            single: str) -> None:
+    with connect(f"{cluster.nodes[0].url}?cluster={cluster.name}") as db, connect(single) as server:
         demo.load(db, "small", SEED)
         for table in {**WAREHOUSE, **DEMO_TRUTH}:
             assert db.checksum(table) == server.checksum(table), table
@@ -97,14 +110,14 @@ def shipped_reports() -> list[tuple[str, Path]]:
 
 
 def test_every_shipped_report_gives_the_same_files_on_the_cluster_as_on_one_server(
-        cluster: ClickHouseCluster, server_url: str, tmp_path: Path) -> None:
+        cluster: ClickHouseCluster, single: str, tmp_path: Path) -> None:
     """After the demo test above loaded the same warehouse: each report's CSV, byte for byte (run ids aside)."""
     cluster_url = f"{cluster.nodes[0].url}?cluster={cluster.name}"
     reports = shipped_reports()
     assert len(reports) >= 8
     for name, notebook in reports:
         csvs = []
-        for url, home in ((server_url, tmp_path / "one"), (cluster_url, tmp_path / "cluster")):
+        for url, home in ((single, tmp_path / "one"), (cluster_url, tmp_path / "cluster")):
             settings = load_settings(home=home, db_url=url)
             with connect(url, settings) as db:
                 outcome = run_report(getattr(reports_module, name), declaration(notebook), {}, run_context(db, settings))
@@ -114,20 +127,14 @@ def test_every_shipped_report_gives_the_same_files_on_the_cluster_as_on_one_serv
 
 
 def test_a_raffle_draw_written_on_the_cluster_reads_back_as_on_one_server(cluster: ClickHouseCluster,
-                                                                          server_url: str, tmp_path: Path) -> None:
+                                                                          single: str, tmp_path: Path) -> None:
     """A write through the ledger (participants, picks, then the commit row, read back): the same winners, the
     same files, drawing twice keeps one draw."""
-    single = server_url.rsplit("/", 1)[0] + "/raffle_single"
-    with connect(server_url) as db:
-        db.execute("DROP DATABASE IF EXISTS raffle_single")
-        db.execute("CREATE DATABASE raffle_single")
     notebook = REPO / "notebooks" / "marketing" / "raffle.ipynb"
     files = []
     for url, home in ((single, tmp_path / "one"), (f"{cluster.nodes[0].url}?cluster={cluster.name}", tmp_path / "many")):
         settings = load_settings(home=home, db_url=url)
         with connect(url, settings) as db:
-            if url == single:
-                demo.load(db, "small", SEED)
             raffle_demo.set_up_raffle(db, settings)
             drawn = [run_report(reports_module.weekly_raffle, declaration(notebook), {}, run_context(db, settings))
                      for _ in range(2)]  # the second run shows the stored draw

@@ -26,23 +26,22 @@ LEADS = TableSpec("crm_leads", {
             "created_at": "Created at (UTC)", "closed_at": "Closed at (UTC)", "loss_reason": "Lost reason",
             "contact_id": "Main contact ID", "company_id": "Company ID", "is_deleted": "Deleted", **_LOAD_LABELS})
 
-CONTACTS = TableSpec("crm_contacts", {
-    "id": "UInt64", "updated_at": "DateTime", "name": "String", "responsible_user_id": "UInt64",
-    "created_at": "DateTime", "phone": "String", "phones": "String", "email": "String", "emails": "String",
-    "company_id": "UInt64", "is_deleted": "UInt8", **_LOAD,
-}, order_by=("id", "updated_at"), description="amoCRM contacts, one row per version the loader saw",
-    labels={"id": "Contact ID", "updated_at": "Changed at (UTC)", "name": "Contact", "responsible_user_id": "Manager ID",
-            "created_at": "Created at (UTC)", "phone": "Phone", "phones": "All phones", "email": "E-mail",
-            "emails": "All e-mails", "company_id": "Company ID", "is_deleted": "Deleted", **_LOAD_LABELS})
+# what contacts and companies share: who, whose, since when, and how to reach them (fields.py's _reachable)
+_REACHABLE = {"id": "UInt64", "updated_at": "DateTime", "name": "String", "responsible_user_id": "UInt64",
+              "created_at": "DateTime", "phone": "String", "phones": "String", "email": "String", "emails": "String"}
+_REACHABLE_LABELS = {"updated_at": "Changed at (UTC)", "responsible_user_id": "Manager ID",
+                     "created_at": "Created at (UTC)", "phone": "Phone", "phones": "All phones", "email": "E-mail",
+                     "emails": "All e-mails"}
 
-COMPANIES = TableSpec("crm_companies", {
-    "id": "UInt64", "updated_at": "DateTime", "name": "String", "responsible_user_id": "UInt64",
-    "created_at": "DateTime", "phone": "String", "phones": "String", "email": "String", "emails": "String",
-    "inn": "String", "is_deleted": "UInt8", **_LOAD,
-}, order_by=("id", "updated_at"), description="amoCRM companies, one row per version the loader saw",
-    labels={"id": "Company ID", "updated_at": "Changed at (UTC)", "name": "Company", "responsible_user_id": "Manager ID",
-            "created_at": "Created at (UTC)", "phone": "Phone", "phones": "All phones", "email": "E-mail",
-            "emails": "All e-mails", "inn": "INN", "is_deleted": "Deleted", **_LOAD_LABELS})
+CONTACTS = TableSpec("crm_contacts", {**_REACHABLE, "company_id": "UInt64", "is_deleted": "UInt8", **_LOAD},
+                     order_by=("id", "updated_at"), description="amoCRM contacts, one row per version the loader saw",
+                     labels={"id": "Contact ID", "name": "Contact", **_REACHABLE_LABELS, "company_id": "Company ID",
+                             "is_deleted": "Deleted", **_LOAD_LABELS})
+
+COMPANIES = TableSpec("crm_companies", {**_REACHABLE, "inn": "String", "is_deleted": "UInt8", **_LOAD},
+                      order_by=("id", "updated_at"), description="amoCRM companies, one row per version the loader saw",
+                      labels={"id": "Company ID", "name": "Company", **_REACHABLE_LABELS, "inn": "INN",
+                              "is_deleted": "Deleted", **_LOAD_LABELS})
 
 # Users and statuses have no `updated_at` in the API: a version is a change of what is stored, stamped when
 # the loader first saw it (``updated_at``) and told apart by ``fingerprint``.

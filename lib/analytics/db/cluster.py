@@ -24,7 +24,7 @@ from clickhouse_driver import Client
 from ..config import Settings
 from ..errors import ConfigError, DatabaseError
 from .server import ServerDatabase, table_ddl
-from .sql import bind, compose, identifier
+from .sql import Identifier, bind, compose, identifier
 from .tables import TableSpec
 
 LOCAL_SUFFIX = "_local"
@@ -70,16 +70,12 @@ class ClusterDatabase(ServerDatabase):
     def tables(self) -> list[str]:
         return [name for name in super().tables() if not name.endswith(LOCAL_SUFFIX)]
 
-    def create_table(self, spec: TableSpec) -> None:
-        self._refuse_if_read_only("create table", spec.name)
-        if spec.name in self._all_tables():
-            if not self.spec(spec.name).same_structure(spec):
-                raise DatabaseError(f"Table '{spec.name}' already exists with another structure; drop it first to change it.")
-            return
+    def _create(self, spec: TableSpec, name: Identifier) -> None:
+        """The table as a local one on every node and a Distributed one over them (``create_table`` checks and
+        registers it as on one server)."""
         local = f"{spec.name}{LOCAL_SUFFIX}"
         self._on_every_node([table_ddl(spec, identifier(local, [local], kind="table")),
                              self._distributed_ddl(spec, local)])
-        self._register(spec)
 
     def _distributed_ddl(self, spec: TableSpec, local: str) -> str:
         key = [identifier(column, spec.columns, table=spec.name) for column in spec.key]

@@ -33,6 +33,7 @@ def test_every_shipped_notebook_with_defaults_passes_nbval(db_url: str, tmp_path
     notebooks = [path for path in sorted((REPO / "notebooks").rglob("*.ipynb")) if runs_on_defaults(path)]
     assert len(notebooks) >= 6
     done = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider",
+                           "-p", "tests.nbval_ipc",
                            "--rootdir", str(REPO / "notebooks"), *map(str, notebooks)],
                           capture_output=True, text=True, env=environment, cwd=REPO, timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-3000:]

@@ -199,6 +199,8 @@ def _child() -> int:
     import papermill  # noqa: PLC0415 - heavy, and only here
     from papermill.exceptions import PapermillExecutionError  # noqa: PLC0415
 
+    from .kernel_sockets import AsyncUnixSocketKernelManager  # noqa: PLC0415 - imports jupyter_client
+
     os.umask(PRIVATE_UMASK)  # the executed notebook, and all the kernel writes, are the owner's only
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     request = json.loads(sys.stdin.read())
@@ -208,7 +210,7 @@ def _child() -> int:
         papermill.execute_notebook(request["notebook"], request["executed"], parameters=request["parameters"],
                                    cwd=str(Path(request["notebook"]).parent), progress_bar=False, kernel_name="python3",
                                    execution_timeout=int(request["timeout"]), log_output=False,
-                                   start_timeout=KERNEL_START_SECONDS)
+                                   start_timeout=KERNEL_START_SECONDS, kernel_manager_class=AsyncUnixSocketKernelManager)
     except PapermillExecutionError as error:
         answer = {"status": "failed", "ename": error.ename, "evalue": error.evalue, "cell_index": error.cell_index}
     except Exception as error:  # noqa: BLE001 - a dead kernel or a cell timeout: reported, the parent marks the cell

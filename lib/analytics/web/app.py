@@ -38,6 +38,7 @@ from ..clients.demo_amocrm import start_demo_amocrm
 from ..clients.local_amplitude import DEMO, start_demo_amplitude
 from ..config import load_settings
 from ..exports.files import PRIVATE_UMASK
+from ..kernel_sockets import TRANSPORT
 from ..uploads import UPLOAD_LIMIT
 from .assets import CONTENT_SECURITY_POLICY, voila_template_paths
 from .gate import AnalyticsIdentityProvider, Gate, cookie_secret, guarded
@@ -118,6 +119,7 @@ class AnalyticsApp(Voila):
         if settings.amocrm_url == amocrm.DEMO:  # `make run`: the demo amoCRM account, amoCRM's protocol
             self.demo_amocrm = start_demo_amocrm(os.environ)
             self.log.info("Demo amoCRM on %s: %s leads", self.demo_amocrm.url, f"{len(self.demo_amocrm.entities['leads']):,}")
+        self.config.KernelManager.transport = TRANSPORT  # Unix sockets: see analytics.kernel_sockets
         manager = self.config.MappingKernelManager
         manager.cull_idle_timeout = int(settings.kernel_idle_seconds)
         manager.cull_interval = max(1, min(CULL_INTERVAL_SECONDS, int(settings.kernel_idle_seconds) // 2))

@@ -72,11 +72,17 @@ class Settings:
     })
     kernel_idle_seconds: float = field(default=600.0, metadata={
         "env": "ANALYTICS_KERNEL_IDLE_SECONDS",
-        "help": "A visitor's kernel with no open page is shut down after this many idle seconds.",
+        "help": "A visitor's kernel no page ever connected to is shut down after this many idle seconds.",
+    })
+    kernel_left_seconds: float = field(default=10.0, metadata={
+        "env": "ANALYTICS_KERNEL_LEFT_SECONDS",
+        "help": "A visitor's kernel whose page closed (its connection dropped and did not come back) is shut down "
+                "after this many seconds.",
     })
     max_visitor_kernels: int = field(default=12, metadata={
         "env": "ANALYTICS_MAX_VISITOR_KERNELS",
-        "help": "Most report pages open at once (about 400 MB each); past it visitors see 'busy, try again shortly'.",
+        "help": "Most report pages open at once (each has a kernel of a few hundred MB); past it visitors wait in line "
+                "on a page that opens the report by itself.",
     })
 
     db_writer_url: str = field(default="", metadata={

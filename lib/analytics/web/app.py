@@ -6,8 +6,8 @@ kernel waiting for each report, and visitor kernels that end with their visit.
 * A page killed without closing leaves an idle kernel with no connection: it is culled after
   ``ANALYTICS_KERNEL_IDLE_SECONDS`` counted from the page's last contact (see :class:`VisitCuller`); a
   kernel with an open page, or whose first page is still loading, is never culled.
-* At most ``ANALYTICS_MAX_VISITOR_KERNELS`` visitor kernels run; past that a visitor gets a plain
-  "busy, try again shortly" page instead of a new kernel.
+* At most ``ANALYTICS_MAX_VISITOR_KERNELS`` visitor kernels run; past that a visitor waits in line ("you are
+  3rd in line, about 20 s", :mod:`analytics.web.queue`) on a page that opens the report by itself.
 * SIGTERM or SIGINT stops the web server and shuts down every kernel it started (Voilà's own stop).
 * With ``ANALYTICS_AMPLITUDE_URL=demo`` (``make run``) a local stand-in answers Amplitude's cohort API with
   cohorts of the demo warehouse (``demo_ios``, ``demo_moscow``, ``demo_new``, ``demo_sample``); with
@@ -28,6 +28,7 @@ from typing import Any
 
 from jupyter_core.utils import ensure_async
 from jupyter_server._tz import utcnow
+from tornado.ioloop import IOLoop
 from voila.app import Voila
 
 from ..access.identity import CLIENT_HEADER, USER_HEADER
@@ -43,6 +44,7 @@ from ..uploads import UPLOAD_LIMIT
 from .assets import CONTENT_SECURITY_POLICY, voila_template_paths
 from .gate import AnalyticsIdentityProvider, Gate, cookie_secret, guarded
 from .handlers import SECURITY_HEADERS, our_handlers, replace_report_handler
+from .queue import VisitorQueue
 
 CULL_INTERVAL_SECONDS = 10
 FIRST_PAGE_LOAD_SECONDS = 120  # a kernel no page has reached yet: starting, rendering, or its page's scripts loading
@@ -53,17 +55,20 @@ WEBSOCKET_MESSAGE_LIMIT = 2 * UPLOAD_LIMIT
 
 
 class VisitCuller:
-    """Which idle kernels the culler may end, on top of jupyter_server's rules (busy and connected kernels stay).
+    """Which idle kernels the culler may end, on top of jupyter_server's rules (busy and connected kernels stay),
+    and the end of a kernel whose page went away.
 
     Jupyter counts a kernel's idleness from its last message, which for a kernel no page has reached yet is
     its start: under load a kernel still starting, or handed to a page whose scripts are still loading, was
     culled and the page hung. Here a kernel no page has connected to yet waits at least
-    ``FIRST_PAGE_LOAD_SECONDS``; once a page has connected, idleness counts from the page's last contact (its
-    websocket closing), and a kernel with an open page is never culled.
+    ``FIRST_PAGE_LOAD_SECONDS``; a kernel with an open page is never culled. When a page's connection closes
+    (a closed tab whose shutdown request was lost, a killed browser) and no page connects again within
+    ``left_seconds``, the kernel ends then, not after the idle time: its slot goes to the next in line.
     """
 
-    def __init__(self, manager: Any, idle_seconds: float) -> None:
+    def __init__(self, manager: Any, idle_seconds: float, left_seconds: float = 10.0) -> None:
         self.manager = manager
+        self.left_seconds = left_seconds
         self.idle = dt.timedelta(seconds=idle_seconds)
         self.first_load = dt.timedelta(seconds=max(idle_seconds, FIRST_PAGE_LOAD_SECONDS))
         self.left: dict[str, dt.datetime] = {}  # kernel id -> when its page's websocket last closed
@@ -80,6 +85,7 @@ class VisitCuller:
         def notify_disconnect(kernel_id: str) -> None:
             self.left[kernel_id] = utcnow()
             disconnect(kernel_id)
+            IOLoop.current().call_later(self.left_seconds, self._end_if_still_gone, kernel_id)
 
         async def cull_kernel_if_idle(kernel_id: str) -> None:
             self._forget_ended()
@@ -89,6 +95,12 @@ class VisitCuller:
 
         manager.notify_connect, manager.notify_disconnect = notify_connect, notify_disconnect
         manager.cull_kernel_if_idle = cull_kernel_if_idle
+
+    async def _end_if_still_gone(self, kernel_id: str) -> None:
+        if kernel_id not in self.manager._kernels or self.manager._kernel_connections.get(kernel_id, 0):
+            return  # shut down by its page's request already, or a page connected again
+        self.manager.log.info("Kernel %s: its page left %s s ago; shutting it down", kernel_id, self.left_seconds)
+        await ensure_async(self.manager.shutdown_kernel(kernel_id))
 
     def too_soon(self, kernel_id: str, now: dt.datetime) -> bool:
         kernel = self.manager._kernels[kernel_id]
@@ -142,6 +154,7 @@ class AnalyticsApp(Voila):
             self.exit(1)
         self.gate = Gate(settings, self.base_url, self.ip)
         self.tornado_settings = {**self.tornado_settings, "analytics_gate": self.gate, "analytics_settings": settings,
+                                 "analytics_queue": VisitorQueue(),
                                  "xsrf_cookie_kwargs": {"samesite": "Lax"},
                                  "websocket_max_message_size": WEBSOCKET_MESSAGE_LIMIT,
                                  "headers": {**self.tornado_settings.get("headers", {}), **SECURITY_HEADERS,
@@ -155,7 +168,7 @@ class AnalyticsApp(Voila):
         settings = load_settings()
         self.gate.kernels = self.kernel_manager
         self._record_visitor_kernels()
-        VisitCuller(self.kernel_manager, settings.kernel_idle_seconds).install()
+        VisitCuller(self.kernel_manager, settings.kernel_idle_seconds, settings.kernel_left_seconds).install()
         handlers = our_handlers(self, settings, Path(self.root_dir)) + replace_report_handler(super().init_handlers(), settings)
         return guarded(handlers)
 

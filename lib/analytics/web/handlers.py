@@ -26,15 +26,16 @@ from ..catalog import AUDIENCES, report_catalog
 from ..config import Settings
 from ..delivery.runs import read_manifest
 from ..home.tiles import home_tiles, search
-from ..words import counted
+from ..words import about_seconds, counted, ordinal
 from .gate import Gate, address_key, safe_next
 from .kernel_link import visitor_kernel_environment
+from .queue import COOKIE as QUEUE_COOKIE
+from .queue import REFRESH_SECONDS, Admission, VisitorQueue
 
 EXPORT_NAME = re.compile(r"^[\w.-]+\.(xlsx|csv|txt)$", re.UNICODE)
 CONTENT_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                  "csv": "text/csv; charset=utf-8", "txt": "text/plain; charset=us-ascii"}
 TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True)
-BUSY_RETRY_SECONDS = 20
 # Sent with every response, ours and Voilà's (Voilà's handlers read them from the "headers" setting).
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
                     "X-Frame-Options": "SAMEORIGIN", "Cross-Origin-Opener-Policy": "same-origin"}
@@ -247,13 +248,15 @@ class SignOutHandler(SecureHeaders, web.RequestHandler):
 
 class ReportPageHandler(TornadoVoilaHandler):
     """Voilà's report page, which also sets the ``_xsrf`` cookie (so the page's shutdown request on close is
-    accepted, voila#1458), answers "busy" instead of starting a kernel past the cap, and makes the kernel it
-    hands out (warm or new) the signed-in person's own."""
+    accepted, voila#1458), puts a visitor past the cap in line (:mod:`analytics.web.queue`) instead of starting a
+    kernel, and makes the kernel it hands out (warm or new) the signed-in person's own."""
 
     @property
     def kernel_manager(self) -> Any:
+        queue, hold = self.settings["analytics_queue"], getattr(self, "_analytics_hold", "")
         return VisitorKernels(self.settings["kernel_manager"], self.settings["analytics_gate"],
-                              self._analytics_person.name)  # type: ignore[attr-defined] - set by the gate
+                              self._analytics_person.name,  # type: ignore[attr-defined] - set by the gate
+                              on_claim=lambda: queue.settled(hold))
 
     def initialize(self, **kwargs: Any) -> None:
         self.max_visitor_kernels = kwargs.pop("max_visitor_kernels")
@@ -261,13 +264,28 @@ class ReportPageHandler(TornadoVoilaHandler):
 
     async def get(self, path: str | None = None) -> Any:
         self.xsrf_token  # noqa: B018 - reading it sets the cookie
-        visitors = visitor_kernels(self.kernel_manager)
-        if visitors >= self.max_visitor_kernels:
-            self.set_status(503)
-            self.set_header("Retry-After", str(BUSY_RETRY_SECONDS))
-            self.finish(TEMPLATES.get_template("busy.html").render(open_pages=visitors, retry_seconds=BUSY_RETRY_SECONDS))
-            return None
-        return await super().get(path)
+        queue: VisitorQueue = self.settings["analytics_queue"]
+        in_use = visitor_kernels(self.settings["kernel_manager"], self.settings["analytics_gate"])
+        admission = queue.ask(self.get_cookie(QUEUE_COOKIE), in_use, self.max_visitor_kernels)
+        if not admission.admitted:
+            return self._wait_in_line(path or "", admission, in_use)
+        if self.get_cookie(QUEUE_COOKIE):
+            self.clear_cookie(QUEUE_COOKIE, path=self.request.path)
+        self._analytics_hold = admission.ticket
+        try:
+            return await super().get(path)
+        finally:
+            queue.settled(admission.ticket)  # the kernel is counted by now, or the page failed
+
+    def _wait_in_line(self, path: str, admission: Admission, in_use: int) -> None:
+        self.set_cookie(QUEUE_COOKIE, admission.ticket, path=self.request.path, httponly=True, samesite="Lax")
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Queue-Place", str(admission.position))  # for scripts: the same place the page says
+        titles = {entry.path: entry.title for entry in report_catalog(Path(self.settings["analytics_settings"].notebooks))}
+        self.finish(TEMPLATES.get_template("queue.html").render(
+            title=titles.get(path.lstrip("/"), "Report"), place=ordinal(admission.position),
+            wait=about_seconds(admission.wait_seconds), open_pages=counted(in_use, "open report page"),
+            refresh_seconds=REFRESH_SECONDS, base_url=self.settings["analytics_gate"].base_url))
 
 
 class QuietKernelWebsocketHandler(VoilaKernelWebsocketHandler):
@@ -301,8 +319,8 @@ class VisitorKernels:
     inside its page generator, and only here is that kernel's id known with the request's person, so the gate
     learns the owner here. A new kernel's environment loses the app's secrets on the way."""
 
-    def __init__(self, manager: Any, gate: Gate, owner: str) -> None:
-        self._manager, self._gate, self._owner = manager, gate, owner
+    def __init__(self, manager: Any, gate: Gate, owner: str, on_claim: Callable[[], None] = lambda: None) -> None:
+        self._manager, self._gate, self._owner, self._on_claim = manager, gate, owner, on_claim
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._manager, name)
@@ -310,6 +328,7 @@ class VisitorKernels:
     async def get_rendered_notebook(self, *args: Any, **kwargs: Any) -> tuple[Any, list[str], str]:
         task, rendered, kernel_id = await self._manager.get_rendered_notebook(*args, **kwargs)
         self._gate.claim_kernel(kernel_id, self._owner)
+        self._on_claim()
         return task, rendered, kernel_id
 
     async def start_kernel(self, *args: Any, **kwargs: Any) -> str:
@@ -317,13 +336,13 @@ class VisitorKernels:
             kwargs["env"] = visitor_kernel_environment(kwargs["env"])
         kernel_id = await ensure_async(self._manager.start_kernel(*args, **kwargs))
         self._gate.claim_kernel(kernel_id, self._owner)
+        self._on_claim()
         return kernel_id
 
 
-def visitor_kernels(manager: Any) -> int:
-    """Kernels serving visitors: all running kernels but the warm ones waiting in the pools."""
-    pooled = sum(len(pool) for pool in getattr(manager, "_pools", {}).values())
-    return max(0, len(manager.list_kernel_ids()) - pooled)
+def visitor_kernels(manager: Any, gate: Gate) -> int:
+    """Kernels serving visitors: the running kernels a page has claimed (warm ones waiting in the pools are not)."""
+    return len(set(manager.list_kernel_ids()) & set(gate.kernel_owners))
 
 
 def our_handlers(app: Any, settings: Settings, notebooks: Path) -> list:

@@ -67,8 +67,17 @@ class Settings:
     })
     preheat: bool = field(default=True, metadata={
         "env": "ANALYTICS_PREHEAT",
-        "help": "Keep one warm kernel ready per report, so a form opens at once (0 turns it off).",
+        "help": "Keep warm kernels ready for the reports people open, so a form opens at once (0 turns it off).",
         "allow_zero": True,
+    })
+    warm_kernels: int = field(default=8, metadata={
+        "env": "ANALYTICS_WARM_KERNELS",
+        "help": "Warm kernels kept ready for all reports together; a report gets more the more it is visited.",
+    })
+    warm_idle_seconds: float = field(default=1800.0, metadata={
+        "env": "ANALYTICS_WARM_IDLE_SECONDS",
+        "help": "A report nobody opened for this many seconds lets its warm kernels go (its next visitor waits "
+                "for a kernel to start).",
     })
     kernel_idle_seconds: float = field(default=600.0, metadata={
         "env": "ANALYTICS_KERNEL_IDLE_SECONDS",

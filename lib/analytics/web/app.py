@@ -45,6 +45,7 @@ from .assets import CONTENT_SECURITY_POLICY, voila_template_paths
 from .gate import AnalyticsIdentityProvider, Gate, cookie_secret, guarded
 from .handlers import SECURITY_HEADERS, our_handlers, replace_report_handler
 from .queue import VisitorQueue
+from .warm_pools import WarmPools
 
 CULL_INTERVAL_SECONDS = 10
 FIRST_PAGE_LOAD_SECONDS = 120  # a kernel no page has reached yet: starting, rendering, or its page's scripts loading
@@ -137,13 +138,14 @@ class AnalyticsApp(Voila):
         manager.cull_interval = max(1, min(CULL_INTERVAL_SECONDS, int(settings.kernel_idle_seconds) // 2))
         manager.cull_connected = False  # a kernel with an open page is the visitor's, however quiet
         manager.cull_busy = False  # a preheated kernel waits for its visitor inside a running cell
+        self.warm_pools: WarmPools | None = None
         if settings.preheat:
             notebooks = settings.notebooks
+            self.warm_pools = WarmPools(None, lambda report: {"ANALYTICS_NOTEBOOK": str(notebooks / report)},
+                                        settings.warm_kernels, settings.warm_idle_seconds)
             self.config.VoilaConfiguration.preheat_kernel = True
-            self.config.VoilaKernelManager.kernel_pools_config = {
-                path.relative_to(notebooks).as_posix(): {"pool_size": 1,
-                                                         "kernel_env_variables": {"ANALYTICS_NOTEBOOK": str(path)}}
-                for path in report_notebooks(notebooks)}
+            self.config.VoilaKernelManager.kernel_pools_config = self.warm_pools.configure(
+                [path.relative_to(notebooks).as_posix() for path in report_notebooks(notebooks)])
         self.config.Voila.identity_provider_class = AnalyticsIdentityProvider
         self.config.Voila.cookie_secret = cookie_secret(settings)
         self.config.VoilaConfiguration.allow_template_override = "NO"  # a link cannot pick a template with CDN links
@@ -154,7 +156,7 @@ class AnalyticsApp(Voila):
             self.exit(1)
         self.gate = Gate(settings, self.base_url, self.ip)
         self.tornado_settings = {**self.tornado_settings, "analytics_gate": self.gate, "analytics_settings": settings,
-                                 "analytics_queue": VisitorQueue(),
+                                 "analytics_queue": VisitorQueue(), "analytics_pools": self.warm_pools,
                                  "xsrf_cookie_kwargs": {"samesite": "Lax"},
                                  "websocket_max_message_size": WEBSOCKET_MESSAGE_LIMIT,
                                  "headers": {**self.tornado_settings.get("headers", {}), **SECURITY_HEADERS,
@@ -167,6 +169,9 @@ class AnalyticsApp(Voila):
     def init_handlers(self) -> list:
         settings = load_settings()
         self.gate.kernels = self.kernel_manager
+        if self.warm_pools is not None:
+            self.warm_pools.manager = self.kernel_manager
+            self.warm_pools.install()
         self._record_visitor_kernels()
         VisitCuller(self.kernel_manager, settings.kernel_idle_seconds, settings.kernel_left_seconds).install()
         handlers = our_handlers(self, settings, Path(self.root_dir)) + replace_report_handler(super().init_handlers(), settings)

@@ -272,6 +272,9 @@ class ReportPageHandler(TornadoVoilaHandler):
         if self.get_cookie(QUEUE_COOKIE):
             self.clear_cookie(QUEUE_COOKIE, path=self.request.path)
         self._analytics_hold = admission.ticket
+        pools = self.settings.get("analytics_pools")
+        if pools is not None and path:
+            pools.visited(path.lstrip("/"))
         try:
             return await super().get(path)
         finally:

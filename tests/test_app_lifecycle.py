@@ -14,6 +14,8 @@ import pytest
 from analytics.catalog import report_notebooks
 
 from .conftest import REPO, report_folders, serving, wait_until
+from .test_probes_pages import kernel_of
+from .test_probes_web import app_kernels
 
 # The account managers' reports only: the lifecycle is the same for any report, and a warm kernel per
 # report of the whole product (eleven) would make each app start the slowest part of the suite.
@@ -84,13 +86,15 @@ def test_sigterm_stops_the_app_and_every_kernel_within_seconds(browser, embedded
 
 def test_closed_pages_end_their_kernels(browser, embedded_url: str, tmp_path: Path, notebooks: Path) -> None:  # type: ignore[no-untyped-def]
     with serving(embedded_url, tmp_path, ANALYTICS_NOTEBOOKS=str(notebooks), ANALYTICS_KERNEL_IDLE_SECONDS="600",
-                 ANALYTICS_MAX_VISITOR_KERNELS="2") as served:
+                 ANALYTICS_KERNEL_LEFT_SECONDS="600", ANALYTICS_MAX_VISITOR_KERNELS="2") as served:
         app = psutil.Process(served.process.pid)
         wait_until(lambda: len(kernels(app)) >= POOL, 90, "the warm kernels never started")
-        for visit in range(5):  # past the cap of two: a closed page that kept its kernel would make the next one "busy"
+        visited = []
+        for visit in range(5):  # past the cap of two: a closed page that kept its kernel would keep the next in line
             page = open_report(browser, served.base, REPORTS[visit % len(REPORTS)])
+            visited.append(kernel_of(page))
             leave(page)
-        wait_until(lambda: len(kernels(app)) <= POOL, 60,
+        wait_until(lambda: not set(visited) & set(app_kernels(served)), 30,
                    "closed pages left their kernels running (the page's shutdown request was refused?)")
 
 
@@ -102,8 +106,9 @@ def test_an_abandoned_page_ends_its_kernel_within_seconds(browser, embedded_url:
         page = context.new_page()
         page.goto(served.base + "voila/render/" + REPORTS[0], timeout=90_000)
         page.wait_for_selector(".widget-button", timeout=90_000)
+        visited = kernel_of(page)
         context.close()  # gone without the page's shutdown request, like a killed browser
-        wait_until(lambda: len(kernels(app)) <= POOL, 40,  # ANALYTICS_KERNEL_LEFT_SECONDS is 10, the idle time 600
+        wait_until(lambda: visited not in app_kernels(served), 40,  # ANALYTICS_KERNEL_LEFT_SECONDS is 10, the idle time 600
                    "an abandoned page's kernel outlived its page by 40 seconds")
 
 

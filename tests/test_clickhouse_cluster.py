@@ -14,11 +14,14 @@ from clickhouse_driver import Client
 
 from analytics import TableSpec, connect, load_settings
 from analytics import reports as reports_module
+from analytics.audiences import AudienceRequest, build_audience, saved
+from analytics.audiences.store import members_sql
 from analytics.params import declaration
 from analytics.pipeline import run_report
 from analytics.raffle import demo as raffle_demo
 from analytics.testing.clickhouse_cluster import ClickHouseCluster
 from analytics.testing.clickhouse_server import ClickHouseServer
+from analytics.testing.fakes import FakeAmplitude, cohort_csv
 from analytics.testing.runs import run_context
 from analytics.warehouse import WAREHOUSE, demo
 from analytics.warehouse.demo import DEMO_TRUTH
@@ -142,6 +145,30 @@ def test_a_raffle_draw_written_on_the_cluster_reads_back_as_on_one_server(cluste
         files.append([sorted(result.path.read_bytes() for result in outcome.files if result.path.suffix == ".csv")
                       for outcome in drawn])
     assert files[0] == files[1]
+
+
+def test_a_saved_audience_on_the_cluster_reads_back_as_on_one_server(cluster: ClickHouseCluster, single: str,
+                                                                    tmp_path: Path, amplitude: FakeAmplitude) -> None:
+    """The keyed save (versions of a sub_id, its recipients, the commit row) through the Distributed tables: the
+    same groups as on one server, and a second run reuses the saved audience and writes nothing."""
+    with connect(single) as db:
+        ids = db.query_arrow("SELECT amplitude_id FROM users ORDER BY user_id LIMIT 600").column("amplitude_id")
+    amplitude.cohorts["cluster1"] = cohort_csv(ids.to_numpy())
+    members = []
+    for url, home in ((single, tmp_path / "one"), (f"{cluster.nodes[0].url}?cluster={cluster.name}", tmp_path / "many")):
+        settings = load_settings(home=home, db_url=url, **amplitude.overrides())
+        request = AudienceRequest("cluster1", "push_cluster", cap_days=0, control_percent=20)
+        with connect(url, settings) as db:
+            first = build_audience(db, request, settings, save=True)
+            recipients = db.scalar("SELECT count() FROM audience_recipients")
+            again = build_audience(db, request, settings, save=True)
+            assert again.reused and again.saved == first.saved
+            assert db.scalar("SELECT count() FROM audience_recipients") == recipients
+            audience = saved(db, "push_cluster")
+            assert audience is not None
+            members.append({group: sorted(db.query_arrow(members_sql(group), audience.bound(group=group))
+                                          .column("user_id").to_pylist()) for group in ("target", "control")})
+    assert members[0] == members[1] and len(members[0]["target"]) > 400
 
 
 def test_a_distributed_table_shards_by_key_copies_replicas_and_survives_a_stopped_replica(

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from clickhouse_driver import Client
 
@@ -16,6 +17,7 @@ from analytics import TableSpec, connect, load_settings
 from analytics import reports as reports_module
 from analytics.audiences import AudienceRequest, build_audience, saved
 from analytics.audiences.store import members_sql
+from analytics.db.cluster import ClusterWriteError
 from analytics.params import declaration
 from analytics.pipeline import run_report
 from analytics.raffle import demo as raffle_demo
@@ -190,22 +192,45 @@ def test_a_distributed_table_shards_by_key_copies_replicas_and_survives_a_stoppe
     assert run(second, "SELECT count(), uniqExact(user_id) FROM clicks")[0] == (1000, 1000)
 
 
-def test_an_entry_node_stopped_during_100_report_runs_costs_no_answer(tmp_path: Path) -> None:
-    """The URL's host is shard 1's second replica, with shard 2's node as the alternative: stopped after run 30,
-    each later run connects to the alternative (a refused loopback connection costs nothing), and shard 1 is
-    read from its other replica. Every run (the report called, its query read; no files) gives the same rows."""
+MARKS = TableSpec("run_marks", {"run": "UInt32", "entry": "String"})
+
+
+def test_a_replica_stopped_during_100_runs_costs_no_answer_and_no_write_lands_twice(tmp_path: Path) -> None:
+    """The URL's host is shard 1's second replica, with shard 2's node as the alternative. Each run reads a report's
+    query and writes one row with its own insert token. The replica stops after run 30 and comes back after run 60:
+    every run answers (a refused loopback connection costs nothing; shard 1 is read from its other copy); the
+    writes in between are refused whole, in words; then every run's write is sent again through the other node,
+    as a rerun after a failover would: the refused ones land, the rest are known by their tokens, one row each."""
     with ClickHouseCluster() as own:
         first, second, replica = own.nodes
         url = f"{replica.url}?cluster={own.name}&alt_hosts=127.0.0.1:{second.tcp_port}"
         with connect(url) as db:
             demo.load(db, "small", SEED)
+            db.create_table(MARKS)
         settings = load_settings(home=tmp_path, db_url=url)
-        answers = []
-        for run in range(100):
-            if run == 30:
-                replica.stop()
+        answers, refused = [], {}
+        for number in range(100):
+            if number == 30:
+                replica.stop(keep_data=True)
+            if number == 60:
+                replica.start()
             with connect(url, settings) as db:
                 query = reports_module.partner_cards(run_context(db, settings))
                 answers.append(db.query_arrow(query.sql, query.params))
-    assert len(answers) == 100 and all(answer.equals(answers[0]) for answer in answers)
-    assert answers[0].num_rows > 0
+                try:
+                    db.insert("run_marks", pa.Table.from_pylist([{"run": number, "entry": "first try"}]), token=f"run-{number}")
+                except ClusterWriteError as error:
+                    refused[number] = str(error)
+        assert len(answers) == 100 and all(answer.equals(answers[0]) for answer in answers)
+        assert answers[0].num_rows > 0
+        assert sorted(refused) == list(range(30, 60))
+        assert all("does not answer" in message and "nothing was written" in message for message in refused.values())
+        other_entry = f"{second.url}?cluster={own.name}"
+        with connect(other_entry, settings) as db:
+            for number in range(100):
+                db.insert("run_marks", pa.Table.from_pylist([{"run": number, "entry": "again"}]), token=f"run-{number}")
+            assert db.query_arrow("SELECT run, entry FROM run_marks ORDER BY run").to_pylist() == [
+                {"run": number, "entry": "again" if number in refused else "first try"} for number in range(100)]
+        for node in own.nodes:  # each copy of each shard holds its rows once
+            rows = run(node, "SELECT count(), uniqExact(run) FROM run_marks_local")
+            assert rows[0][0] == rows[0][1]

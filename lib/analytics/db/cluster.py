@@ -7,6 +7,13 @@ every version of a key lives on one shard and "the highest version wins" (``LIMI
 other tables by ``rand()``. Inserts go through the Distributed table with ``insert_distributed_sync``, so a
 write is on its shards when it returns.
 
+Writes need every replica: the Distributed table writes each copy itself (no ZooKeeper, no replicated tables), so
+with one replica down a write would land on some copies and fail on others. A write first checks that every
+node answers and, if one does not, is refused whole with :class:`ClusterWriteError` (reads go on, from the other
+replica). The bookkeeping tables (insert tokens, table declarations) are the cluster's, local on every node and
+read through a Distributed table, not the entry node's: a write retried through another node after a failover
+finds its token and lands once.
+
 DDL is run on each node in turn, not ``ON CLUSTER``: that needs ZooKeeper, which a cluster of plain replicas
 (``internal_replication`` false, the Distributed table writing every replica) does not have. Whole-partition
 swaps, compaction and garbage collection work on one server's parts and are refused here until they learn to
@@ -15,19 +22,30 @@ run shard by shard.
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
 
+import pyarrow as pa
 from clickhouse_driver import Client
 
 from ..config import Settings
 from ..errors import ConfigError, DatabaseError
-from .server import ServerDatabase, table_ddl
+from .base import WriteReport
+from .server import TOKENS, ServerDatabase, table_ddl
 from .sql import Identifier, bind, compose, identifier
 from .tables import TableSpec
 
 LOCAL_SUFFIX = "_local"
+NODE_CHECK_SECONDS = 2.0  # a node that does not accept a connection within this is down for a write
+
+
+class ClusterWriteError(DatabaseError):
+    """A write while a node of the cluster does not answer: refused before anything was written."""
+
+    hint = "Reports still read. Try the write again when the node is back, or ask the administrator."
 
 
 class ClusterDatabase(ServerDatabase):
@@ -45,6 +63,7 @@ class ClusterDatabase(ServerDatabase):
         # `x IN (SELECT … FROM <distributed>)` (the ledger's "committed rows") runs its subquery once, on the node
         # asked, and ships the answer to the shards: what the query means, instead of 18.16's refusal
         self._client.settings["distributed_product_mode"] = "global"
+        self._internal_made: set[str] = set()
 
     # --- the nodes ----------------------------------------------------------------------------------
     def nodes(self) -> list[tuple[str, int]]:
@@ -65,6 +84,41 @@ class ClusterDatabase(ServerDatabase):
                     client.execute(statement)
             finally:
                 client.disconnect()
+
+    def _every_node_answers(self) -> None:
+        for host, port in self.nodes():
+            try:
+                socket.create_connection((host, port), timeout=NODE_CHECK_SECONDS).close()
+            except OSError:
+                raise ClusterWriteError(
+                    f"The cluster's node {host}:{port} does not answer, and a write must reach every copy of its "
+                    "shard: nothing was written. Reports still read from the other copies; try again when it is "
+                    "back.") from None
+
+    # --- bookkeeping, shared by every entry node ----------------------------------------------------------
+    def _ensure_internal(self, name: str, definition: str) -> None:
+        if name in self._internal_made:
+            return
+        local = name + LOCAL_SUFFIX
+        self._on_every_node(["CREATE TABLE IF NOT EXISTS " + local + " " + definition,
+                             f"CREATE TABLE IF NOT EXISTS {name} AS {local} ENGINE = Distributed("
+                             f"'{_plain(self.cluster)}', '{_plain(self.database)}', {local}, rand())"])
+        self._internal_made.add(name)
+
+    def _forget_tokens(self, name: str) -> None:
+        if TOKENS not in self._table_names():
+            return
+        local = TOKENS + LOCAL_SUFFIX
+        self._on_every_node([bind("ALTER TABLE " + local + " DELETE WHERE table = %(t)s", {"t": name})])
+        count = bind("SELECT count() FROM " + TOKENS + " WHERE table = %(t)s", {"t": name})
+        deadline = time.monotonic() + 30
+        while self._call("execute", count)[0][0] and time.monotonic() < deadline:  # each node's mutation
+            time.sleep(0.05)
+
+    # --- writing --------------------------------------------------------------------------------------------
+    def _insert_arrow(self, table: str, chunks: Iterable[pa.Table], token: str | None) -> WriteReport:
+        self._every_node_answers()
+        return super()._insert_arrow(table, chunks, token)
 
     # --- catalog ------------------------------------------------------------------------------------------
     def tables(self) -> list[str]:

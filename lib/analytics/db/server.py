@@ -141,6 +141,9 @@ class ServerDatabase(Database):
         folder there): a table made again under the same name starts with no write already "done"."""
         self._refuse_if_read_only("drop table", name)
         self.execute(compose("DROP TABLE IF EXISTS {t}", t=identifier(name, [name], kind="table")))
+        self._forget_tokens(name)
+
+    def _forget_tokens(self, name: str) -> None:
         if TOKENS not in self._table_names():
             return
         if self._call("execute", bind("SELECT count() FROM " + TOKENS + " WHERE table = %(t)s", {"t": name}))[0][0]:

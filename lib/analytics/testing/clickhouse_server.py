@@ -180,9 +180,10 @@ class ClickHouseServer:
         self.stop()
         raise ServerSetupError(f"clickhouse-server did not open port {self.tcp_port} within {timeout:.0f} s")
 
-    def stop(self, grace: float = 3.0) -> None:
+    def stop(self, grace: float = 3.0, *, keep_data: bool = False) -> None:
         """Stop the server and remove its folder. Its data goes with it, so a server slow to finish its merges
-        (18.16 took ~20 s at the end of every test worker) is killed after ``grace`` seconds."""
+        (18.16 took ~20 s at the end of every test worker) is killed after ``grace`` seconds. With `keep_data`
+        the folder stays and :meth:`start` brings the same server back (a replica down for a while)."""
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
@@ -191,7 +192,8 @@ class ClickHouseServer:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self.process = None
-        shutil.rmtree(self.root, ignore_errors=True)
+        if not keep_data:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> ClickHouseServer:
         return self.start()

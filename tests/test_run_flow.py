@@ -141,3 +141,13 @@ def test_the_app_imports_no_test_code() -> None:
     loaded = subprocess.run([sys.executable, "-c", "import sys, analytics.web.app; print(sorted(m for m in sys.modules "
                              "if m.startswith('analytics.testing')))"], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"
+
+
+def test_a_report_page_loads_no_library_it_does_not_use_yet() -> None:
+    """What every visitor kernel imports to show a form: not the Slack client (only a send needs it), not scipy
+    or statsmodels (only the A/B summary), not chDB before a query on the embedded store. Each is memory that
+    every open page would hold (benchmarks/app_memory.py)."""
+    probe = ("import sys; from analytics.page import report_page; from analytics.reports import plastic_cards; "
+             "print(sorted({m.split('.')[0] for m in sys.modules} & {'slack_sdk', 'scipy', 'statsmodels', 'chdb'}))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"

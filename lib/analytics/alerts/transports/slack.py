@@ -4,6 +4,9 @@ and edit a message in place.
 slack_sdk retries a dropped connection only once by default, and neither 429 nor 5xx; we add its own
 handlers for both, so a rate limit waits ``Retry-After`` seconds and a 500/503 is tried again. What
 still fails becomes :class:`DeliveryFailed`, and the message stays in the outbox.
+
+slack_sdk is imported when a transport is made, not with this module: every report kernel imports the alerts
+package (a page's "send to Slack" button), and slack_sdk is about 14 MB of each kernel's own memory.
 """
 
 from __future__ import annotations
@@ -11,12 +14,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 from urllib.error import URLError
-
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
-from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
-from slack_sdk.webhook import WebhookClient
 
 from ..formats import blocks, fallback_text
 from ..model import Alert
@@ -30,6 +27,9 @@ TIMEOUT = 15
 
 
 def _retry_handlers(attempts: int) -> list:
+    from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler  # noqa: PLC0415
+    from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler  # noqa: PLC0415
+
     return [ConnectionErrorRetryHandler(max_retry_count=attempts), RateLimitErrorRetryHandler(max_retry_count=attempts),
             ServerErrorRetryHandler(max_retry_count=attempts)]
 
@@ -40,6 +40,8 @@ class SlackWebhook:
     name = "slack-webhook"
 
     def __init__(self, url: str, *, attempts: int = 3) -> None:
+        from slack_sdk.webhook import WebhookClient  # noqa: PLC0415 - see the module's docstring
+
         self.client = WebhookClient(url, timeout=TIMEOUT, retry_handlers=_retry_handlers(attempts))
 
     def send(self, alert: Alert, replaced: dict[str, Any] | None) -> Delivery:
@@ -57,10 +59,14 @@ class SlackBot:
     name = "slack-bot"
 
     def __init__(self, token: str, channel: str, *, base_url: str = "https://slack.com/api/", attempts: int = 3) -> None:
+        from slack_sdk import WebClient  # noqa: PLC0415 - see the module's docstring
+
         self.client = WebClient(token=token, base_url=base_url, timeout=TIMEOUT, retry_handlers=_retry_handlers(attempts))
         self.channel = channel
 
     def send(self, alert: Alert, replaced: dict[str, Any] | None) -> Delivery:
+        from slack_sdk.errors import SlackApiError  # noqa: PLC0415 - loaded with the client already
+
         try:
             thread = (replaced or {}).get("ts", "")
             if thread:  # a resolution: the opening message says so in place, the follow-up goes in its thread
@@ -81,6 +87,8 @@ class SlackBot:
 
     def _attach(self, alert: Alert, delivery: Delivery) -> None:
         """The chart goes into the message's thread; a failed upload never un-sends the message."""
+        from slack_sdk.errors import SlackApiError  # noqa: PLC0415 - loaded with the client already
+
         try:
             self.client.files_upload_v2(channel=delivery.channel, file=alert.chart, title=alert.title[:200],
                                         thread_ts=delivery.ts)

@@ -145,9 +145,11 @@ def test_the_app_imports_no_test_code() -> None:
 
 def test_a_report_page_loads_no_library_it_does_not_use_yet() -> None:
     """What every visitor kernel imports to show a form: not the Slack client (only a send needs it), not scipy
-    or statsmodels (only the A/B summary), not chDB before a query on the embedded store. Each is memory that
-    every open page would hold (benchmarks/app_memory.py)."""
+    or statsmodels (only the A/B summary), not chDB before a query on the embedded store, not the server
+    driver's client (the embedded store only borrows its escaping), not Parquet (only the embedded store's
+    writes). Each is memory that every open page would hold (benchmarks/app_memory.py)."""
     probe = ("import sys; from analytics.page import report_page; from analytics.reports import plastic_cards; "
-             "print(sorted({m.split('.')[0] for m in sys.modules} & {'slack_sdk', 'scipy', 'statsmodels', 'chdb'}))")
+             "print(sorted({m.split('.')[0] for m in sys.modules} & {'slack_sdk', 'scipy', 'statsmodels', 'chdb', "
+             "'clickhouse_driver'} | {m for m in sys.modules if m.startswith('pyarrow.parquet')}))")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"

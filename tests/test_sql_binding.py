@@ -76,3 +76,14 @@ def test_compose_takes_only_checked_identifiers() -> None:
     assert compose("SELECT {c} FROM {t}", c=cols, t=Identifier("t")) == "SELECT `a`, `b` FROM `t`"
     with pytest.raises(TypeError):
         compose("SELECT {c} FROM t", c="a; DROP TABLE t")
+
+
+def test_the_escaping_is_the_drivers_own_even_where_the_driver_is_not_loaded() -> None:
+    """The embedded store's kernels load clickhouse-driver's escape module without its client; the SQL is the
+    one the loaded driver would write, byte for byte."""
+    from clickhouse_driver.util.escape import escape_params  # noqa: PLC0415 - the driver as a server kernel has it
+
+    from analytics.db import sql  # noqa: PLC0415
+
+    values = {f"v{n}": value for n, value in enumerate(HOSTILE)} | {"d": dt.date(2026, 1, 2), "l": ["a'", 1]}
+    assert sql.escape_params(values, sql._UTC_CONTEXT) == escape_params(values, sql._UTC_CONTEXT)

@@ -25,6 +25,7 @@ from .db import Database, connect
 from .delivery.links import run_page_links
 from .delivery.slack_button import slack_button
 from .errors import ConfigError
+from .memory import give_back
 from .params import File, FormInvalid, Parameter, declaration, declaration_from_namespace, resolve, values_from_query
 from .pipeline import FirstLook, RunOutcome, new_run_id, run_report
 from .render import RUN_RECORD_MIME, outcome_html, outcome_record, outcome_text
@@ -158,12 +159,15 @@ def _form_runner(report: Callable[..., Any], parameters: list[Parameter], db: Da
                  first_look: FirstLook, switches: tuple[str, ...] = ()
                  ) -> Callable[[Mapping[str, Any], Progress, threading.Event, str], RunOutcome]:
     """The form's Run: the one pipeline, with the form's progress line, Cancel, and the result before its files;
-    the headless-only switches always off."""
+    the headless-only switches always off; afterwards the memory the run freed goes back to the system."""
     def run(raw: Mapping[str, Any], progress: Progress, cancelled: threading.Event, run_id: str) -> RunOutcome:
         given = {**raw, **dict.fromkeys(switches, False)}
         ctx = RunContext(settings, db, current_user(), run_id, client=current_client(), in_app=True,
                          status=progress, progress=progress, cancelled=cancelled)  # one status line: rows or words
-        return run_report(report, parameters, given, ctx, first_look=first_look)
+        try:
+            return run_report(report, parameters, given, ctx, first_look=first_look)
+        finally:
+            give_back(db)  # the page stays open: its kernel waits for the next Run at its resting size
     return run
 
 

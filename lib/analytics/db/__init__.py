@@ -15,12 +15,20 @@ from ..config import Settings, load_settings
 from ..errors import ConfigError
 from .base import Database, WriteReport
 from .embedded import EmbeddedStore
-from .server import ServerDatabase
 from .sql import Identifier, bind, compose, identifier
 from .tables import Partitioning, TableSpec
 
 __all__ = ["Database", "EmbeddedStore", "Identifier", "Partitioning", "ServerDatabase", "TableSpec", "WriteReport", "bind",
            "compose", "connect", "identifier"]
+
+
+def __getattr__(name: str) -> object:
+    """``ServerDatabase`` on first use: its driver client stays out of the embedded store's kernels."""
+    if name == "ServerDatabase":
+        from .server import ServerDatabase  # noqa: PLC0415 - see above
+
+        return ServerDatabase
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def connect(url: str | None = None, settings: Settings | None = None, *, read_only: bool = False) -> Database:
@@ -43,6 +51,8 @@ def connect(url: str | None = None, settings: Settings | None = None, *, read_on
             from .cluster import ClusterDatabase  # noqa: PLC0415 - only a cluster URL needs it
 
             return ClusterDatabase(url, settings, read_only=read_only)
+        from .server import ServerDatabase  # noqa: PLC0415 - the driver's client only where a server is used
+
         return ServerDatabase(url, settings, read_only=read_only)
     raise ConfigError(f"The database URL '{url}' is not understood. Use chdb:///path/to/dir for the embedded "
                       "store or clickhouse://user:password@host:9000/database for a ClickHouse server.")

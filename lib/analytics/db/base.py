@@ -222,6 +222,9 @@ class Database(abc.ABC):
     def _insert_arrow(self, table: str, chunks: Iterable[pa.Table], token: str | None) -> WriteReport:
         """Write conformed Arrow chunks as one insert, unless ``token`` was already committed."""
 
+    def release_memory(self) -> None:  # noqa: B027 - a server keeps nothing of ours in this process
+        """Hand back memory the engine in this process keeps after queries (see the embedded store)."""
+
     def close(self) -> None:  # noqa: B027 - backends without connections need nothing
         """Release connections; the object may not be used afterwards."""
 

@@ -10,14 +10,14 @@ quoted: :func:`compose` refuses anything that is not an :class:`Identifier`.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import math
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
-
-from clickhouse_driver.util.escape import escape_params
 
 from ..errors import ParameterError, QueryError, UnknownColumnError, UnknownTableError
 
@@ -28,6 +28,30 @@ _SCALARS = (str, int, float, Decimal, dt.date, dt.datetime, type(None))
 # clickhouse-driver only needs the server's time zone from its context, to render
 # datetimes; we keep every DateTime in UTC, on both backends.
 _UTC_CONTEXT = SimpleNamespace(server_info=SimpleNamespace(get_timezone=lambda: "UTC"))
+
+
+def _driver_escaping() -> Any:
+    """clickhouse-driver's own ``util/escape.py`` (standard library and pytz only), loaded without the package.
+
+    Importing ``clickhouse_driver.util.escape`` runs the package's ``__init__``, which loads the whole client
+    (about 25 MB in a fresh process) into every report kernel of the embedded store, where nothing else of the
+    driver is used. Where the driver is already loaded (a server connection), its module is taken as it is.
+    """
+    if "clickhouse_driver" in sys.modules:
+        from clickhouse_driver.util import escape  # noqa: PLC0415 - the loaded driver's own module
+
+        return escape
+    package = importlib.util.find_spec("clickhouse_driver")  # finds the folder, runs nothing
+    if package is None or not package.submodule_search_locations:
+        raise ImportError("clickhouse-driver is not installed: `make setup` installs it")
+    location = f"{package.submodule_search_locations[0]}/util/escape.py"
+    spec = importlib.util.spec_from_file_location("clickhouse_driver_escape", location)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+escape_params = _driver_escaping().escape_params
 
 
 def bind(sql: str, params: Mapping[str, Any] | None) -> str:

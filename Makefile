@@ -4,15 +4,29 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8866
 
-.PHONY: run test setup lab scheduler bench lint clean git-filter screenshots
+.PHONY: run test setup setup-test setup-lab lab scheduler bench lint clean git-filter screenshots
 
-# One line per step: pip's own output goes to .venv/pip-install.log, a line per package it fetches to the screen.
+# One line per step: pip's own output goes to .venv/pip-install*.log, a line per package it fetches to the screen.
+# `make run` installs only what the app needs; the suite's tools (`make test`) and JupyterLab (`make lab`) are
+# added to the same .venv when first asked for.
 setup: $(VENV)/.installed git-filter
+setup-test: $(VENV)/.installed-test git-filter
+setup-lab: $(VENV)/.installed-lab git-filter
 
 $(VENV)/.installed: pyproject.toml
-	@echo "Installing packages (first run: about 2 minutes)…"
+	@echo "Installing the app's packages (first run: under a minute from pip's cache)…"
 	@$(PYTHON) -m venv $(VENV)
-	@$(BIN)/python lib/analytics/pip_progress.py '.[test]' $(VENV)/pip-install.log
+	@$(BIN)/python lib/analytics/pip_progress.py '.' $(VENV)/pip-install.log
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	@echo "Installing the test suite's packages…"
+	@$(BIN)/python lib/analytics/pip_progress.py '.[test,lab]' $(VENV)/pip-install-test.log
+	@touch $@
+
+$(VENV)/.installed-lab: $(VENV)/.installed
+	@echo "Installing JupyterLab…"
+	@$(BIN)/python lib/analytics/pip_progress.py '.[lab]' $(VENV)/pip-install-lab.log
 	@touch $@
 
 # Outputs of notebooks under notebooks/ never reach a commit (a card number in an output would be a leak):
@@ -33,13 +47,13 @@ run: setup
 	@ANALYTICS_AMPLITUDE_URL=$(or $(ANALYTICS_AMPLITUDE_URL),demo) ANALYTICS_AMOCRM_URL=$(or $(ANALYTICS_AMOCRM_URL),demo) \
 	  $(BIN)/analytics serve --port $(PORT)
 
-lab: setup
+lab: setup-lab
 	@$(BIN)/analytics demo-data --scale default --if-missing
 	@$(BIN)/analytics lab
 
 # The home page and every report, run with its defaults on a copy of the demo store, as whole-page PNGs in
 # reports/screenshots/ (home.png, <notebook>.png) and a table of pages, seconds and error lines.
-screenshots: setup
+screenshots: setup-test
 	@$(BIN)/analytics demo-data --scale default --if-missing
 	@$(BIN)/python -m analytics.screenshots $(if $(ONLY),--only $(ONLY))
 
@@ -51,10 +65,10 @@ scheduler: setup
 # by its tests. Most of a test's time is waiting for a kernel or a server, so three workers fit two cores.
 TEST_WORKERS ?= 3
 
-test: setup
+test: setup-test
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
-bench: setup
+bench: setup-test
 	$(BIN)/python benchmarks/foundation.py
 	$(BIN)/python benchmarks/writes.py
 	$(BIN)/python benchmarks/app_memory.py
@@ -66,7 +80,7 @@ bench: setup
 	$(BIN)/python benchmarks/crm.py
 	$(BIN)/python benchmarks/hygiene.py
 
-lint: setup
+lint: setup-test
 	$(BIN)/ruff check lib tests benchmarks
 
 clean:

@@ -37,8 +37,10 @@ def package_names(pip_lines: Iterable[str]) -> Iterator[str]:
 
 def install(pip_arguments: list[str], log_path: Path, out: TextIO = sys.stdout) -> int:
     """``pip install PIP_ARGUMENTS`` with one line per package on ``out``; returns pip's exit status."""
+    # --no-compile: pip would write bytecode for every file of every package (scipy and statsmodels alone are
+    # thousands); Python writes it on first import for the modules a run actually uses.
     command = [sys.executable, "-m", "pip", "install", "--progress-bar", "off", "--disable-pip-version-check",
-               *pip_arguments]
+               "--no-compile", *pip_arguments]
     started, count = time.monotonic(), 0
     in_place = out.isatty()
     log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,19 +14,19 @@ setup-test: $(VENV)/.installed-test git-filter
 setup-lab: $(VENV)/.installed-lab git-filter
 
 $(VENV)/.installed: pyproject.toml
-	@echo "Installing the app's packages (first run: under a minute from pip's cache)…"
+	@echo "Installing the app's packages…"
 	@$(PYTHON) -m venv $(VENV)
-	@$(BIN)/python lib/analytics/pip_progress.py '.' $(VENV)/pip-install.log
+	@$(BIN)/python lib/analytics/install_packages.py '.' $(VENV)/pip-install.log
 	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	@echo "Installing the test suite's packages…"
-	@$(BIN)/python lib/analytics/pip_progress.py '.[test,lab]' $(VENV)/pip-install-test.log
+	@$(BIN)/python lib/analytics/install_packages.py '.[test,lab]' $(VENV)/pip-install-test.log
 	@touch $@
 
 $(VENV)/.installed-lab: $(VENV)/.installed
 	@echo "Installing JupyterLab…"
-	@$(BIN)/python lib/analytics/pip_progress.py '.[lab]' $(VENV)/pip-install-lab.log
+	@$(BIN)/python lib/analytics/install_packages.py '.[lab]' $(VENV)/pip-install-lab.log
 	@touch $@
 
 # Outputs of notebooks under notebooks/ never reach a commit (a card number in an output would be a leak):

@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from analytics import pip_progress
+from analytics import install_packages
 from analytics.notebook_trust import report_notebooks, sign_notebooks
 
 REPO = Path(__file__).resolve().parents[1]
@@ -121,7 +121,7 @@ def test_the_install_shows_one_line_per_package_and_keeps_pips_output_in_a_log(t
     """A real pip run (a local wheel, no index): one short line per package, the total, and pip's log."""
     out = io.StringIO()
     tiny_wheel(tmp_path)
-    status = pip_progress.install(["--no-index", "--find-links", str(tmp_path), "--target", str(tmp_path / "target"),
+    status = install_packages.install(["--no-index", "--find-links", str(tmp_path), "--target", str(tmp_path / "target"),
                                    "tiny-pkg"], tmp_path / "pip.log", out)
     lines = out.getvalue().splitlines()
     assert status == 0, out.getvalue()
@@ -132,12 +132,26 @@ def test_the_install_shows_one_line_per_package_and_keeps_pips_output_in_a_log(t
     pip_says = ["Collecting pandas==3.1.1", "  Using cached pandas.whl", "Collecting numpy>=1.26 (from pandas==3.1.1)",
                 "Processing /opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl (from analytics==0.1.0)",
                 "Requirement already satisfied: six in ./.venv"]
-    assert list(pip_progress.package_names(pip_says)) == ["pandas==3.1.1", "numpy>=1.26", "torch"]
+    assert list(install_packages.package_names(pip_says)) == ["pandas==3.1.1", "numpy>=1.26", "torch"]
+
+
+def test_uv_installs_with_its_output_in_a_log_and_the_total_on_the_screen(tmp_path: Path) -> None:
+    """The fast path of ``make setup`` (uv, fetched by pip when missing) on a local wheel, no index."""
+    out = io.StringIO()
+    tiny_wheel(tmp_path)
+    status = install_packages.install_with_uv(["--no-index", "--find-links", str(tmp_path), "--target",
+                                               str(tmp_path / "target"), "tiny-pkg"], tmp_path / "uv.log", out)
+    assert status == 0, out.getvalue()
+    assert out.getvalue().splitlines()[-1].startswith("Packages: 1 installed") and "uv.log" in out.getvalue()
+    assert "+ tiny-pkg==1.0" in (tmp_path / "uv.log").read_text()
+    assert (tmp_path / "target" / "tiny_pkg" / "__init__.py").is_file()
+    assert install_packages.install_with_uv(["--no-index", "no-such-package-here"], tmp_path / "uv.log", out) != 0
+    assert "Installing packages failed (uv exit status" in out.getvalue() and "no-such-package-here" in out.getvalue()
 
 
 def test_a_failed_install_shows_pips_error_and_where_the_log_is(tmp_path: Path) -> None:
     out = io.StringIO()
-    assert pip_progress.install(["--no-index", "no-such-package-here"], tmp_path / "pip.log", out) != 0
+    assert install_packages.install(["--no-index", "no-such-package-here"], tmp_path / "pip.log", out) != 0
     assert "Installing packages failed" in out.getvalue() and str(tmp_path / "pip.log") in out.getvalue()
     assert "no-such-package-here" in out.getvalue()  # pip's own words about what is wrong
 

@@ -17,6 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	@echo "Installing the app's packages…"
 	@$(PYTHON) -m venv $(VENV)
 	@$(BIN)/python lib/analytics/install_packages.py '.' $(VENV)/pip-install.log
+	@$(BIN)/python -m compileall -q lib >/dev/null  # our own bytecode too (see install_packages.py)
 	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed

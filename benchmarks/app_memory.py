@@ -63,7 +63,11 @@ def kernels(app: psutil.Process) -> dict[str, psutil.Process]:
     """The app's kernels by kernel id (from the connection file in each one's command line)."""
     found = {}
     for child in app.children(recursive=True):
-        named = re.search(r"kernel-([0-9a-f-]{36})\.json", " ".join(child.cmdline()))
+        try:
+            command = " ".join(child.cmdline())
+        except psutil.Error:  # ended (or a zombie) since it was listed: not a kernel we measure
+            continue
+        named = re.search(r"kernel-([0-9a-f-]{36})\.json", command)
         if named:
             found[named.group(1)] = child
     return found

@@ -63,11 +63,12 @@ scheduler: setup
 	$(BIN)/analytics scheduler
 
 # Test files run in parallel (pytest-xdist), each file on one worker: a file's app or server fixture is shared
-# by its tests. Most of a test's time is waiting for a kernel or a server, so three workers fit two cores.
+# by its tests. Three workers on two cores (four took 858 s against 754 s: the suite's kernels, browsers and servers
+# keep both cores busy); the longest files start first (tests/conftest.py SLOW_FIRST, --no-loadscope-reorder).
 TEST_WORKERS ?= 3
 
 test: setup-test
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 
 bench: setup-test
 	$(BIN)/python benchmarks/foundation.py

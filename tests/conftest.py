@@ -210,15 +210,18 @@ def suite_secrets() -> dict[str, str]:
             **{f"password of {name}": password for name, password in PASSWORDS.items()}}
 
 
-# The files that take longest, longest first. Workers take files in collection order (pytest-xdist, --dist
-# loadfile), and these sort late by name (nbval, probes, screenshots, scheduler): started last, they made a tail
-# of two minutes with one worker busy and the others idle. Started first, the short files fill the gaps.
-SLOW_FIRST = ("test_nbval.py", "test_monitoring_backtest.py", "test_clickhouse_cluster.py", "test_monitoring_jobs.py",
-              "test_browser_home.py",
-              "test_app_lifecycle.py", "test_probes_durability.py", "test_scheduler.py", "test_probes_pages.py",
-              "test_cli_and_demo.py", "test_screenshots.py", "test_browser_pages.py", "test_delivery.py",
-              "test_crm_loader.py", "test_browser_upload.py", "test_writes.py", "test_crm_funnel.py",
-              "test_crm_demo.py", "test_hygiene_clean.py", "test_crm_load_report.py", "test_upload.py")
+# The files that take longest, longest first (measured: their tests' seconds together). Workers take files in
+# collection order only with `--no-loadscope-reorder` (the Makefile passes it): by default pytest-xdist hands out the
+# files with the most tests first, which put these few-test, long files (the app's lifecycle, nbval, the backtests)
+# at the end, a tail of minutes with one worker busy. Started first, the short files fill the gaps.
+SLOW_FIRST = ("test_app_lifecycle.py", "test_nbval.py", "test_writes.py", "test_browser_pages.py", "test_browser.py",
+              "test_probes_pages.py", "test_monitoring_backtest.py", "test_probes_durability.py",
+              "test_monitoring_jobs.py", "test_ab_summary.py", "test_clickhouse_cluster.py", "test_browser_upload.py",
+              "test_warm_pools.py", "test_audiences.py", "test_browser_home.py", "test_run_flow.py",
+              "test_probes_web.py", "test_scheduler.py", "test_delivery.py", "test_queue_app.py", "test_cli_run.py",
+              "test_notebooks.py", "test_browser_audiences.py", "test_screenshots.py", "test_cli_and_demo.py",
+              "test_sharing.py", "test_browser_delivery.py", "test_raffle.py", "test_browser_sign_in.py",
+              "test_upload.py", "test_browser_ab.py", "test_crm_load_report.py", "test_crm_loader.py")
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:

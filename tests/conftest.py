@@ -37,6 +37,16 @@ SEED = 42
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _umask_kept() -> Iterator[None]:
+    """Each test starts with the worker's umask: ``analytics.cli.main`` run in-process sets owner-only files for the
+    rest of the process, and a later test in that worker that shares a folder with another account would fail."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    yield
+    os.umask(umask)
+
+
 @pytest.fixture(scope="session")
 def clickhouse_server() -> Iterator[ClickHouseServer]:
     """Debian's clickhouse-server on a free loopback port, installed if missing, stopped at the end."""

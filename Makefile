@@ -6,7 +6,8 @@ PORT ?= 8866
 
 .PHONY: run test setup setup-test setup-lab lab scheduler bench lint clean git-filter screenshots
 
-# One line per step: pip's own output goes to .venv/pip-install*.log, a line per package it fetches to the screen.
+# One line per step: the installer's output (uv, else pip) goes to .venv/pip-install*.log, a line per big wheel it
+# fetches to the screen (lib/analytics/install_packages.py).
 # `make run` installs only what the app needs; the suite's tools (`make test`) and JupyterLab (`make lab`) are
 # added to the same .venv when first asked for.
 setup: $(VENV)/.installed git-filter

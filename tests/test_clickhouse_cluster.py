@@ -17,7 +17,8 @@ from analytics import TableSpec, connect, load_settings
 from analytics import reports as reports_module
 from analytics.audiences import AudienceRequest, build_audience, saved
 from analytics.audiences.store import members_sql
-from analytics.db.cluster import ClusterWriteError
+from analytics.db.cluster import ClusterWriteError, limit_by_then_limit
+from analytics.errors import QueryError
 from analytics.params import declaration
 from analytics.pipeline import run_report
 from analytics.raffle import demo as raffle_demo
@@ -81,8 +82,27 @@ def test_the_library_makes_local_and_distributed_tables_and_keeps_every_version_
     assert run(replica, "SELECT count() FROM audience_versions_local") == run(first, "SELECT count() FROM "
                                                                                "audience_versions_local")
     with connect(url) as db:
+        wrong = "SELECT sub_id, version FROM audience_versions ORDER BY version DESC LIMIT 1 BY sub_id LIMIT 5"
+        with pytest.raises(QueryError, match="LIMIT … BY and then LIMIT in one SELECT"):
+            db.query_arrow(wrong)  # 18.16 gives wrong rows for it over a Distributed table: refused in words
+        right = "SELECT * FROM (SELECT sub_id FROM audience_versions ORDER BY version DESC LIMIT 1 BY sub_id) LIMIT 5"
+        assert db.query_arrow(right).num_rows == 5
         db.drop_table("audience_versions")
     assert run(second, "SELECT count() FROM system.tables WHERE name LIKE 'audience_versions%'")[0][0] == 0
+
+
+@pytest.mark.parametrize(("sql", "refused"), [
+    ("SELECT a FROM t ORDER BY b LIMIT 1 BY a LIMIT 10", True),
+    ("select a from t order by b limit 2 by a, c limit 3", True),
+    ("SELECT * FROM (SELECT a FROM t LIMIT 1 BY a) LIMIT 10", False),
+    ("SELECT a FROM t WHERE x IN (SELECT x FROM u LIMIT 1 BY y) LIMIT 10", False),
+    ("SELECT a FROM t LIMIT 1 BY a", False),
+    ("SELECT 'LIMIT 1 BY a LIMIT 2' AS text", False),
+    ("SELECT a FROM t WHERE s = 'it''s' LIMIT 2 BY a", False),
+    ("SELECT a FROM (SELECT a FROM t LIMIT 1 BY a LIMIT 4)", True),
+])
+def test_limit_by_then_limit_in_one_select_is_found(sql: str, refused: bool) -> None:
+    assert limit_by_then_limit(sql) is refused
 
 
 

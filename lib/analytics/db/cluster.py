@@ -22,9 +22,10 @@ run shard by shard.
 
 from __future__ import annotations
 
+import re
 import socket
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
 
@@ -32,13 +33,15 @@ import pyarrow as pa
 from clickhouse_driver import Client
 
 from ..config import Settings
-from ..errors import ConfigError, DatabaseError
+from ..errors import ConfigError, DatabaseError, QueryError
 from .base import WriteReport
 from .server import TOKENS, ServerDatabase, table_ddl
 from .sql import Identifier, bind, compose, identifier
 from .tables import TableSpec
 
 LOCAL_SUFFIX = "_local"
+_LIMIT_BY = re.compile(r"\bLIMIT\s+[^()]+?\s+BY\b", re.IGNORECASE)
+_LIMIT = re.compile(r"\bLIMIT\b", re.IGNORECASE)
 NODE_CHECK_SECONDS = 2.0  # a node that does not accept a connection within this is down for a write
 
 
@@ -154,6 +157,31 @@ class ClusterDatabase(ServerDatabase):
 
     def compact(self, table: str | None = None) -> int:
         return 0  # each shard merges its own parts in the background
+
+    def _stream(self, bound_sql: str, settings: dict[str, Any]) -> Iterator[pa.Table]:
+        if limit_by_then_limit(bound_sql):
+            raise QueryError("This query has LIMIT … BY and then LIMIT in one SELECT: on a cluster of ClickHouse 18.16 "
+                             "that gives wrong rows over Distributed tables. Put the LIMIT … BY in a subquery.",
+                             sql=bound_sql)
+        return super()._stream(bound_sql, settings)
+
+
+def limit_by_then_limit(sql: str) -> bool:
+    """Whether one SELECT of ``sql`` has ``LIMIT n BY`` and then ``LIMIT m`` (outside string literals).
+
+    ClickHouse 18.16 applies both on each shard and then only the ``LIMIT`` on the initiator, so over a Distributed
+    table the ``BY`` groups come out wrong; a ``LIMIT … BY`` inside a subquery, with the ``LIMIT`` outside, is right.
+    """
+    code = re.sub(r"'(?:\\.|[^'\\])*'", "''", sql)  # values are bound as literals: their words are not SQL
+    for found in _LIMIT_BY.finditer(code):
+        depth = 0
+        for position in range(found.end(), len(code)):
+            depth += {"(": 1, ")": -1}.get(code[position], 0)
+            if depth < 0:
+                break  # the subquery holding the LIMIT … BY ended
+            if depth == 0 and _LIMIT.match(code, position) and not code[position - 1].isalnum():
+                return True
+    return False
 
 
 def _plain(text: str) -> str:

@@ -166,10 +166,14 @@ def report_folders(root: Path, *folders: str) -> Path:
 
 @contextmanager
 def serving(db_url: str, home: Path, *, ip: str = "127.0.0.1", **environment: str) -> Iterator[Served]:
-    """A real `analytics serve` on a free port, yielded once its start page answers (else the test fails)."""
+    """A real `analytics serve` on a free port, yielded once its start page answers (else the test fails).
+
+    One warm kernel for all its reports unless the test says otherwise: the pools follow visits, and a test's
+    quick repeated visits grew them to kernels nobody took (a kernel start is seconds of a core the suite lacks).
+    """
     port = free_port()
     env = {**os.environ, "ANALYTICS_DB_URL": db_url, "ANALYTICS_HOME": str(home),
-           "ANALYTICS_NOTEBOOKS": str(REPO / "notebooks"), **environment}
+           "ANALYTICS_NOTEBOOKS": str(REPO / "notebooks"), "ANALYTICS_WARM_KERNELS": "1", **environment}
     process = subprocess.Popen([sys.executable, "-m", "analytics.cli", "serve", "--port", str(port), "--ip", ip], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     base = f"http://127.0.0.1:{port}/"

@@ -22,6 +22,7 @@ from .test_probes_web import app_kernels
 FOLDER = "account_managers"
 REPORTS = [path.relative_to(REPO / "notebooks").as_posix() for path in report_notebooks(REPO / "notebooks" / FOLDER)]
 POOL = len(REPORTS)  # one warm kernel per report
+WARM_ALL = {"ANALYTICS_WARM_KERNELS": str(POOL)}  # the suite's apps keep one warm kernel unless told (conftest.serving)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +71,7 @@ def port_is_free(port: int) -> bool:
 
 def test_sigterm_stops_the_app_and_every_kernel_within_seconds(browser, embedded_url: str, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                                notebooks: Path) -> None:
-    with serving(embedded_url, tmp_path, ANALYTICS_NOTEBOOKS=str(notebooks)) as served:
+    with serving(embedded_url, tmp_path, ANALYTICS_NOTEBOOKS=str(notebooks), **WARM_ALL) as served:
         app = psutil.Process(served.process.pid)  # `analytics serve` became the app: one process to signal
         pages = [open_report(browser, served.base, report) for report in REPORTS[:2]]
         family = [app, *app.children(recursive=True)]
@@ -85,7 +86,7 @@ def test_sigterm_stops_the_app_and_every_kernel_within_seconds(browser, embedded
 
 
 def test_closed_pages_end_their_kernels(browser, embedded_url: str, tmp_path: Path, notebooks: Path) -> None:  # type: ignore[no-untyped-def]
-    with serving(embedded_url, tmp_path, ANALYTICS_NOTEBOOKS=str(notebooks), ANALYTICS_KERNEL_IDLE_SECONDS="600",
+    with serving(embedded_url, tmp_path, ANALYTICS_NOTEBOOKS=str(notebooks), **WARM_ALL, ANALYTICS_KERNEL_IDLE_SECONDS="600",
                  ANALYTICS_KERNEL_LEFT_SECONDS="600", ANALYTICS_MAX_VISITOR_KERNELS="2") as served:
         app = psutil.Process(served.process.pid)
         wait_until(lambda: len(kernels(app)) >= POOL, 90, "the warm kernels never started")
@@ -99,7 +100,8 @@ def test_closed_pages_end_their_kernels(browser, embedded_url: str, tmp_path: Pa
 
 
 def test_an_abandoned_page_ends_its_kernel_within_seconds(browser, embedded_url: str, tmp_path: Path, notebooks: Path) -> None:  # type: ignore[no-untyped-def]
-    with serving(embedded_url, tmp_path, ANALYTICS_NOTEBOOKS=str(notebooks), ANALYTICS_KERNEL_IDLE_SECONDS="600") as served:
+    with serving(embedded_url, tmp_path, ANALYTICS_NOTEBOOKS=str(notebooks), **WARM_ALL,
+                 ANALYTICS_KERNEL_IDLE_SECONDS="600") as served:
         app = psutil.Process(served.process.pid)
         wait_until(lambda: len(kernels(app)) >= POOL, 90, "the warm kernels never started")
         context = browser.new_context()
@@ -114,7 +116,7 @@ def test_an_abandoned_page_ends_its_kernel_within_seconds(browser, embedded_url:
 
 def test_past_the_cap_a_visitor_waits_in_line_and_the_page_opens_by_itself(browser, embedded_url: str,  # type: ignore[no-untyped-def]
                                                                            tmp_path: Path, notebooks: Path) -> None:
-    with serving(embedded_url, tmp_path, ANALYTICS_NOTEBOOKS=str(notebooks), ANALYTICS_MAX_VISITOR_KERNELS="1",
+    with serving(embedded_url, tmp_path, ANALYTICS_NOTEBOOKS=str(notebooks), **WARM_ALL, ANALYTICS_MAX_VISITOR_KERNELS="1",
                  ANALYTICS_KERNEL_LEFT_SECONDS="2") as served:
         first = browser.new_context()
         open_report(first, served.base, REPORTS[0])

@@ -46,7 +46,7 @@ def shared(embedded_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
                                             "cron: '0 6 * * 1'\ntimezone: Europe/Moscow\n", encoding="utf-8")
     with serving(embedded_url, home, ip="0.0.0.0", ANALYTICS_SERVE_TOKEN=TOKEN, ANALYTICS_TRUSTED_PROXIES="127.0.0.2",
                  ANALYTICS_NOTEBOOKS=str(notebooks), ANALYTICS_SCHEDULES=str(schedules),
-                 ANALYTICS_SERVE_HOSTS=SERVED_NAME) as served:
+                 ANALYTICS_SERVE_HOSTS=SERVED_NAME, ANALYTICS_WARM_KERNELS="8") as served:  # every report warm
         yield served, home
 
 

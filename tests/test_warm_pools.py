@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 import urllib.parse
 import urllib.request
 from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from analytics.web.warm_pools import MOST_PER_REPORT, VISIT_WINDOW_SECONDS, WarmPools
 
@@ -108,13 +111,23 @@ def visit(base: str, report: str) -> str:
     return kernel
 
 
+def waiting(pid: int) -> bool:
+    """The warm kernel has run its report and waits for a visitor: it used CPU, and no more in the last second
+    (a visitor who comes before its report is known to Voilà gets a kernel of their own)."""
+    kernel = psutil.Process(pid)
+    before = sum(kernel.cpu_times()[:2])
+    time.sleep(1)
+    return before > 1 and sum(kernel.cpu_times()[:2]) - before < 0.05
+
+
 def test_in_the_app_visits_grow_the_pool_idle_reports_let_go_and_a_new_report_warms(embedded_url: str,
                                                                                      tmp_path: Path) -> None:
     notebooks = report_folders(tmp_path, PLASTIC)
     with serving(embedded_url, tmp_path, ANALYTICS_NOTEBOOKS=str(notebooks), ANALYTICS_WARM_KERNELS="3",
                  ANALYTICS_WARM_IDLE_SECONDS="20") as served:
-        warm = wait_until(lambda: set(app_kernels(served)) if len(app_kernels(served)) == 1 else None, 90,
+        warm = wait_until(lambda: app_kernels(served) if len(app_kernels(served)) == 1 else None, 90,
                           "the report's warm kernel never started")
+        wait_until(lambda: waiting(next(iter(warm.values()))), 90, "the warm kernel never finished its report")
         assert visit(served.base, PLASTIC) in warm  # the first visitor takes the warm kernel
         warm = wait_until(lambda: set(app_kernels(served)) if len(app_kernels(served)) == 2 else None, 90,
                           "one visit did not make the pool two")

@@ -21,7 +21,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -47,23 +47,22 @@ def install(pip_arguments: list[str], log_path: Path, out: TextIO = sys.stdout) 
     """``pip install PIP_ARGUMENTS`` with one line per package on ``out``; returns pip's exit status."""
     command = [sys.executable, "-m", "pip", "install", "--progress-bar", "off", "--disable-pip-version-check",
                *pip_arguments]
-    started, count = time.monotonic(), 0
+    started, count, installed = time.monotonic(), 0, 0
     in_place = out.isatty()
+
+    def seen(line: str) -> None:
+        nonlocal count, installed
+        if line.startswith(INSTALLED):
+            installed = len(line[len(INSTALLED):].split())
+        for name in package_names([line]):
+            count += 1
+            shown = f"  {count:3d} {name}"
+            out.write(f"\r{shown:<60}" if in_place else shown + "\n")
+            out.flush()
+
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("w", encoding="utf-8") as log, subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1) as pip:
-        assert pip.stdout is not None
-        installed = 0
-        for line in pip.stdout:
-            log.write(line)
-            if line.startswith(INSTALLED):
-                installed = len(line[len(INSTALLED):].split())
-            for name in package_names([line]):
-                count += 1
-                shown = f"  {count:3d} {name}"
-                out.write(f"\r{shown:<60}" if in_place else shown + "\n")
-                out.flush()
-        status = pip.wait()
+    with log_path.open("w", encoding="utf-8") as log:
+        status = _logged(command, log, seen)
     if in_place:
         out.write("\r" + " " * 60 + "\r")
     return _said(status, installed, time.monotonic() - started, log_path, out, "pip")
@@ -81,18 +80,28 @@ def install_with_uv(uv_arguments: list[str], log_path: Path, out: TextIO = sys.s
             return None
         command = [sys.executable, "-m", "uv", "pip", "install", "--python", sys.executable, "--no-progress",
                    "--compile-bytecode", *uv_arguments]
-        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1) as uv:
-            assert uv.stdout is not None
-            installed = 0
-            for line in uv.stdout:
-                log.write(line)
-                installed += bool(UV_INSTALLED.match(line))
-                fetching = UV_FETCHING.match(line)
-                if fetching:
-                    out.write(f"  fetching {fetching.group('name')}\n")
-                    out.flush()
-            status = uv.wait()
+        installed = 0
+
+        def seen(line: str) -> None:
+            nonlocal installed
+            installed += bool(UV_INSTALLED.match(line))
+            fetching = UV_FETCHING.match(line)
+            if fetching:
+                out.write(f"  fetching {fetching.group('name')}\n")
+                out.flush()
+
+        status = _logged(command, log, seen)
     return _said(status, installed, time.monotonic() - started, log_path, out, "uv")
+
+
+def _logged(command: list[str], log: TextIO, seen: Callable[[str], None]) -> int:
+    """Run ``command`` with its output, both streams, into ``log`` line by line, each line also to ``seen``."""
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1) as tool:
+        assert tool.stdout is not None
+        for line in tool.stdout:
+            log.write(line)
+            seen(line)
+        return tool.wait()
 
 
 def _said(status: int, installed: int, seconds: float, log_path: Path, out: TextIO, tool: str) -> int:

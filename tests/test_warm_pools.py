@@ -6,6 +6,7 @@ two things the rules read and write); the app test runs them in the real app and
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import time
@@ -39,9 +40,16 @@ class Pools:
         self.kernel_pools_config = config
         self._pools: dict[str, list] = {report: [object()] * entry["pool_size"] for report, entry in config.items()
                                         if report != "default" and entry["pool_size"]}
+        self.shut_down: list[str] = []
 
     def fill_if_needed(self, delay: float, notebook_name: str) -> None:
         self._pools[notebook_name] = [object()] * self.kernel_pools_config[notebook_name]["pool_size"]
+
+    def __contains__(self, kernel_id: str) -> bool:
+        return kernel_id not in self.shut_down
+
+    def shutdown_kernel(self, kernel_id: str) -> None:
+        self.shut_down.append(kernel_id)
 
 
 def pools_of(reports: list[str], budget: int, idle: float = 1800.0) -> tuple[WarmPools, Pools, Clock]:
@@ -86,6 +94,26 @@ def test_past_the_budget_the_report_visited_longest_ago_gives_way() -> None:
     clock.now += 10
     warm.visited("c")  # c wants 2, b has 2, a and the budget: a gives way first
     assert warm.sizes() == {"a": 0, "b": 2, "c": 2}
+
+
+def test_the_idle_time_counts_from_when_the_warm_kernel_has_started_not_while_it_starts() -> None:
+    async def run() -> list[Any]:
+        warm, manager, clock = pools_of(["a"], budget=2, idle=20)
+        starting = asyncio.get_running_loop().create_future()
+        manager._pools["a"] = [starting]
+        sizes = []
+        clock.now += 30  # the kernel still starts after the idle time: kept
+        await warm.trim()
+        sizes.append(warm.sizes()["a"])
+        starting.set_result({"kernel_id": "k"})
+        clock.now += 15  # up 15 s ago: within the idle time
+        await warm.trim()
+        sizes.append(warm.sizes()["a"])
+        clock.now += 15  # up 30 s ago and nobody came: let go
+        await warm.trim()
+        return sizes + [warm.sizes()["a"], len(manager._pools["a"]), manager.shut_down]
+
+    assert asyncio.run(run()) == [1, 1, 0, 0, ["k"]]
 
 
 def test_a_report_added_after_start_gets_a_pool_at_its_first_visit() -> None:
@@ -133,14 +161,14 @@ def test_in_the_app_visits_grow_the_pool_idle_reports_let_go_and_a_new_report_wa
                                                                                      tmp_path: Path) -> None:
     notebooks = report_folders(tmp_path, PLASTIC)
     with serving(embedded_url, tmp_path, ANALYTICS_NOTEBOOKS=str(notebooks), ANALYTICS_WARM_KERNELS="3",
-                 ANALYTICS_WARM_IDLE_SECONDS="20") as served:
-        warm = wait_until(lambda: one_warm_and_waiting(served), 90, "the report's warm kernel never ran its report")
+                 ANALYTICS_WARM_IDLE_SECONDS="30") as served:
+        warm = wait_until(lambda: one_warm_and_waiting(served), 180, "the report's warm kernel never ran its report")
         assert visit(served.base, PLASTIC) in warm  # the first visitor takes the warm kernel
         warm = wait_until(lambda: set(app_kernels(served)) if len(app_kernels(served)) == 2 else None, 90,
                           "one visit did not make the pool two")
         assert visit(served.base, PLASTIC) in warm  # so does the second, right after
-        wait_until(lambda: len(app_kernels(served)) == 3, 90, "two visits did not make the pool three (the budget)")
-        wait_until(lambda: not app_kernels(served), 90, "warm kernels of a report nobody opens were kept")
+        wait_until(lambda: len(app_kernels(served)) == 3, 180, "two visits did not make the pool three (the budget)")
+        wait_until(lambda: not app_kernels(served), 180, "warm kernels of a report nobody opens were kept")
         shutil.copy(REPO / "notebooks" / PARTNERS, notebooks / PARTNERS)  # a report added while the app runs
         visit(served.base, PARTNERS)
-        wait_until(lambda: len(app_kernels(served)) == 2, 90, "the new report got no warm kernels")
+        wait_until(lambda: len(app_kernels(served)) == 2, 180, "the new report got no warm kernels")

@@ -7,7 +7,9 @@ for a kernel to start and render (27-29 s under load). Here the pool of a report
 * a visit raises the report's pool to ``1 + visits in the last VISIT_WINDOW_SECONDS`` (at most
   ``MOST_PER_REPORT``), and Voilà refills it as soon as the visitor takes a kernel;
 * a report nobody opened for ``ANALYTICS_WARM_IDLE_SECONDS`` lets its warm kernels go (its next visitor starts
-  one, and the report is warm again);
+  one, and the report is warm again); the idle time counts from when its warm kernel has started, not while it
+  still starts (on a busy machine a start took longer than a short idle time, and the kernel was let go the
+  moment it was up);
 * the pools together hold at most ``ANALYTICS_WARM_KERNELS``; past it the reports visited longest ago give way;
 * a report added after the app started gets a pool at its first visit.
 
@@ -86,6 +88,9 @@ class WarmPools:
     async def trim(self) -> None:
         """Resize every pool for the visits now, and shut down the warm kernels past their pool's size."""
         now = self.clock()
+        for report, pool in self.manager._pools.items():
+            if warming(pool):
+                self.last_visit[report] = now  # the idle time starts once it is ready
         for report, entry in self.manager.kernel_pools_config.items():
             if report != "default":
                 entry["pool_size"] = self.size(report, now)
@@ -113,3 +118,9 @@ class WarmPools:
             return
         if kernel_id in self.manager:
             await ensure_async(self.manager.shutdown_kernel(kernel_id))
+
+
+def warming(pool: list[asyncio.Future]) -> bool:
+    """Whether a warm kernel of the pool is still starting (Voilà's pool item resolves once the kernel is up; the
+    render task it then holds never ends while the kernel waits, so "started" is the moment we can see)."""
+    return any(not item.done() for item in pool)

@@ -36,7 +36,8 @@ class Visitor:
             while time.monotonic() < deadline:
                 response = browser.open(base + "voila/render/" + REPORT, timeout=120)
                 if response.headers["X-Queue-Place"]:
-                    page = response.read().decode()
+                    with response:
+                        page = response.read().decode()
                     place = re.search(r"You are (\d+)(?:st|nd|rd|th) in line, about \d+ (?:s|min)\.", page)
                     assert place and place.group(1) == response.headers["X-Queue-Place"], page
                     self.places.append(int(place.group(1)))
@@ -44,7 +45,8 @@ class Visitor:
                     continue
                 with lock:  # let in: the report page's headers came before its body
                     log.append(("in", self.number))
-                page = response.read().decode()
+                with response:
+                    page = response.read().decode()
                 # the form's widgets, drawn by the page's scripts from the kernel, and no error output
                 self.form = "Plastic cards issued" in page and "widget-view+json" in page and "Traceback" not in page
                 time.sleep(0.5)  # reads the form
@@ -61,8 +63,9 @@ class Visitor:
         with lock:
             log.append(("out", self.number))
         kernel = json.loads(config)["kernelId"]
-        browser.open(urllib.request.Request(base + "voila/api/shutdown/" + kernel, method="POST",
-                                            data=urllib.parse.urlencode({"_xsrf": xsrf}).encode()), timeout=60)
+        with browser.open(urllib.request.Request(base + "voila/api/shutdown/" + kernel, method="POST",
+                                                 data=urllib.parse.urlencode({"_xsrf": xsrf}).encode()), timeout=60) as reply:
+            reply.read()  # read and closed: an open reply's socket warned in whichever test collected it
 
 
 def test_twenty_visitors_against_a_cap_of_four_all_reach_the_form_in_order(embedded_url: str, tmp_path: Path) -> None:

@@ -90,7 +90,7 @@ class WarmPools:
         now = self.clock()
         for report, pool in self.manager._pools.items():
             if warming(pool):
-                self.last_visit[report] = now  # the idle time starts once it is ready
+                self.last_visit[report] = now  # its idle time counts from when it has started
         for report, entry in self.manager.kernel_pools_config.items():
             if report != "default":
                 entry["pool_size"] = self.size(report, now)

@@ -62,10 +62,14 @@ class Visitor:
         xsrf = next(cookie.value for cookie in jar if cookie.name == "_xsrf")
         with lock:
             log.append(("out", self.number))
-        kernel = json.loads(config)["kernelId"]
-        with browser.open(urllib.request.Request(base + "voila/api/shutdown/" + kernel, method="POST",
-                                                 data=urllib.parse.urlencode({"_xsrf": xsrf}).encode()), timeout=60) as reply:
-            reply.read()  # read and closed: an open reply's socket warned in whichever test collected it
+        shut_down(browser, base, json.loads(config)["kernelId"], xsrf)
+
+
+def shut_down(browser: urllib.request.OpenerDirector, base: str, kernel: str, xsrf: str) -> None:
+    """The shutdown request a report page sends for its kernel on closing, with the _xsrf cookie's value."""
+    with browser.open(urllib.request.Request(base + "voila/api/shutdown/" + kernel, method="POST",
+                                             data=urllib.parse.urlencode({"_xsrf": xsrf}).encode()), timeout=60) as reply:
+        reply.read()  # read and closed: an open reply's socket warned in whichever test collected it
 
 
 def test_twenty_visitors_against_a_cap_of_four_all_reach_the_form_in_order(embedded_url: str, tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from analytics.web.warm_pools import MOST_PER_REPORT, VISIT_WINDOW_SECONDS, Warm
 
 from .conftest import REPO, report_folders, serving, wait_until
 from .test_probes_web import app_kernels
-from .test_queue_app import CONFIG
+from .test_queue_app import CONFIG, shut_down
 
 
 class Clock:
@@ -137,9 +137,7 @@ def visit(base: str, report: str) -> str:
         page = response.read().decode()
     kernel = json.loads(CONFIG.search(page).group(1))["kernelId"]  # type: ignore[union-attr]
     xsrf = next(cookie.value for cookie in jar if cookie.name == "_xsrf")
-    with browser.open(urllib.request.Request(base + "voila/api/shutdown/" + kernel, method="POST",
-                                             data=urllib.parse.urlencode({"_xsrf": xsrf}).encode()), timeout=60) as reply:
-        reply.read()  # read and closed: an open reply's socket warned in whichever test collected it
+    shut_down(browser, base, kernel, xsrf)
     return kernel
 
 
